@@ -1,0 +1,58 @@
+# Tessera — one entry point for everything. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+UV := uv
+UV_RUN := $(UV) run --frozen
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: ## Install uv from PyPI with pip when it is missing (uv's own installer is not reachable)
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages --user uv
+
+.PHONY: sync
+sync: uv ## Create .venv with every workspace package and the dev tools (from uv.lock)
+	@$(UV) sync --frozen --quiet
+
+.PHONY: run
+run: sync ## Start the whole platform on the embedded default (SQLite, local processes); Ctrl-C stops all
+	@$(UV_RUN) python -m tessera_dev.launcher
+
+.PHONY: migrate
+migrate: sync ## Apply every service's Alembic migrations to its configured database
+	@$(UV_RUN) python -m auth_service migrate
+	@$(UV_RUN) python -m orders_service migrate
+	@$(UV_RUN) python -m billing_service migrate
+
+.PHONY: test
+test: sync ## Run every test: unit, integration, end-to-end (real processes, PostgreSQL and SQLite)
+	@$(UV_RUN) python -m tessera_dev.services_check
+	@$(UV_RUN) pytest -q
+
+.PHONY: lint
+lint: sync ## ruff, ruff format --check, mypy --strict
+	@$(UV_RUN) ruff check .
+	@$(UV_RUN) ruff format --check .
+	@$(UV_RUN) mypy
+
+.PHONY: fmt
+fmt: sync ## Format and autofix
+	@$(UV_RUN) ruff format .
+	@$(UV_RUN) ruff check --fix .
+
+.PHONY: protos
+protos: sync ## Regenerate Python code and typed stubs from protos/ into the shared package
+	@./scripts/gen_protos.sh
+
+.PHONY: bench
+bench: sync ## Benchmarks (ratios measured in one run)
+	@$(UV_RUN) python -m bench
+
+.PHONY: clean
+clean: ## Remove local state (var/: SQLite files, dev keys)
+	rm -rf var/

@@ -1,0 +1,1 @@
+"""Tessera billing service."""
