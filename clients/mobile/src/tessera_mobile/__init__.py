@@ -1,0 +1,1 @@
+"""Tessera mobile reference client."""
