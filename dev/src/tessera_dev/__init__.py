@@ -1,1 +1,1 @@
-"""Developer tooling for Tessera: launcher, dev gateway, test harness. Never imported by services."""
+"""Developer tooling for Tessera: launcher, dev gateway, test harness. Not for services."""

@@ -1,0 +1,246 @@
+"""The dev gateway on port 8000: what nginx does in compose, as one small local process.
+
+It routes the public API by path prefix, without rewriting, to the service that owns it, and
+nothing else: the revocation feed, `/metrics` and gRPC stay internal (404 here). It sets the
+forwarding headers the services trust from it (`X-Forwarded-For` is the peer it saw, never a
+client-supplied value), a request id, and the security headers; it streams bodies both ways and
+passes every `Set-Cookie`. Any other path serves the SPA from `clients/spa/dist` (index.html for
+client-side routes), or a placeholder page until the SPA is built.
+
+    GATEWAY_PORT=8000 AUTH_UPSTREAM=http://127.0.0.1:8001 ... python -m tessera_dev.gateway
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/v1/auth", "auth"),
+    ("/v1/users", "auth"),
+    ("/v1/sessions", "auth"),
+    ("/v1/admin", "auth"),
+    ("/.well-known", "auth"),
+    ("/v1/orders", "orders"),
+    ("/v1/invoices", "billing"),
+)
+"""Public path prefixes and the service that owns each; the same table as deploy/nginx."""
+
+RESERVED_PREFIXES = ("/v1", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
+"""Paths that are never the SPA: unrouted ones answer 404 instead of index.html."""
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
+FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"})
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+PLACEHOLDER_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tessera</title></head>
+<body><h1>Tessera</h1>
+<p>The platform is running. The SPA is not built yet (clients/spa/dist); the API is here:</p>
+<ul>
+<li><a href="/.well-known/oauth-authorization-server">authorization server metadata</a></li>
+<li><a href="/.well-known/jwks.json">JWKS</a></li>
+</ul></body></html>
+"""
+
+log = logging.getLogger("tessera_dev.gateway")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Read once from the environment names the platform description gives the gateway."""
+
+    host: str
+    port: int
+    upstreams: Mapping[str, str]
+    spa_dir: Path
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> GatewaySettings:
+        return cls(
+            host=environ.get("GATEWAY_HOST", "127.0.0.1"),
+            port=int(environ.get("GATEWAY_PORT", "8000")),
+            upstreams={
+                "auth": environ.get("AUTH_UPSTREAM", "http://127.0.0.1:8001"),
+                "orders": environ.get("ORDERS_UPSTREAM", "http://127.0.0.1:8002"),
+                "billing": environ.get("BILLING_UPSTREAM", "http://127.0.0.1:8003"),
+            },
+            spa_dir=Path(environ.get("GATEWAY_SPA_DIR", "clients/spa/dist")),
+        )
+
+
+def route_for(path: str) -> str | None:
+    """The service owning `path`, matching whole segments (`/v1/ordersx` is nobody's)."""
+    for prefix, service in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+def _problem(status: int, title: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _upstream_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
+    headers = [
+        (name, value)
+        for name, value in request.headers.items()
+        if name not in HOP_BY_HOP and name not in FORWARDING and name != "content-length"
+    ]
+    client = request.client.host if request.client else "unknown"
+    headers += [
+        ("x-forwarded-for", client),
+        ("x-forwarded-proto", request.url.scheme),
+        ("x-forwarded-host", request.headers.get("host", "")),
+        ("x-request-id", request_id),
+    ]
+    return headers
+
+
+async def _proxy(request: Request, service: str, request_id: str) -> Response:
+    client: httpx.AsyncClient = request.app.state.http
+    upstream = request.app.state.settings.upstreams[service]
+    url = httpx.URL(upstream + request.url.path, query=request.url.query.encode())
+    has_body = request.method not in ("GET", "HEAD", "OPTIONS")
+    outgoing = client.build_request(
+        request.method,
+        url,
+        headers=_upstream_headers(request, request_id),
+        content=request.stream() if has_body else None,
+    )
+    try:
+        answer = await client.send(outgoing, stream=True)
+    except httpx.TransportError:
+        return _problem(502, f"{service} is unreachable")
+    response = StreamingResponse(
+        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+    )
+    # Raw headers keep every Set-Cookie; content-length and -encoding describe the raw bytes;
+    # uvicorn adds its own date and server.
+    response.raw_headers = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in answer.headers.multi_items()
+        if name.lower() not in HOP_BY_HOP and name.lower() not in ("date", "server")
+    ]
+    return response
+
+
+def _spa(request: Request) -> Response:
+    spa_dir: Path = request.app.state.settings.spa_dir.resolve()
+    index = spa_dir / "index.html"
+    if not index.is_file():
+        return HTMLResponse(PLACEHOLDER_INDEX)
+    candidate = (spa_dir / request.url.path.lstrip("/")).resolve()
+    if candidate.is_relative_to(spa_dir) and candidate.is_file():
+        return FileResponse(candidate)
+    return FileResponse(index)
+
+
+async def handle(request: Request) -> Response:
+    """Every request: proxy, SPA or 404, then the request id and the security headers."""
+    started = time.perf_counter()
+    offered = request.headers.get("x-request-id", "")
+    request_id = offered if REQUEST_ID.match(offered) else uuid.uuid4().hex
+    path = request.url.path
+    service = route_for(path)
+    if service is not None:
+        response = await _proxy(request, service, request_id)
+    elif path.startswith(RESERVED_PREFIXES) or request.method not in ("GET", "HEAD"):
+        response = _problem(404, "Not Found")
+    else:
+        response = _spa(request)
+    response.headers["x-request-id"] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    log.info(
+        json.dumps(
+            {
+                "service": "gateway",
+                "request_id": request_id,
+                "method": request.method,
+                "path": path,  # never the query string
+                "upstream": service,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+    )
+    return response
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(30.0, connect=5.0)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            app.state.http = http
+            yield
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    app = Starlette(routes=[Route("/{path:path}", handle, methods=methods)], lifespan=lifespan)
+    app.state.settings = settings
+    return app
+
+
+def main() -> None:
+    settings = GatewaySettings.from_environment()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()

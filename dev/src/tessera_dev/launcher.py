@@ -1,0 +1,204 @@
+"""`make run`: the whole platform as local processes in the foreground; Ctrl-C stops them all.
+
+Creates the var directory, migrates each service's SQLite database, starts auth, orders,
+billing and the dev gateway with the settings of `tessera_dev.platform`, prefixes their log
+lines, waits for every `/readyz`, and prints the URLs. SIGINT or SIGTERM stops every child
+gracefully (SIGTERM, then SIGKILL after a grace period); if one child dies, the others are
+stopped and the launcher exits non-zero.
+
+Tests run it on other ports: `python -m tessera_dev.launcher --port-base 41000 --var-dir /tmp/x`
+(or `TESSERA_DEV_PORT_BASE` / `TESSERA_DEV_VAR_DIR`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tessera_dev.platform import Platform, PortPlan, describe_platform, sqlite_database_urls
+from tessera_dev.processes import child_environment, die_with_parent, local_argv
+
+COLOURS = {"auth": "35", "orders": "36", "billing": "33", "gateway": "32", "launcher": "1"}
+STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None]
+
+
+class Console:
+    """Writes `name | line` for every child's output; colours only on a terminal."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.width = max(len(n) for n in names)
+        self.colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+    def line(self, name: str, text: str) -> None:
+        label = name.ljust(self.width)
+        if self.colour:
+            label = f"\033[{COLOURS.get(name, '0')}m{label}\033[0m"
+        sys.stdout.write(f"{label} | {text}\n")
+        sys.stdout.flush()
+
+    async def pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        while raw := await stream.readline():
+            self.line(name, raw.decode(errors="replace").rstrip("\n"))
+
+
+async def _spawn(
+    console: Console, name: str, argv: Sequence[str], settings: Mapping[str, str]
+) -> Child:
+    process = await asyncio.create_subprocess_exec(
+        *local_argv(argv),
+        env=child_environment(settings),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    assert process.stdout is not None
+    return Child(name, process, asyncio.create_task(console.pump(name, process.stdout)))
+
+
+async def _migrate(console: Console, plan: Platform) -> bool:
+    for service in plan.services:
+        console.line("launcher", f"migrating {service.name}: {' '.join(service.migrate_argv)}")
+        child = await _spawn(console, service.name, service.migrate_argv, service.settings)
+        code = await child.process.wait()
+        await child.pump
+        if code != 0:
+            console.line("launcher", f"{service.name} migrate failed with exit code {code}")
+            return False
+    return True
+
+
+async def _wait_ready(urls: Mapping[str, str], children: Sequence[Child], limit: float) -> str:
+    """'' when every URL answers 200; else the reason (a child exited, or the time ran out)."""
+    pending = dict(urls)
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while pending:
+            for child in children:
+                if child.process.returncode is not None:
+                    return f"{child.name} exited with code {child.process.returncode}"
+            for name, url in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        del pending[name]
+            if time.monotonic() > deadline:
+                return f"not ready after {limit:.0f} s: {', '.join(pending)}"
+            await asyncio.sleep(0.2)
+    return ""
+
+
+async def _stop(console: Console, children: Sequence[Child]) -> None:
+    for child in children:
+        if child.process.returncode is None:
+            child.process.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            await asyncio.wait_for(child.process.wait(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            console.line("launcher", f"{child.name} did not stop in time; killing it")
+            child.process.kill()
+            await child.process.wait()
+        await child.pump
+
+
+def _banner(plan: Platform) -> list[str]:
+    ports = plan.ports
+    return [
+        "Tessera is up (embedded default: SQLite, local processes). Ctrl-C stops everything.",
+        f"  gateway + SPA  http://localhost:{ports.gateway}/",
+        f"  auth           http://127.0.0.1:{ports.auth}/docs",
+        f"  orders         http://127.0.0.1:{ports.orders}/docs",
+        f"  billing HTTP   http://127.0.0.1:{ports.billing}/docs",
+        f"  billing gRPC   127.0.0.1:{ports.billing_grpc}",
+    ]
+
+
+async def run(plan: Platform, var_dir: Path, ready_timeout: float) -> int:
+    console = Console([*(s.name for s in plan.services), "gateway", "launcher"])
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+
+    if not await _migrate(console, plan):
+        return 1
+    if stop_requested.is_set():
+        return 0
+    children = [await _spawn(console, s.name, s.serve_argv, s.settings) for s in plan.services]
+    gateway = plan.gateway
+    children.append(await _spawn(console, "gateway", gateway.serve_argv, gateway.settings))
+    urls = {s.name: s.health_url for s in plan.services} | {"gateway": gateway.health_url}
+
+    readiness = asyncio.create_task(_wait_ready(urls, children, ready_timeout))
+    interrupted = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({readiness, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+    if interrupted.done():
+        readiness.cancel()
+        console.line("launcher", "stopping")
+        await _stop(console, children)
+        return 0
+    failure = readiness.result()
+    if failure:
+        console.line("launcher", f"start-up failed: {failure}; stopping the others")
+        await _stop(console, children)
+        return 1
+
+    for text in _banner(plan):
+        console.line("launcher", text)
+    exits = [asyncio.create_task(c.process.wait()) for c in children]
+    await asyncio.wait({interrupted, *exits}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if not interrupted.done():
+        dead = next(c for c in children if c.process.returncode is not None)
+        console.line("launcher", f"{dead.name} exited with code {dead.process.returncode}")
+        code = 1
+    console.line("launcher", "stopping")
+    await _stop(console, children)
+    interrupted.cancel()
+    console.line("launcher", "stopped")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tessera_dev.launcher", description=__doc__)
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("TESSERA_DEV_PORT_BASE", "0")) or None,
+        help="five consecutive ports: gateway, auth, orders, billing, gRPC (default: 8000..)",
+    )
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=Path(os.environ.get("TESSERA_DEV_VAR_DIR", "var")),
+        help="where the SQLite files live (default: var/)",
+    )
+    parser.add_argument("--ready-timeout", type=float, default=90.0)
+    args = parser.parse_args(argv)
+    ports = PortPlan.from_base(args.port_base) if args.port_base else PortPlan()
+    var_dir: Path = args.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    plan = describe_platform(ports=ports, database_urls=sqlite_database_urls(var_dir))
+    return asyncio.run(run(plan, var_dir, args.ready_timeout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The one declarative description of the platform's processes.
+
+The launcher (`make run`), the end-to-end test harness, the benchmarks and the compose-parity
+test all read this module, so a service's command or a setting name is written down once:
+
+    >>> plan = describe_platform()  # embedded default: SQLite under var/, ports 8000-8003, 50051
+    >>> [s.name for s in plan.services]
+    ['auth', 'orders', 'billing']
+    >>> plan.service("orders").serve_argv
+    ('python', '-m', 'orders_service', 'serve')
+
+Tests call `describe_platform(ports=..., database_urls=...)` with free ports and their own
+databases; compose runs the same commands with the same setting names and other values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_NAMES = ("auth", "orders", "billing")
+ISSUER = "http://localhost:8000"
+"""The public URL of auth as clients see it (through the gateway); never derived from a request."""
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """Where each process listens. `PortPlan()` is the embedded default of `make run`."""
+
+    gateway: int = 8000
+    auth: int = 8001
+    orders: int = 8002
+    billing: int = 8003
+    billing_grpc: int = 50051
+
+    @classmethod
+    def from_base(cls, base: int) -> PortPlan:
+        """Five consecutive ports from `base`: gateway, auth, orders, billing HTTP, billing gRPC."""
+        return cls(base, base + 1, base + 2, base + 3, base + 4)
+
+    def http_port(self, service: str) -> int:
+        ports = {"auth": self.auth, "orders": self.orders, "billing": self.billing}
+        return ports[service]
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """One service: how to migrate it, how to serve it, its settings and where it says it's ready.
+
+    `settings` maps environment names to values; the names are the service's `Settings` fields
+    (no prefix). Commands are written with a bare `python`, as in a container image; a local
+    runner substitutes its own interpreter (`argv_for`).
+    """
+
+    name: str
+    package: str
+    http_port: int
+    settings: Mapping[str, str]
+    grpc_port: int | None = None
+    host: str = "127.0.0.1"
+
+    @property
+    def migrate_argv(self) -> tuple[str, ...]:
+        return ("python", "-m", self.package, "migrate")
+
+    @property
+    def serve_argv(self) -> tuple[str, ...]:
+        return ("python", "-m", self.package, "serve")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def health_url(self) -> str:
+        """`/readyz`: 200 once the database is reachable (and, for verifiers, the JWKS loaded)."""
+        return f"{self.base_url}/readyz"
+
+    @property
+    def grpc_target(self) -> str | None:
+        return None if self.grpc_port is None else f"{self.host}:{self.grpc_port}"
+
+
+@dataclass(frozen=True)
+class GatewayProcess:
+    """The dev gateway (`tessera_dev.gateway`): routes API paths to the services, serves the SPA."""
+
+    port: int
+    upstreams: Mapping[str, str]
+    host: str = "127.0.0.1"
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def serve_argv(self) -> tuple[str, ...]:
+        return ("python", "-m", "tessera_dev.gateway")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.base_url}/"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Every process of one running platform, in start order."""
+
+    ports: PortPlan
+    services: tuple[ServiceProcess, ...]
+    gateway: GatewayProcess
+
+    def service(self, name: str) -> ServiceProcess:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+
+def sqlite_database_urls(var_dir: Path | None = None) -> dict[str, str]:
+    """One SQLite file per service; without `var_dir` the embedded default, `var/` in the cwd."""
+    if var_dir is None:
+        return {name: f"sqlite+aiosqlite:///var/{name}.db" for name in SERVICE_NAMES}
+    return {
+        name: f"sqlite+aiosqlite:///{(var_dir / f'{name}.db').resolve()}" for name in SERVICE_NAMES
+    }
+
+
+def describe_platform(
+    *,
+    ports: PortPlan | None = None,
+    database_urls: Mapping[str, str] | None = None,
+    issuer: str = ISSUER,
+    log_level: str = "INFO",
+    extra_settings: Mapping[str, Mapping[str, str]] | None = None,
+) -> Platform:
+    """The platform's processes; defaults give exactly the embedded default of `make run`."""
+    ports = ports or PortPlan()
+    urls = dict(database_urls or sqlite_database_urls())
+    extra = extra_settings or {}
+    jwks_url = f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json"
+
+    def common(name: str) -> dict[str, str]:
+        return {
+            "ENVIRONMENT": "dev",
+            "DATABASE_URL": urls[name],
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(ports.http_port(name)),
+            "ISSUER": issuer,
+            "LOG_LEVEL": log_level,
+            # Only the gateway (a local process) forwards client addresses.
+            "TRUSTED_PROXIES": "127.0.0.1",
+        }
+
+    auth = ServiceProcess(
+        name="auth",
+        package="auth_service",
+        http_port=ports.auth,
+        settings={**common("auth"), **extra.get("auth", {})},
+    )
+    orders = ServiceProcess(
+        name="orders",
+        package="orders_service",
+        http_port=ports.orders,
+        settings={
+            **common("orders"),
+            "JWKS_URL": jwks_url,
+            "BILLING_GRPC_TARGET": f"127.0.0.1:{ports.billing_grpc}",
+            **extra.get("orders", {}),
+        },
+    )
+    billing = ServiceProcess(
+        name="billing",
+        package="billing_service",
+        http_port=ports.billing,
+        grpc_port=ports.billing_grpc,
+        settings={
+            **common("billing"),
+            "GRPC_PORT": str(ports.billing_grpc),
+            "JWKS_URL": jwks_url,
+            **extra.get("billing", {}),
+        },
+    )
+    upstreams = {s.name: s.base_url for s in (auth, orders, billing)}
+    gateway = GatewayProcess(
+        port=ports.gateway,
+        upstreams=upstreams,
+        settings={
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(ports.gateway),
+            "AUTH_UPSTREAM": upstreams["auth"],
+            "ORDERS_UPSTREAM": upstreams["orders"],
+            "BILLING_UPSTREAM": upstreams["billing"],
+        },
+    )
+    return Platform(ports=ports, services=(auth, orders, billing), gateway=gateway)
