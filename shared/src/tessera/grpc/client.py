@@ -1,0 +1,54 @@
+"""ClientAuthInterceptor: add `authorization` and `x-request-id` to outgoing unary calls."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from tessera.context import current_principal_var, request_id_var
+
+TokenSource = Callable[[], Awaitable[str | None]]
+
+
+async def forward_current_token() -> str | None:
+    """A TokenSource forwarding the current caller's own token (the walking skeleton's choice)."""
+    principal = current_principal_var.get()
+    return principal.token if principal is not None else None
+
+
+class ClientAuthInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Puts `authorization: Bearer <token>` (when `token_source` gives one) and the current
+    request id in the metadata of every unary-unary call, replacing any the caller set.
+    """
+
+    def __init__(self, token_source: TokenSource) -> None:
+        self._token_source = token_source
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[Any, Any], Awaitable[Any]],
+        client_call_details: Any,
+        request: Any,
+    ) -> Any:
+        token = await self._token_source()
+        request_id = request_id_var.get()
+        replaced = {"authorization"} if token else set()
+        if request_id:
+            replaced.add("x-request-id")
+        metadata = grpc.aio.Metadata(
+            *((k, v) for k, v in (client_call_details.metadata or ()) if k not in replaced)
+        )
+        if token:
+            metadata.add("authorization", f"Bearer {token}")
+        if request_id:
+            metadata.add("x-request-id", request_id)
+        details = grpc.aio.ClientCallDetails(
+            method=client_call_details.method,
+            timeout=client_call_details.timeout,
+            metadata=metadata,
+            credentials=client_call_details.credentials,
+            wait_for_ready=client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)

@@ -1,0 +1,126 @@
+"""ServerAuthInterceptor: verify the bearer token of every non-public gRPC call.
+
+The verification runs inside the wrapped handler, i.e. in the task that runs the servicer, so
+the ContextVars it sets (`current_principal_var`, `request_id_var`) are the ones the servicer
+sees. A missing or invalid token aborts the call with UNAUTHENTICATED; checking scopes (and
+answering PERMISSION_DENIED) is the servicer's job.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from typing import Any
+
+import grpc
+
+from tessera.context import current_principal_var, request_id_var
+from tessera.grpc.metadata import metadata_value
+from tessera.http.access_log import incoming_request_id
+from tessera.tokens.errors import InvalidTokenError
+from tessera.tokens.verifier import TokenVerifier
+
+PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+Behavior = Callable[..., Any]
+
+
+class ServerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Authenticates calls with the shared TokenVerifier; public methods pass through.
+
+    `public_methods` holds full method names (`/pkg.Service/Method`) or prefixes ending in `/`.
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        public_methods: Collection[str] = PUBLIC_METHOD_PREFIXES,
+    ) -> None:
+        self._verifier = verifier
+        self._public = tuple(public_methods)
+
+    def is_public(self, method: str) -> bool:
+        """Whether `method` needs no token."""
+        return any(method.startswith(p) if p.endswith("/") else method == p for p in self._public)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[Any], Awaitable[Any]],
+        handler_call_details: Any,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        if self.is_public(handler_call_details.method):
+            return _wrap_handler(handler, _prepare_public_call)
+        return _wrap_handler(handler, self._authenticate)
+
+    async def _authenticate(self, context: Any) -> None:
+        metadata = context.invocation_metadata()
+        _set_request_id(metadata)
+        authorization = metadata_value(metadata, "authorization")
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip(" ")
+        if scheme.lower() != "bearer" or not token:
+            await _abort(context, "missing bearer token", "Bearer")
+        try:
+            principal = await self._verifier.verify(token)
+        except InvalidTokenError as exc:
+            await _abort(context, exc.description, 'Bearer error="invalid_token"')
+        current_principal_var.set(principal)
+
+
+def _set_request_id(metadata: Iterable[tuple[str, Any]] | None) -> None:
+    value = metadata_value(metadata, "x-request-id")
+    request_id_var.set(incoming_request_id(value) if value else uuid.uuid4().hex)
+
+
+async def _abort(context: Any, description: str, challenge: str) -> None:
+    context.set_trailing_metadata((("www-authenticate", challenge),))
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, description)
+    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
+
+
+async def _prepare_public_call(context: Any) -> None:
+    _set_request_id(context.invocation_metadata())
+
+
+def _wrap_handler(handler: Any, prepare: Callable[[Any], Awaitable[None]]) -> Any:
+    """The same RPC handler with `await prepare(context)` run first, inside the call."""
+    if handler.unary_unary:
+        factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    elif handler.unary_stream:
+        factory, behavior = grpc.unary_stream_rpc_method_handler, handler.unary_stream
+    elif handler.stream_unary:
+        factory, behavior = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+    else:
+        factory, behavior = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    return factory(
+        _wrap_behavior(behavior, prepare),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _wrap_behavior(behavior: Behavior, prepare: Callable[[Any], Awaitable[None]]) -> Behavior:
+    if inspect.isasyncgenfunction(behavior):
+
+        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+            await prepare(context)
+            async for response in behavior(request, context):
+                yield response
+
+        return streaming
+
+    async def single(request: Any, context: Any) -> Any:
+        await prepare(context)
+        result = behavior(request, context)
+        return await result if inspect.isawaitable(result) else result
+
+    return single

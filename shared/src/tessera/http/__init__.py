@@ -1,0 +1,1 @@
+"""FastAPI plumbing shared by every service: defaults, problem+json, auth dependencies."""

@@ -1,0 +1,68 @@
+"""install_service_defaults: what every Tessera HTTP service opts into with one call.
+
+Request ids, the JSON access log, problem+json for every error, `/healthz`, `/readyz` and
+`/metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+
+from tessera.http.access_log import RequestContextMiddleware
+from tessera.http.problems import install_problem_handlers, problem_response
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+READINESS_TIMEOUT_SECONDS = 2.0
+logger = logging.getLogger(__name__)
+
+
+def install_service_defaults(
+    app: FastAPI,
+    *,
+    service: str,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> None:
+    """Add the request-id/access-log middleware, problem handlers and operations routes.
+
+    `readiness` maps a dependency name (e.g. "database", "jwks") to a check; `/readyz` answers
+    200 only when every check returns True within two seconds, else 503 problem+json naming them.
+    """
+    checks = dict(readiness or {})
+    app.add_middleware(RequestContextMiddleware)
+    install_problem_handlers(app)
+    app.state.service_name = service
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "service": service})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        results = dict(
+            zip(checks, await asyncio.gather(*(_run(c) for c in checks.values())), strict=True)
+        )
+        if all(results.values()):
+            return JSONResponse({"status": "ready", "service": service, "checks": results})
+        failing = ", ".join(name for name, ok in results.items() if not ok)
+        return problem_response(
+            503, "Service Unavailable", f"Not ready: {failing}", extensions={"checks": results}
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _run(check: ReadinessCheck) -> bool:
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            return bool(await check())
+    except Exception:  # a failing check means "not ready", whatever it raised
+        logger.warning("Readiness check failed", exc_info=True)
+        return False

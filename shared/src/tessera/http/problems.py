@@ -1,0 +1,158 @@
+"""RFC 9457 problem+json responses and the exception handlers that produce them.
+
+Every error a service answers goes through here, so the body is always
+`{"type", "title", "status", "detail"}` and token failures always carry an RFC 6750
+`WWW-Authenticate` challenge.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from tessera.tokens.errors import InsufficientScopeError, InvalidTokenError, MissingTokenError
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
+_UNSAFE_IN_QUOTED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with this problem+json response.
+
+    Example::
+
+        raise ProblemError(404, "Not Found", "No order with this id")
+    """
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type: str = "about:blank",
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+
+
+def problem_response(
+    status: int,
+    title: str | None = None,
+    detail: str | None = None,
+    *,
+    type: str = "about:blank",
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    """A problem+json response; `title` defaults to the status phrase."""
+    title = title or _phrase(status)
+    body: dict[str, Any] = {**(extensions or {})}
+    body.update(type=type, title=title, status=status, detail=detail or title)
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def bearer_challenge(error: str | None = None, **params: str) -> str:
+    """An RFC 6750 `WWW-Authenticate` value; quoted values are restricted to safe characters."""
+    if error is None:
+        return "Bearer"
+    items = [("error", error), *params.items()]
+    return "Bearer " + ", ".join(
+        f'{name}="{_UNSAFE_IN_QUOTED.sub("", value)}"' for name, value in items
+    )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _problem_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        type=exc.type,
+        headers=exc.headers,
+        extensions=exc.extensions,
+    )
+
+
+async def _http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return problem_response(exc.status_code, None, detail, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    return problem_response(
+        422, "Unprocessable Content", "The request is invalid", extensions={"errors": errors}
+    )
+
+
+async def _missing_token(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MissingTokenError)
+    return problem_response(
+        401, "Unauthorized", exc.description, headers={"WWW-Authenticate": bearer_challenge()}
+    )
+
+
+async def _invalid_token(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidTokenError)
+    challenge = bearer_challenge("invalid_token", error_description=exc.description)
+    return problem_response(
+        401, "Unauthorized", exc.description, headers={"WWW-Authenticate": challenge}
+    )
+
+
+async def _insufficient_scope(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InsufficientScopeError)
+    challenge = bearer_challenge("insufficient_scope", scope=" ".join(exc.scopes))
+    return problem_response(
+        403, "Forbidden", exc.description, headers={"WWW-Authenticate": challenge}
+    )
+
+
+async def _unhandled(_: Request, exc: Exception) -> Response:
+    logger.error("Unhandled error", exc_info=exc)
+    return problem_response(500, "Internal Server Error", "An unexpected error occurred")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error the platform knows to problem+json (and RFC 6750 challenges)."""
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(MissingTokenError, _missing_token)
+    app.add_exception_handler(InvalidTokenError, _invalid_token)
+    app.add_exception_handler(InsufficientScopeError, _insufficient_scope)
+    app.add_exception_handler(Exception, _unhandled)

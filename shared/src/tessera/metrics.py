@@ -1,0 +1,19 @@
+"""Prometheus metrics of the shared library (registered once, in the default registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+JWKS_FETCHES = Counter("tessera_jwks_fetches_total", "JWKS fetch attempts, by trigger", ["trigger"])
+JWKS_FETCH_FAILURES = Counter(
+    "tessera_jwks_fetch_failures_total", "JWKS fetches that failed (stale keys kept)"
+)
+TOKEN_VERIFICATION_FAILURES = Counter(
+    "tessera_token_verification_failures_total", "Rejected access tokens, by reason", ["reason"]
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "tessera_http_request_duration_seconds",
+    "HTTP requests served, by method, route template and status",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
