@@ -1,0 +1,145 @@
+"""`tessera-mobile`: the reference client as a command line, one subcommand per app screen.
+
+    tessera-mobile register --email ada@example.com          # password prompted
+    tessera-mobile login --email ada@example.com --password-stdin < pw.txt
+    tessera-mobile order create --sku BOOK-1 --quantity 2 --price-cents 1250 --currency EUR
+    tessera-mobile orders | invoices | sessions | logout
+
+The refresh token lives in --store (mode 0600); each invocation refreshes the access token from it,
+exactly as an app does after a cold start. Exit codes: 0 ok, 1 API or client error, 2 usage,
+3 not signed in / session ended, 4 Tessera unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tessera_mobile.client import TesseraClient
+from tessera_mobile.errors import (
+    MobileClientError,
+    NotSignedInError,
+    ServiceUnreachableError,
+    SessionExpiredError,
+)
+from tessera_mobile.store import TokenStore
+
+DEFAULT_BASE_URL = "http://localhost:8000"
+DEFAULT_STORE = "~/.config/tessera-mobile/refresh_token"
+
+EXIT_ERROR, EXIT_SIGNED_OUT, EXIT_UNREACHABLE = 1, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tessera-mobile", description="Tessera mobile reference client"
+    )
+    parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="Tessera's public URL")
+    parser.add_argument("--store", default=DEFAULT_STORE, help="refresh-token file (mode 0600)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in (("register", "create an account"), ("login", "sign in on this device")):
+        account = commands.add_parser(name, help=text)
+        account.add_argument("--email", required=True)
+        account.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+    commands.add_parser("orders", help="list my orders")
+    order = commands.add_parser("order", help="order commands")
+    order_commands = order.add_subparsers(dest="order_command", required=True, metavar="COMMAND")
+    create = order_commands.add_parser("create", help="place an order for one item")
+    create.add_argument("--sku", required=True)
+    create.add_argument("--quantity", type=int, required=True)
+    create.add_argument("--price-cents", type=int, required=True, help="unit price in cents")
+    create.add_argument("--currency", default="EUR", help="ISO 4217 code")
+    commands.add_parser("invoices", help="list my invoices")
+    commands.add_parser("sessions", help="list my signed-in devices")
+    commands.add_parser("logout", help="sign out on this device")
+    commands.add_parser("logout-all", help="sign out on every device")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        password = _read_password(args) if args.command in ("register", "login") else None
+        return asyncio.run(_run(args, password))
+    except (NotSignedInError, SessionExpiredError) as exc:
+        _fail(str(exc))
+        return EXIT_SIGNED_OUT
+    except ServiceUnreachableError as exc:
+        _fail(str(exc))
+        return EXIT_UNREACHABLE
+    except MobileClientError as exc:
+        _fail(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace, password: str | None) -> int:
+    store = TokenStore(args.store)
+    async with TesseraClient(base_url=args.base_url, store=store) as client:
+        match args.command:
+            case "register":
+                user = await client.register(args.email, password or "")
+                print(f"registered {user.get('email', args.email)} (id {user.get('id')})")
+            case "login":
+                await client.login(args.email, password or "")
+                print(f"signed in as {args.email}; refresh token stored in {store.path}")
+            case "orders":
+                _print_rows(await client.list_orders(), ("id", "status", "total_cents", "currency"))
+            case "order":
+                order = await client.create_order(
+                    sku=args.sku,
+                    quantity=args.quantity,
+                    unit_price_cents=args.price_cents,
+                    currency=args.currency,
+                )
+                _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
+            case "invoices":
+                _print_rows(
+                    await client.list_invoices(),
+                    ("id", "order_id", "status", "amount_cents", "currency"),
+                )
+            case "sessions":
+                sessions = await client.list_sessions()
+                for session in sessions:
+                    session["current"] = "*" if session.get("current") else ""
+                _print_rows(sessions, ("current", "id", "client_id", "ip", "last_used_at"))
+            case "logout":
+                await client.logout()
+                print("signed out")
+            case "logout-all":
+                await client.logout_all()
+                print("signed out on every device")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+    if not password:
+        raise MobileClientError("a password is required")
+    return password
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    for row in rows:
+        print("  ".join(f"{row.get(column, '')}" for column in columns))
+
+
+def _fail(message: str) -> None:
+    print(f"tessera-mobile: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

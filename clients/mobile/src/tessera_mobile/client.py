@@ -1,0 +1,198 @@
+"""`TesseraClient`: the calls a mobile app makes, over one httpx.AsyncClient with `TesseraAuth`.
+
+Sign-in and registration go out without a bearer token; everything else goes through the auth,
+which refreshes when needed. Errors arrive as the exceptions in `errors.py`: a problem+json answer
+becomes `ApiError`, a refused connection `ServiceUnreachableError`, an ended session
+`SessionExpiredError` (with the store already cleared).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tessera_mobile.auth import CLIENT_ID, TesseraAuth
+from tessera_mobile.errors import (
+    ApiError,
+    MobileClientError,
+    NotSignedInError,
+    ServiceUnreachableError,
+    SessionExpiredError,
+)
+from tessera_mobile.store import TokenStore
+
+USER_AGENT = "tessera-mobile/0.1"
+
+
+class TesseraClient:
+    """One signed-in (or signed-out) device talking to a Tessera deployment at `base_url`.
+
+    >>> async with TesseraClient(base_url="http://localhost:8000", store=store) as client:
+    ...     await client.login("ada@example.com", password)
+    ...     orders = await client.list_orders()
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        store: TokenStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = TesseraAuth(
+            token_url=f"{self.base_url}/v1/auth/token", store=store, clock=clock
+        )
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            auth=self.auth,
+            timeout=timeout_seconds,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    async def __aenter__(self) -> TesseraClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- account and session -------------------------------------------------------------------
+
+    async def register(self, email: str, password: str) -> dict[str, Any]:
+        """Create an account (does not sign in)."""
+        body = {"email": email, "password": password}
+        return await self._json("POST", "/v1/users", json=body, signed_in=False)
+
+    async def login(self, email: str, password: str) -> None:
+        """Sign in as the mobile client; the refresh token is stored before this returns."""
+        body = {"email": email, "password": password, "client_id": CLIENT_ID}
+        payload = await self._json("POST", "/v1/auth/login", json=body, signed_in=False)
+        self.auth.accept_token_response(payload)
+
+    async def logout(self) -> None:
+        """End this session on the server, then forget it locally (even if the server call fails).
+
+        The refresh token goes in the body so the server revokes exactly this family. A session
+        the server already ended (or none at all) counts as logged out.
+        """
+        try:
+            refresh_token = self.auth.store.load()
+            body = {"refresh_token": refresh_token} if refresh_token else {}
+            await self._request("POST", "/v1/auth/logout", json=body)
+        except (SessionExpiredError, NotSignedInError):
+            return
+        finally:
+            self.auth.forget()
+
+    async def logout_all(self) -> None:
+        """End every session of this user (all devices), then forget this one locally."""
+        try:
+            await self._request("POST", "/v1/auth/logout-all")
+        finally:
+            self.auth.forget()
+
+    async def me(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/users/me")
+
+    async def list_sessions(self) -> list[dict[str, Any]]:
+        return await self._items("/v1/sessions")
+
+    async def revoke_session(self, session_id: str) -> None:
+        await self._request("DELETE", f"/v1/sessions/{session_id}")
+
+    # -- orders and invoices -------------------------------------------------------------------
+
+    async def list_orders(self) -> list[dict[str, Any]]:
+        return await self._items("/v1/orders")
+
+    async def create_order(
+        self,
+        *,
+        sku: str,
+        quantity: int,
+        unit_price_cents: int,
+        currency: str,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Place an order; one Idempotency-Key per call, so a retried request is not a 2nd order."""
+        body = {
+            "items": [{"sku": sku, "quantity": quantity, "unit_price_cents": unit_price_cents}],
+            "currency": currency,
+        }
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return await self._json("POST", "/v1/orders", json=body, headers=headers)
+
+    async def list_invoices(self) -> list[dict[str, Any]]:
+        return await self._items("/v1/invoices")
+
+    # -- transport -----------------------------------------------------------------------------
+
+    async def _items(self, path: str) -> list[dict[str, Any]]:
+        payload = await self._json("GET", path)
+        items = payload.get("items")
+        if not isinstance(items, list):
+            raise MobileClientError(f"unexpected answer from {path}: no items list")
+        return items
+
+    async def _json(
+        self, method: str, path: str, *, signed_in: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = await self._request(method, path, signed_in=signed_in, **kwargs)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise MobileClientError(f"unexpected non-JSON answer from {path}") from exc
+        if not isinstance(payload, dict):
+            raise MobileClientError(f"unexpected answer from {path}: not a JSON object")
+        return payload
+
+    async def _request(
+        self, method: str, path: str, *, signed_in: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        if not signed_in:
+            kwargs["auth"] = None  # no bearer, no refresh: this call is how a session starts
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ServiceUnreachableError(self.base_url) from exc
+        if response.is_success:
+            return response
+        raise _api_error(response)
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    """Read RFC 9457 problem+json (or RFC 6749 error JSON) into one exception."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return ApiError(response.status_code, response.reason_phrase)
+    title = payload.get("title") or payload.get("error") or response.reason_phrase
+    detail = payload.get("detail") or payload.get("error_description")
+    if isinstance(detail, list):  # FastAPI-style validation errors: name the fields
+        detail = "; ".join(_field_error(item) for item in detail)
+    return ApiError(response.status_code, str(title), str(detail) if detail else None)
+
+
+def _field_error(item: object) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    location = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+    return f"{location}: {item.get('msg', 'invalid')}" if location else str(item.get("msg"))
