@@ -1,0 +1,1 @@
+"""Storage and secrets: SQLAlchemy models and repositories, key encryption, migrations."""

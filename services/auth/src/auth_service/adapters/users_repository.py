@@ -1,0 +1,71 @@
+"""Users in SQL, behind the domain's `UserRepository` protocol."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.adapters.models import UserRow
+from auth_service.domain.users import Role, User, normalize_email
+from auth_service.errors import EmailAlreadyRegisteredError
+
+
+def _to_user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        roles=frozenset(Role(role) for role in row.roles),
+        token_version=row.token_version,
+        created_at=row.created_at,
+    )
+
+
+class SqlUserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        row = await self._session.get(UserRow, user_id)
+        return _to_user(row) if row is not None else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        query = select(UserRow).where(UserRow.email_normalized == normalize_email(email))
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        return _to_user(row) if row is not None else None
+
+    async def add(self, user: User) -> None:
+        self._session.add(
+            UserRow(
+                id=user.id,
+                email=user.email,
+                email_normalized=normalize_email(user.email),
+                password_hash=user.password_hash,
+                roles=sorted(user.roles),
+                token_version=user.token_version,
+                created_at=user.created_at,
+            )
+        )
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            # the only unique column besides the random id: a concurrent or earlier registration
+            await self._session.rollback()
+            raise EmailAlreadyRegisteredError from exc
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        await self._session.execute(
+            update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def set_roles(self, user_id: uuid.UUID, roles: frozenset[Role]) -> int:
+        query = (
+            update(UserRow)
+            .where(UserRow.id == user_id)
+            .values(roles=sorted(roles), token_version=UserRow.token_version + 1)
+            .returning(UserRow.token_version)
+        )
+        return (await self._session.execute(query)).scalar_one()

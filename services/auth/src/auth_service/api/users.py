@@ -1,0 +1,25 @@
+"""`/v1/users`: registration and the caller's own profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from auth_service.api.deps import CurrentPrincipal, PasswordHasherDep, UnitOfWorkDep
+from auth_service.api.schemas import RegisterRequest, UserResponse
+from auth_service.domain.accounts import current_user, register_user
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def register(
+    body: RegisterRequest, uow: UnitOfWorkDep, hasher: PasswordHasherDep
+) -> UserResponse:
+    user = await register_user(uow=uow, hasher=hasher, email=body.email, password=body.password)
+    return UserResponse.of(user)
+
+
+@router.get("/me")
+async def me(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> UserResponse:
+    user = await current_user(uow=uow, subject=principal.sub, token_version=principal.ver)
+    return UserResponse.of(user)

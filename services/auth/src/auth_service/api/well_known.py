@@ -1,0 +1,51 @@
+"""`/.well-known`: the JWK Set and RFC 8414 authorization-server metadata.
+
+Both are built from settings (`ISSUER`), never from the request's Host header, and are cacheable;
+the JWKS carries an ETag so verifiers can revalidate cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from auth_service.api.deps import KeyRingDep, SettingsDep
+from auth_service.domain.access_tokens import ADMIN_SCOPES, USER_SCOPES
+
+router = APIRouter(prefix="/.well-known", tags=["discovery"])
+
+# What the token endpoint accepts once the refresh-token issue lands; no authorization endpoint.
+GRANT_TYPES_SUPPORTED = ["refresh_token"]
+TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+
+def _json(body: dict[str, Any], *, max_age: int, request: Request) -> Response:
+    content = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
+
+
+@router.get("/jwks.json")
+async def jwks(request: Request, keys: KeyRingDep, settings: SettingsDep) -> Response:
+    return _json(keys.jwks(), max_age=settings.JWKS_MAX_AGE_SECONDS, request=request)
+
+
+@router.get("/oauth-authorization-server")
+async def authorization_server_metadata(request: Request, settings: SettingsDep) -> Response:
+    issuer = settings.ISSUER
+    metadata = {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "token_endpoint": f"{issuer}/v1/auth/token",
+        "grant_types_supported": GRANT_TYPES_SUPPORTED,
+        "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
+        "response_types_supported": [],
+        "scopes_supported": [*USER_SCOPES, *ADMIN_SCOPES],
+    }
+    return _json(metadata, max_age=settings.JWKS_MAX_AGE_SECONDS, request=request)

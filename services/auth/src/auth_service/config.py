@@ -1,0 +1,92 @@
+"""The auth service's one `Settings`: read from the environment once, validated at start-up.
+
+Names follow the platform convention (no prefix). In `ENVIRONMENT=production` the insecure
+conveniences of the embedded default (an http issuer, a generated key-encryption key) are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+DEV_KEY_ENCRYPTION_KEY_FILE = Path("var/auth-kek")
+
+
+class Settings(BaseSettings):
+    """Everything the auth service can be configured with."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    ENVIRONMENT: Literal["dev", "production"] = "dev"
+    DATABASE_URL: str = "sqlite+aiosqlite:///var/auth.db"
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(default=8001, ge=1, le=65535)
+    ISSUER: str = "http://localhost:8000"
+    ACCESS_TOKEN_TTL_SECONDS: int = Field(default=300, ge=1, le=MAX_ACCESS_TOKEN_TTL_SECONDS)
+    TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=300)
+    LOG_LEVEL: str = "INFO"
+    TRUSTED_PROXIES: str = "127.0.0.1"
+    REDIS_URL: str | None = None
+
+    # Key-encryption key (base64 of 32 bytes) wrapping the signing keys stored in the database.
+    KEY_ENCRYPTION_KEY: SecretStr | None = None
+    KEY_ENCRYPTION_KEY_FILE: Path | None = None
+    # How long verifiers and browsers may cache the JWKS and the metadata document.
+    JWKS_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
+
+    # argon2id parameters; raising them makes old hashes rehash on the next login.
+    PASSWORD_HASH_TIME_COST: int = Field(default=3, ge=1)
+    PASSWORD_HASH_MEMORY_KIB: int = Field(default=65_536, ge=8)
+    PASSWORD_HASH_PARALLELISM: int = Field(default=4, ge=1)
+    # Concurrent argon2 computations (each uses PASSWORD_HASH_MEMORY_KIB of memory).
+    PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1)
+
+    @field_validator("ISSUER")
+    @classmethod
+    def _issuer_has_no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value.endswith("/"):
+            raise ValueError("ISSUER must be an absolute http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("KEY_ENCRYPTION_KEY")
+    @classmethod
+    def _key_encryption_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key_encryption_key(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _production_refuses_insecure_defaults(self) -> Settings:
+        if self.ENVIRONMENT != "production":
+            return self
+        problems = []
+        if not self.ISSUER.startswith("https://"):
+            problems.append("ISSUER must be https")
+        if self.KEY_ENCRYPTION_KEY is None and self.KEY_ENCRYPTION_KEY_FILE is None:
+            problems.append("KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE must be set")
+        if self.PASSWORD_HASH_MEMORY_KIB < 19_456 or self.PASSWORD_HASH_TIME_COST < 2:
+            problems.append("argon2id parameters are below the OWASP minimum (19 MiB, t=2)")
+        if problems:
+            raise ValueError("production settings refused: " + "; ".join(problems))
+        return self
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [ip.strip() for ip in self.TRUSTED_PROXIES.split(",") if ip.strip()]
+
+
+def decode_key_encryption_key(encoded: str) -> bytes:
+    """Decode a base64 key-encryption key, insisting on exactly 32 bytes (AES-256)."""
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("key-encryption key is not valid base64") from exc
+    if len(key) != 32:
+        raise ValueError("key-encryption key must be 32 bytes")
+    return key

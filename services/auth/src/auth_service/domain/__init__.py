@@ -1,0 +1,1 @@
+"""The auth domain: users, passwords, signing keys and access tokens, free of web and SQL code."""

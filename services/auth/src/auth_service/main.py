@@ -1,0 +1,55 @@
+"""Build the auth FastAPI app: routers, shared service defaults, and the start-up wiring."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from tessera import TokenVerifier, install_service_defaults
+
+from auth_service.adapters.database import database_is_reachable
+from auth_service.api import login, users, well_known
+from auth_service.bootstrap import AuthRuntime, open_runtime
+from auth_service.config import Settings
+from auth_service.domain.passwords import PasswordHasher
+from auth_service.errors import install_error_handlers
+
+AUDIENCE = "auth"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    password_hasher: PasswordHasher | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The app; `password_hasher` and `clock` are injectable for tests."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime:
+            app.state.runtime = runtime
+            # auth verifies its own tokens in process: the key ring is the KeySource
+            app.state.token_verifier = TokenVerifier(
+                issuer=settings.ISSUER,
+                audience=AUDIENCE,
+                keys=runtime.keys,
+                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+                clock=clock,
+            )
+            yield
+
+    app = FastAPI(title="Tessera auth", version="1", lifespan=lifespan)
+
+    async def database_ready() -> bool:
+        runtime: AuthRuntime | None = getattr(app.state, "runtime", None)
+        return runtime is not None and await database_is_reachable(runtime.storage.engine)
+
+    install_service_defaults(app, service="auth", readiness={"database": database_ready})
+    install_error_handlers(app)
+    for module in (users, login, well_known):
+        app.include_router(module.router)
+    return app
