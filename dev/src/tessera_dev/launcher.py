@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
@@ -177,6 +179,19 @@ async def run(plan: Platform, var_dir: Path, ready_timeout: float) -> int:
     return code
 
 
+def ensure_key_encryption_key_file(path: Path) -> None:
+    """auth's dev key-encryption key, kept beside the SQLite files (created once, mode 0600).
+
+    auth would create `var/auth-kek` under its cwd itself; naming the file keeps a `--var-dir`
+    platform's keys inside that directory.
+    """
+    if path.exists():
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii") + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tessera_dev.launcher", description=__doc__)
     parser.add_argument(
@@ -196,7 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ports = PortPlan.from_base(args.port_base) if args.port_base else PortPlan()
     var_dir: Path = args.var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
-    plan = describe_platform(ports=ports, database_urls=sqlite_database_urls(var_dir))
+    kek_file = var_dir / "auth-kek"
+    ensure_key_encryption_key_file(kek_file)
+    plan = describe_platform(
+        ports=ports,
+        database_urls=sqlite_database_urls(var_dir),
+        extra_settings={"auth": {"KEY_ENCRYPTION_KEY_FILE": str(kek_file)}},
+    )
     return asyncio.run(run(plan, var_dir, args.ready_timeout))
 
 

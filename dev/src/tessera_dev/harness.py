@@ -1,0 +1,228 @@
+"""Run the real platform for end-to-end tests and benchmarks: free ports, own databases, logs.
+
+    with temporary_postgres_databases("e2e") as urls, RunningPlatform.start(
+        describe_platform(ports=free_port_plan(), database_urls=urls), log_dir=tmp
+    ) as platform:
+        httpx.get(platform.plan.service("auth").base_url + "/.well-known/jwks.json")
+
+Processes are started exactly like the launcher starts them (migrate, then serve, with the
+settings of `tessera_dev.platform`); each one's output goes to `<log_dir>/<name>.log` so a test
+can read what a service logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+
+from tessera_dev.platform import SERVICE_NAMES, Platform, PortPlan
+from tessera_dev.processes import child_environment, die_with_parent, local_argv
+
+RESERVED_PORTS = frozenset({8000, 8001, 8002, 8003, 50051})
+"""`make run`'s ports: tests never take them, so both can run at once."""
+
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class PlatformStartError(RuntimeError):
+    """A process failed to migrate, exited, or never became ready; the message has its log tail."""
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel says are free now (bound together so they are distinct)."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+            port = sock.getsockname()[1]
+            if port not in RESERVED_PORTS:
+                ports.append(port)
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+def free_port_plan() -> PortPlan:
+    return PortPlan(*free_ports(5))
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return "(no output)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class RunningProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def stop(self, grace_seconds: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+        return self.process.returncode
+
+
+@dataclass
+class RunningPlatform:
+    """The three services (and optionally the dev gateway) running as real processes."""
+
+    plan: Platform
+    log_dir: Path
+    processes: dict[str, RunningProcess] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls,
+        plan: Platform,
+        *,
+        log_dir: Path,
+        services: Sequence[str] = SERVICE_NAMES,
+        gateway: bool = False,
+        ready_timeout: float = 120.0,
+    ) -> Self:
+        running = cls(plan, log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name in services:
+                running._migrate(name)
+            for name in services:
+                service = plan.service(name)
+                running._spawn(name, service.serve_argv, service.settings)
+            if gateway:
+                running._spawn("gateway", plan.gateway.serve_argv, plan.gateway.settings)
+            urls = {name: plan.service(name).health_url for name in services}
+            if gateway:
+                urls["gateway"] = plan.gateway.health_url
+            running._wait_ready(urls, ready_timeout)
+        except BaseException:
+            running.stop()
+            raise
+        return running
+
+    def _migrate(self, name: str) -> None:
+        service = self.plan.service(name)
+        log_path = self.log_dir / f"{name}-migrate.log"
+        with log_path.open("wb") as log_file:
+            code = subprocess.run(  # noqa: S603 - the platform's own commands
+                local_argv(service.migrate_argv),
+                env=child_environment(service.settings),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=False,
+            ).returncode
+        if code != 0:
+            raise PlatformStartError(f"{name} migrate exited {code}:\n{_tail(log_path)}")
+
+    def _spawn(self, name: str, argv: Sequence[str], settings: Mapping[str, str]) -> None:
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("wb")
+        process = subprocess.Popen(  # noqa: S603 - the platform's own commands
+            local_argv(argv),
+            env=child_environment(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        self.processes[name] = RunningProcess(name, process, log_path, log_file)
+
+    def _wait_ready(self, urls: Mapping[str, str], limit: float) -> None:
+        pending = dict(urls)
+        deadline = time.monotonic() + limit
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, running in self.processes.items():
+                    if running.process.poll() is not None:
+                        raise PlatformStartError(
+                            f"{name} exited {running.process.returncode}:\n"
+                            f"{_tail(running.log_path)}"
+                        )
+                for name, url in list(pending.items()):
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    tails = "\n".join(f"--- {n}\n{self.log(n)[-3000:]}" for n in pending)
+                    raise PlatformStartError(f"not ready after {limit:.0f} s:\n{tails}")
+                time.sleep(0.2)
+
+    def log(self, name: str) -> str:
+        """Everything the process has written so far."""
+        running = self.processes[name]
+        running.log_file.flush()
+        return running.log_path.read_text(errors="replace")
+
+    def all_logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for path in self.log_dir.glob("*.log"))
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM every process (then SIGKILL after a grace period); their exit codes."""
+        codes = {name: running.stop() for name, running in reversed(self.processes.items())}
+        self.processes.clear()
+        return codes
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+async def _admin(statements: Sequence[str]) -> None:
+    connection = await asyncpg.connect(POSTGRES_DSN, timeout=10)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def temporary_postgres_databases(label: str) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database per service (unique names), dropped afterwards."""
+    run_id = secrets.token_hex(4)
+    names = {service: f"tessera_{label}_{run_id}_{service}" for service in SERVICE_NAMES}
+    asyncio.run(_admin([f'CREATE DATABASE "{name}"' for name in names.values()]))
+    try:
+        yield {
+            service: f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            for service, name in names.items()
+        }
+    finally:
+        asyncio.run(_admin([f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()]))
