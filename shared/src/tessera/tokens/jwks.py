@@ -199,7 +199,8 @@ class JwksCache:
 
     async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.seconds_until_refresh())
+            # The floor keeps a zero retry delay (or a clock that stands still) from spinning.
+            await asyncio.sleep(max(self.seconds_until_refresh(), 0.05))
             await self.refresh_if_due()
 
     async def _fetch(self, trigger: str) -> bool:
