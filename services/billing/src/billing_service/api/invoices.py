@@ -1,0 +1,61 @@
+"""`GET /v1/invoices` and `GET /v1/invoices/{id}`: the caller's invoices for clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from billing_service.api.deps import InvoiceReader, LedgerDep
+from billing_service.domain.invoices import Invoice
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+
+class InvoiceOut(BaseModel):
+    """An invoice as clients see it."""
+
+    id: str
+    order_id: str
+    user_id: str
+    amount_cents: int
+    currency: str
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls(
+            id=invoice.id,
+            order_id=invoice.order_id,
+            user_id=invoice.user_id,
+            amount_cents=invoice.amount_cents,
+            currency=invoice.currency,
+            status=invoice.status.value,
+            created_at=invoice.created_at,
+        )
+
+
+class InvoiceList(BaseModel):
+    """One page of the caller's invoices, newest first."""
+
+    items: list[InvoiceOut]
+    next_page_token: str
+
+
+@router.get("")
+async def list_invoices(
+    caller: InvoiceReader,
+    ledger: LedgerDep,
+    page_size: int = Query(default=0, ge=0, description="0 = default; capped by the server"),
+    page_token: str = Query(default="", max_length=512),
+) -> InvoiceList:
+    page = await ledger.list(caller, page_size=page_size, page_token=page_token)
+    items = [InvoiceOut.of(invoice) for invoice in page.invoices]
+    return InvoiceList(items=items, next_page_token=page.next_page_token)
+
+
+@router.get("/{invoice_id}")
+async def get_invoice(invoice_id: str, caller: InvoiceReader, ledger: LedgerDep) -> InvoiceOut:
+    return InvoiceOut.of(await ledger.get(caller, invoice_id))

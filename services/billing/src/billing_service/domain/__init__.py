@@ -1,0 +1,1 @@
+"""Billing rules, free of any web, RPC or storage framework."""

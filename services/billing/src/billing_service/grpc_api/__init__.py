@@ -1,0 +1,1 @@
+"""gRPC API: the BillingService servicer and the server that hosts it."""
