@@ -59,6 +59,8 @@ class ServiceProcess:
     settings: Mapping[str, str]
     grpc_port: int | None = None
     host: str = "127.0.0.1"
+    deployment_settings: frozenset[str] = frozenset()
+    """Names a fuller deployment sets and the embedded default leaves out (auth's REDIS_URL)."""
 
     @property
     def migrate_argv(self) -> tuple[str, ...]:
@@ -159,6 +161,8 @@ def describe_platform(
         package="auth_service",
         http_port=ports.auth,
         settings={**common("auth"), **extra.get("auth", {})},
+        # Without Redis, auth limits logins in process: right for one process, not for replicas.
+        deployment_settings=frozenset({"REDIS_URL"}),
     )
     orders = ServiceProcess(
         name="orders",

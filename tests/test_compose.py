@@ -1,0 +1,98 @@
+"""docker-compose.yml is valid and runs each service the way the local launcher does.
+
+No Docker engine here: Debian's `docker-compose config` validates and resolves the file, and the
+parity check reads it with PyYAML against `tessera_dev.platform`, the launcher's description.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tessera_dev.platform import ServiceProcess, describe_platform
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+PLATFORM = describe_platform()
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose is not installed (python -m tessera_dev.services_check installs it)",
+)
+def test_docker_compose_config_accepts_the_file() -> None:
+    resolved = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "--services"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert resolved.returncode == 0, resolved.stderr
+    expected = {"postgres", "redis", "gateway"} | {
+        name for s in PLATFORM.services for name in (s.name, f"{s.name}-migrate")
+    }
+    assert set(resolved.stdout.split()) == expected
+
+
+@pytest.mark.parametrize("service", PLATFORM.services, ids=lambda s: s.name)
+def test_each_service_serves_and_migrates_with_the_launchers_commands(
+    service: ServiceProcess,
+) -> None:
+    services = compose()["services"]
+
+    assert tuple(services[service.name]["command"]) == service.serve_argv
+    assert tuple(services[f"{service.name}-migrate"]["command"]) == service.migrate_argv
+
+
+@pytest.mark.parametrize("service", PLATFORM.services, ids=lambda s: s.name)
+def test_each_service_gets_the_launchers_setting_names(service: ServiceProcess) -> None:
+    services = compose()["services"]
+    expected = set(service.settings) | service.deployment_settings
+
+    assert set(services[service.name]["environment"]) == expected
+    assert set(services[f"{service.name}-migrate"]["environment"]) == expected
+
+
+def test_services_start_only_after_their_migration_and_dependencies_are_healthy() -> None:
+    services = compose()["services"]
+
+    for service in PLATFORM.services:
+        depends_on = services[service.name]["depends_on"]
+        assert depends_on[f"{service.name}-migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+        assert "healthcheck" in services[service.name]
+        assert services[f"{service.name}-migrate"]["depends_on"]["postgres"] == {
+            "condition": "service_healthy"
+        }
+    for backing in ("postgres", "redis", "gateway"):
+        assert "healthcheck" in services[backing]
+
+
+def test_only_the_gateway_is_published() -> None:
+    services = compose()["services"]
+
+    assert [name for name, spec in services.items() if spec.get("ports")] == ["gateway"]
+
+
+def test_every_service_has_its_own_database_and_role() -> None:
+    init_sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
+    services = compose()["services"]
+
+    for service in PLATFORM.services:
+        assert f"CREATE ROLE {service.name} LOGIN" in init_sql
+        assert f"CREATE DATABASE {service.name} OWNER {service.name}" in init_sql
+        url = services[service.name]["environment"]["DATABASE_URL"]
+        assert url.startswith(f"postgresql+asyncpg://{service.name}:")
+        assert url.endswith(f"/{service.name}")
