@@ -1,0 +1,102 @@
+// The fetch wrapper every view uses: adds `Authorization: Bearer`, refreshes once on a 401 and
+// retries, and turns problem+json (RFC 9457) answers into an `ApiError` the views can show.
+
+import { AuthError, currentAccessToken, refresh, sessionEnded } from "./auth.js";
+
+/** A failed API call, with what the server said in a form fit to show the user. */
+export class ApiError extends Error {
+  constructor(message, { status = 0, title = null, detail = null, fieldErrors = [], retryAfter = null } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.fieldErrors = fieldErrors;
+    this.retryAfter = retryAfter;
+  }
+}
+
+function describeFieldError(item) {
+  if (typeof item === "string") return item;
+  const location = Array.isArray(item.loc) ? item.loc.filter((part) => part !== "body").join(".") : item.field;
+  const message = item.msg || item.message || item.detail || JSON.stringify(item);
+  return location ? `${location}: ${message}` : message;
+}
+
+async function errorFrom(response) {
+  let problem = {};
+  try {
+    problem = await response.json();
+  } catch {
+    // Not JSON (a proxy error page, say): the status line is all we have.
+  }
+  const title = problem.title || problem.error || response.statusText || "Request failed";
+  const detail = problem.detail || problem.error_description || null;
+  const rawErrors = Array.isArray(problem.errors) ? problem.errors : Array.isArray(problem.detail) ? problem.detail : [];
+  const retryAfter = response.headers.get("Retry-After");
+  let message = typeof detail === "string" ? `${title}: ${detail}` : title;
+  if (retryAfter) message += ` (try again in ${retryAfter} s)`;
+  return new ApiError(message, {
+    status: response.status,
+    title,
+    detail: typeof detail === "string" ? detail : null,
+    fieldErrors: rawErrors.map(describeFieldError),
+    retryAfter,
+  });
+}
+
+function send(method, path, { body, headers = {} }) {
+  const token = currentAccessToken();
+  const allHeaders = { Accept: "application/json, application/problem+json", ...headers };
+  if (token) allHeaders.Authorization = `Bearer ${token}`;
+  if (body !== undefined) allHeaders["Content-Type"] = "application/json";
+  return fetch(path, {
+    method,
+    headers: allHeaders,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+}
+
+/**
+ * await request("POST", "/v1/orders", { body: {...}, headers: { "Idempotency-Key": key } })
+ *
+ * Returns the parsed JSON (null for 204). On a 401 it refreshes the access token once (shared
+ * with every other caller and tab) and retries once; if that refresh fails the session is over.
+ */
+export async function request(method, path, options = {}) {
+  let response = await send(method, path, options);
+  if (response.status === 401) {
+    try {
+      await refresh();
+    } catch (error) {
+      if (error instanceof AuthError) {
+        throw new ApiError("Your session has ended. Please sign in again.", { status: 401 });
+      }
+      throw error;
+    }
+    response = await send(method, path, options);
+  }
+  if (!response.ok) throw await errorFrom(response);
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+export const api = {
+  me: () => request("GET", "/v1/users/me"),
+  register: (email, password) => request("POST", "/v1/users", { body: { email, password } }),
+  listOrders: () => request("GET", "/v1/orders"),
+  createOrder: (order, idempotencyKey) =>
+    request("POST", "/v1/orders", { body: order, headers: { "Idempotency-Key": idempotencyKey } }),
+  payOrder: (id) => request("POST", `/v1/orders/${encodeURIComponent(id)}/pay`),
+  cancelOrder: (id) => request("POST", `/v1/orders/${encodeURIComponent(id)}/cancel`),
+  listInvoices: () => request("GET", "/v1/invoices"),
+  listSessions: () => request("GET", "/v1/sessions"),
+  revokeSession: (id) => request("DELETE", `/v1/sessions/${encodeURIComponent(id)}`),
+  /** Ends every session of the user, then signs every tab out. */
+  async logoutEverywhere() {
+    await request("POST", "/v1/auth/logout-all");
+    sessionEnded();
+  },
+};

@@ -1,0 +1,212 @@
+// The token holder: the one place in the SPA that knows about tokens and sessions.
+//
+// Rules this module shows (DESIGN §7):
+// - The access token lives in this module-level variable and nowhere else: never localStorage,
+//   sessionStorage, IndexedDB or a cookie readable by script. A reload forgets it on purpose.
+// - The refresh token is an HttpOnly cookie (`tessera_rt`, `Path=/v1/auth`) that script never
+//   sees; the browser sends it to the token and logout endpoints only.
+// - Cookie-authenticated calls (web login, refresh, logout) echo the `tessera_csrf` cookie in an
+//   `X-CSRF-Token` header: a page on another origin can neither read that cookie nor set the header.
+// - Tabs share one refresh cookie, so they must not refresh at the same time: a Web Lock makes
+//   the refresh single-flight across tabs, and a BroadcastChannel hands the new access token (or
+//   "logged-out") to every other tab.
+
+const TOKEN_ENDPOINT = "/v1/auth/token";
+const CSRF_COOKIE = "tessera_csrf";
+const CHANNEL_NAME = "tessera-auth";
+const LOCK_NAME = "tessera-refresh";
+const CLIENT_ID = "web";
+
+/** The access token: in memory only. */
+let accessToken = null;
+/** Bumped whenever the token changes, so a tab that waited for the lock can tell it was refreshed. */
+let generation = 0;
+/** This tab's refresh in flight, if any: callers in one tab share it. */
+let refreshInFlight = null;
+
+const listeners = new Set();
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL_NAME) : null;
+
+/** An error from the auth endpoints, carrying what the server said. */
+export class AuthError extends Error {
+  constructor(message, { status = 0, code = null } = {}) {
+    super(message);
+    this.name = "AuthError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** `listener(signedIn: boolean)` runs whenever this tab signs in or out (by itself or via another tab). */
+export function onAuthChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function isSignedIn() {
+  return accessToken !== null;
+}
+
+export function currentAccessToken() {
+  return accessToken;
+}
+
+function setAccessToken(token) {
+  const wasSignedIn = accessToken !== null;
+  accessToken = token;
+  generation += 1;
+  if (wasSignedIn !== (token !== null)) {
+    for (const listener of listeners) listener(token !== null);
+  }
+}
+
+if (channel) {
+  channel.addEventListener("message", (event) => {
+    const message = event.data;
+    if (message && message.type === "token" && typeof message.accessToken === "string") {
+      setAccessToken(message.accessToken);
+    } else if (message && message.type === "logged-out") {
+      setAccessToken(null);
+    }
+  });
+}
+
+function broadcast(message) {
+  if (channel) channel.postMessage(message);
+}
+
+/** The CSRF cookie's value (not HttpOnly by design), or null. */
+export function readCsrfCookie() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+function csrfHeaders() {
+  const csrf = readCsrfCookie();
+  return csrf ? { "X-CSRF-Token": csrf } : {};
+}
+
+async function errorFrom(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: the status line is all we have.
+  }
+  const code = body && typeof body.error === "string" ? body.error : null;
+  const message =
+    (body && (body.error_description || body.detail || body.title)) ||
+    code ||
+    `${response.status} ${response.statusText}`.trim();
+  return new AuthError(message, { status: response.status, code });
+}
+
+/** Runs `task` under the cross-tab refresh lock (or directly where Web Locks are unavailable,
+ * e.g. plain http on a non-localhost host, which is not a secure context). */
+function withRefreshLock(task) {
+  if (navigator.locks && typeof navigator.locks.request === "function") {
+    return navigator.locks.request(LOCK_NAME, task);
+  }
+  return task();
+}
+
+async function requestNewAccessToken() {
+  const response = await fetch(TOKEN_ENDPOINT, {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", ...csrfHeaders() },
+    body: new URLSearchParams({ grant_type: "refresh_token", client_id: CLIENT_ID }),
+  });
+  if (!response.ok) throw await errorFrom(response);
+  const body = await response.json();
+  return body.access_token;
+}
+
+/**
+ * Gets a fresh access token through the refresh cookie and returns it.
+ *
+ * Single-flight: one refresh per tab at a time (callers share the promise) and one across tabs
+ * (the Web Lock). A tab that waited for the lock first checks whether the holder already handed
+ * it a new token over the BroadcastChannel; if so it uses that instead of refreshing again.
+ * On failure the tab is signed out (the session is over) and the error is thrown.
+ */
+export function refresh() {
+  if (refreshInFlight) return refreshInFlight;
+  const generationAtStart = generation;
+  refreshInFlight = withRefreshLock(async () => {
+    if (generation !== generationAtStart && accessToken !== null) return accessToken;
+    try {
+      const token = await requestNewAccessToken();
+      setAccessToken(token);
+      broadcast({ type: "token", accessToken: token });
+      return token;
+    } catch (error) {
+      // 400 invalid_grant / 401 invalid_client / 403 CSRF: this session can no longer be refreshed,
+      // and the cookie is shared, so no tab can. A network error or 5xx says nothing about it.
+      if (error instanceof AuthError && [400, 401, 403].includes(error.status)) {
+        signOutEverywhereLocally();
+      }
+      throw error;
+    }
+  }).finally(() => {
+    refreshInFlight = null;
+  });
+  return refreshInFlight;
+}
+
+/** On page load: restore the session from the refresh cookie if there is one. Returns true when signed in. */
+export async function restoreSession() {
+  // Without the CSRF cookie there can be no session to restore; skip the doomed request.
+  if (readCsrfCookie() === null) return false;
+  try {
+    await refresh();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Password login for the web client: fetch a login-CSRF cookie first, then log in with it. */
+export async function login(email, password) {
+  const csrfResponse = await fetch("/v1/auth/csrf", { credentials: "same-origin", cache: "no-store" });
+  if (!csrfResponse.ok) throw await errorFrom(csrfResponse);
+  const response = await fetch("/v1/auth/login", {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { "Content-Type": "application/json", ...csrfHeaders() },
+    body: JSON.stringify({ email, password, client_id: CLIENT_ID }),
+  });
+  if (!response.ok) throw await errorFrom(response);
+  const body = await response.json();
+  setAccessToken(body.access_token);
+  broadcast({ type: "token", accessToken: body.access_token });
+}
+
+function signOutEverywhereLocally() {
+  setAccessToken(null);
+  broadcast({ type: "logged-out" });
+}
+
+/** Ends this session (cookie + CSRF). Every tab signs out, even if the server call fails. */
+export async function logout() {
+  try {
+    const response = await fetch("/v1/auth/logout", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: csrfHeaders(),
+    });
+    if (!response.ok && response.status !== 401) throw await errorFrom(response);
+  } finally {
+    signOutEverywhereLocally();
+  }
+}
+
+/** Signs every tab out without a server call: after logout-all, or when the session is gone. */
+export function sessionEnded() {
+  signOutEverywhereLocally();
+}

@@ -1,0 +1,284 @@
+"""Real-browser harness for the SPA: the platform behind the dev gateway, and headless Chromium.
+
+The platform runs once for the browser tests (SQLite; the machine is small) with a 3-second
+access-token lifetime and zero leeway everywhere, so a test can wait past a token's expiry and
+watch the SPA refresh it silently. The dev gateway serves `clients/spa` as it is (no build).
+
+Chromium is Debian's (`/usr/bin/chromium`; Playwright cannot download its own browser here),
+installed with apt when missing. `AttackerSite` is another loopback origin for the CSRF and CORS
+tests: a page the user might visit that is not the SPA.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Response,
+    expect,
+    sync_playwright,
+)
+from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
+from tessera_dev.platform import describe_platform, sqlite_database_urls
+
+REPO = Path(__file__).resolve().parents[2]
+SPA_DIR = REPO / "clients" / "spa"
+SCREENSHOT_DIR = REPO / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ACCESS_TOKEN_TTL_SECONDS = 3
+VIEWPORT = {"width": 1100, "height": 720}
+
+
+def _browser_test_settings() -> dict[str, dict[str, str]]:
+    short_lived = {"TOKEN_LEEWAY_SECONDS": "0"}
+    return {
+        "auth": {
+            **short_lived,
+            "ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL_SECONDS),
+            "KEY_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "PASSWORD_HASH_MEMORY_KIB": "8192",
+            "PASSWORD_HASH_TIME_COST": "1",
+            "PASSWORD_HASH_PARALLELISM": "1",
+        },
+        "orders": short_lived,
+        "billing": short_lived,
+    }
+
+
+@pytest.fixture(scope="session")
+def spa_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    workdir = tmp_path_factory.mktemp("spa-platform")
+    (workdir / "var").mkdir()
+    plan = describe_platform(
+        ports=free_port_plan(),
+        database_urls=sqlite_database_urls(workdir / "var"),
+        extra_settings=_browser_test_settings(),
+    )
+    gateway_settings = {**plan.gateway.settings, "GATEWAY_SPA_DIR": str(SPA_DIR)}
+    plan = replace(plan, gateway=replace(plan.gateway, settings=gateway_settings))
+    with RunningPlatform.start(plan, log_dir=workdir / "logs", gateway=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def spa_url(spa_platform: RunningPlatform) -> str:
+    """The SPA's origin, e.g. http://127.0.0.1:41234 (the API is on the same origin)."""
+    return spa_platform.plan.gateway.base_url
+
+
+def _install_chromium() -> None:
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if subprocess.run(install, check=False, capture_output=True, timeout=900).returncode != 0:
+        subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=600)
+        subprocess.run(install, check=True, capture_output=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        if shutil.which("apt-get") is None:
+            pytest.fail("/usr/bin/chromium is missing and apt-get is not available to install it")
+        _install_chromium()
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One browser profile (one cookie jar): the tabs of one user on one device."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def browser_context_factory(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
+    """Makes more browser profiles in one test: the same user's other devices."""
+    made: list[BrowserContext] = []
+
+    def make() -> BrowserContext:
+        made.append(browser.new_context(viewport=VIEWPORT))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for context in made:
+        context.close()
+
+
+@dataclass(frozen=True)
+class AttackerSite:
+    """A page on another origin (`http://<host>:<port>/`) with nothing on it but what tests run."""
+
+    origin: str
+
+
+class _BlankPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>Somewhere else</title><h1>Not the SPA</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the tests read the browser's view, not this server's log."""
+
+
+@pytest.fixture(scope="session")
+def attacker_server() -> Iterator[int]:
+    port = free_ports(1)[0]
+    server = ThreadingHTTPServer(("127.0.0.1", port), _BlankPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield port
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Spa:
+    """Drives the SPA the way a person does: through its screens, by label and role.
+
+    Waits use `<body data-auth>` and `data-screen`, which the SPA sets for styling and tests.
+    """
+
+    url: str
+
+    def open(self, page: Page, route: str = "") -> None:
+        page.goto(f"{self.url}/{route}")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+    def register(self, page: Page) -> Credentials:
+        """Opens the SPA, creates an account and ends signed in on the orders screen."""
+        credentials = Credentials(
+            f"spa-{secrets.token_hex(5)}@example.org", f"pw-{secrets.token_urlsafe(12)}"
+        )
+        self.open(page, "#/register")
+        page.get_by_label("Email").fill(credentials.email)
+        page.get_by_label("Password").fill(credentials.password)
+        page.get_by_role("button", name="Create account").click()
+        self.expect_screen(page, "orders")
+        return credentials
+
+    def login(self, page: Page, credentials: Credentials) -> None:
+        self.open(page, "#/login")
+        page.get_by_label("Email").fill(credentials.email)
+        page.get_by_label("Password").fill(credentials.password)
+        page.get_by_role("button", name="Sign in").click()
+        self.expect_screen(page, "orders")
+
+    def place_order(self, page: Page, sku: str, quantity: int, unit_price: str) -> None:
+        """Places a one-item order in EUR and waits for it in the list."""
+        form = page.locator("form", has=page.get_by_role("heading", name="New order"))
+        form.get_by_label("SKU").fill(sku)
+        form.get_by_label("Quantity").fill(str(quantity))
+        form.get_by_label("Unit price").fill(unit_price)
+        form.get_by_role("button", name="Place order").click()
+        expect(page.get_by_role("table", name="Orders")).to_contain_text(sku)
+
+    def go(self, page: Page, screen: str) -> None:
+        """Follows the navigation link to `screen` (orders, invoices, sessions)."""
+        page.get_by_role("navigation").get_by_role("link", name=screen.capitalize()).click()
+        self.expect_screen(page, screen)
+
+    def expect_screen(self, page: Page, screen: str) -> None:
+        expect(page.locator(f'[data-screen="{screen}"]')).to_be_visible()
+        if screen not in ("login", "register"):
+            expect(page.locator("body")).to_have_attribute("data-auth", "signed-in")
+
+    def expect_signed_out(self, page: Page) -> None:
+        expect(page.locator("body")).to_have_attribute("data-auth", "signed-out")
+        expect(page.locator('[data-screen="login"]')).to_be_visible()
+
+    def screenshot(self, page: Page, name: str) -> None:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOT_DIR / f"{name}.png", full_page=True)
+
+
+@pytest.fixture(scope="session")
+def spa(spa_url: str) -> Spa:
+    return Spa(spa_url)
+
+
+class ApiTraffic:
+    """The API responses one page saw, in order, as (method, path, status)."""
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[tuple[str, str, int]] = []
+        page.on("response", self._record)
+
+    def _record(self, response: Response) -> None:
+        path = "/" + response.url.split("/", 3)[3].split("?")[0]
+        if path.startswith(("/v1/", "/.well-known/")):
+            self.seen.append((response.request.method, path, response.status))
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def refreshes(self) -> list[int]:
+        """Statuses of the refresh calls (POST /v1/auth/token)."""
+        return [status for method, path, status in self.seen if path == "/v1/auth/token"]
+
+
+@pytest.fixture
+def watch_api() -> Callable[[Page], ApiTraffic]:
+    """watch_api(page) starts recording the API responses that page sees."""
+    return ApiTraffic
+
+
+@pytest.fixture(scope="session")
+def outlive_access_tokens() -> Callable[[], None]:
+    """Waits until every access token issued before the call has expired (exp is in seconds)."""
+
+    def wait() -> None:
+        time.sleep(ACCESS_TOKEN_TTL_SECONDS + 1.5)
+
+    return wait
