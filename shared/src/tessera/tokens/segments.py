@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import binascii
 import re
-from base64 import urlsafe_b64decode
 
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = ("", "", "==", "=")
 
 
 def decode_segment(segment: str) -> bytes:
@@ -22,7 +23,9 @@ def decode_segment(segment: str) -> bytes:
     if remainder == 1:
         raise ValueError("impossible base64url length")
     try:
-        decoded = urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        decoded = binascii.a2b_base64(
+            (segment + _PADDING[remainder]).encode().translate(_TO_STANDARD)
+        )
     except binascii.Error as exc:
         raise ValueError("not base64url") from exc
     # The unused low bits of the last character must be zero (2 chars -> 4 bits, 3 -> 2 bits).

@@ -33,6 +33,7 @@ from tessera.tokens.segments import decode_segment
 MAX_TOKEN_BYTES = 8 * 1024
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+HEADER_CACHE_SIZE = 64
 _PKCS1V15 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 
@@ -69,6 +70,8 @@ class TokenVerifier:
         self._cache_size = cache_size
         # token -> (principal, kid); insertion order gives FIFO eviction.
         self._cache: dict[str, tuple[Principal, str]] = {}
+        # Every token signed by one key has the same header segment: its checks run once.
+        self._checked_headers: dict[str, str] = {}
 
     async def verify(self, token: str) -> Principal:
         """The Principal of a valid token; InvalidTokenError otherwise."""
@@ -115,14 +118,11 @@ class TokenVerifier:
             raise InvalidTokenError("The token must have three segments", reason="malformed")
         header_b64, payload_b64, signature_b64 = parts
         try:
-            header = _json_object(decode_segment(header_b64))
             payload_bytes = decode_segment(payload_b64)
             signature = decode_segment(signature_b64)
         except ValueError:
             raise InvalidTokenError("The token is malformed", reason="malformed") from None
-        if header is None:
-            raise InvalidTokenError("The token header is malformed", reason="malformed")
-        kid = self._check_header(header)
+        kid = self._checked_headers.get(header_b64) or self._check_header(header_b64)
         key = await self._keys.get_key(kid)
         if key is None:
             raise InvalidTokenError("The token is signed with an unknown key", reason="unknown_kid")
@@ -138,8 +138,14 @@ class TokenVerifier:
         self._remember(token, principal, kid)
         return principal
 
-    @staticmethod
-    def _check_header(header: dict[str, Any]) -> str:
+    def _check_header(self, header_b64: str) -> str:
+        """The kid of a header that passes every check; remembered for the next token."""
+        try:
+            header = _json_object(decode_segment(header_b64))
+        except ValueError:
+            header = None
+        if header is None:
+            raise InvalidTokenError("The token header is malformed", reason="malformed")
         if header.get("alg") != "RS256":
             raise InvalidTokenError("The token algorithm is not accepted", reason="algorithm")
         if not FORBIDDEN_HEADERS.isdisjoint(header):
@@ -150,6 +156,9 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidTokenError("The token has no valid key id", reason="kid")
+        if len(self._checked_headers) >= HEADER_CACHE_SIZE:
+            self._checked_headers.clear()
+        self._checked_headers[header_b64] = kid
         return kid
 
     def _principal_from(self, claims: dict[str, Any], token: str) -> Principal:
@@ -205,9 +214,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+
+
 def _json_object(data: bytes) -> dict[str, Any] | None:
+    """The JSON object in `data` (UTF-8, no duplicate members), or None."""
     try:
-        value = json.loads(data, object_pairs_hook=_reject_duplicates)
+        value = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
