@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from auth_service.adapters.migrations import upgrade_database
 from auth_service.api.schemas import RegisterRequest
 from auth_service.bootstrap import open_storage, password_hasher_from
 from auth_service.config import Settings
@@ -106,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     if args.command == "migrate":
+        from auth_service.adapters.migrations import upgrade_database  # alembic is slow to import
+
         asyncio.run(upgrade_database(settings.DATABASE_URL))
         print("auth database is at the latest migration")
     elif args.command == "serve":

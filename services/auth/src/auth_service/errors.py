@@ -18,7 +18,8 @@ handlers never catch anything. Token failures (`StaleTokenError`) answer with an
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from tessera import bearer_challenge, problem_response
 
 
 class AuthServiceError(Exception):
@@ -77,15 +78,10 @@ class KeyEncryptionKeyError(KeyStoreError):
 def _problem(exc: AuthServiceError) -> Response:
     headers = {}
     if isinstance(exc, StaleTokenError):
-        headers["WWW-Authenticate"] = (
-            f'Bearer error="invalid_token", error_description="{exc.detail or exc.title}"'
+        headers["WWW-Authenticate"] = bearer_challenge(
+            "invalid_token", error_description=exc.detail or exc.title
         )
-    body = {"type": "about:blank", "title": exc.title, "status": exc.status_code}
-    if exc.detail:
-        body["detail"] = exc.detail
-    return JSONResponse(
-        body, status_code=exc.status_code, headers=headers, media_type="application/problem+json"
-    )
+    return problem_response(exc.status_code, exc.title, exc.detail, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,62 @@
+"""GET /v1/users/me: the bearer's own profile, verified with the shared TokenVerifier."""
+
+from __future__ import annotations
+
+import httpx
+from auth_service.bootstrap import open_storage
+from auth_service.config import Settings
+from auth_service.domain.accounts import create_or_promote_admin
+from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
+
+from ..conftest import log_in, register  # noqa: TID252 (shared test helpers)
+
+
+async def access_token(client: httpx.AsyncClient, email: str) -> str:
+    response = await log_in(client, email, "correct horse")
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def test_the_bearer_sees_their_own_profile(client: httpx.AsyncClient) -> None:
+    user = await register(client, "ada@example.com", "correct horse")
+    token = await access_token(client, "ada@example.com")
+
+    response = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response.json() == user
+
+
+async def test_no_token_is_a_401_with_a_bare_bearer_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/users/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_forged_token_is_a_401_invalid_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/users/me", headers={"Authorization": "Bearer a.b.c"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_a_token_minted_before_a_role_change_is_stale(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await register(client, "ada@example.com", "correct horse")
+    old_token = await access_token(client, "ada@example.com")
+    hasher = PasswordHasher(Argon2Parameters(time_cost=1, memory_kib=1024, parallelism=1))
+    try:
+        async with open_storage(settings) as storage, storage.unit_of_work() as uow:
+            await create_or_promote_admin(
+                uow=uow, hasher=hasher, email="ada@example.com", password=None
+            )
+    finally:
+        hasher.close()
+
+    stale = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {old_token}"})
+    new_token = await access_token(client, "ada@example.com")
+    fresh = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {new_token}"})
+
+    assert stale.status_code == 401
+    assert stale.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert (fresh.status_code, fresh.json()["roles"]) == (200, ["admin", "user"])
