@@ -7,6 +7,7 @@ message); the interceptor has already answered UNAUTHENTICATED for a missing or 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -17,6 +18,8 @@ from tessera.grpc import grpc_principal
 from billing_service.adapters.ledgers import Ledgers
 from billing_service.domain.invoices import Invoice
 from billing_service.errors import BillingError
+
+logger = logging.getLogger(__name__)
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -70,6 +73,8 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
                 currency=request.currency,
                 idempotency_key=request.idempotency_key,
             )
+        # The JSON log adds request_id and sub from the context set by the interceptor.
+        logger.info("charge", extra={"order_id": invoice.order_id, "invoice_id": invoice.id})
         return invoice_message(invoice)
 
     @_answers_billing_errors

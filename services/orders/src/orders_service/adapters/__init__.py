@@ -1,0 +1,1 @@
+"""Persistence (SQLAlchemy) and the gRPC client of billing."""

@@ -1,0 +1,25 @@
+"""Dependencies of the orders routes, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from tessera import Principal, require_scopes
+
+from orders_service.domain.desk import OrderDesk
+
+
+def _order_desk(request: Request) -> OrderDesk:
+    desk: OrderDesk = request.app.state.order_desk
+    return desk
+
+
+OrderDeskDep = Annotated[OrderDesk, Depends(_order_desk)]
+"""The orders use cases, wired in the lifespan."""
+
+OrderReader = Annotated[Principal, Depends(require_scopes("orders:read"))]
+"""A verified caller with `orders:read` (401/403 otherwise)."""
+
+OrderWriter = Annotated[Principal, Depends(require_scopes("orders:write"))]
+"""A verified caller with `orders:write` (401/403 otherwise)."""

@@ -1,0 +1,1 @@
+"""Order rules, free of any web, RPC or storage framework."""
