@@ -64,12 +64,9 @@ def advance(clock: FakeClock) -> Callable[[float], None]:
     return clock.advance
 
 
-@pytest.fixture
-async def auth_transport(tmp_path: Path, clock: FakeClock) -> AsyncIterator[CountingTransport]:
-    """Auth's app, lifespan running, on a fresh Alembic-migrated SQLite database."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
-    await upgrade_database(database_url)
-    settings = Settings(
+def auth_settings(database_url: str) -> Settings:
+    """Auth as in dev, with argon2id at its cheapest (these tests are about the client)."""
+    return Settings(
         DATABASE_URL=database_url,
         ISSUER=BASE_URL,
         ACCESS_TOKEN_TTL_SECONDS=ACCESS_TOKEN_TTL_SECONDS,
@@ -78,7 +75,20 @@ async def auth_transport(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Coun
         PASSWORD_HASH_TIME_COST=1,
         PASSWORD_HASH_PARALLELISM=1,
     )
-    app = create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def auth_database_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
+
+
+@pytest.fixture
+async def auth_transport(
+    auth_database_url: str, clock: FakeClock
+) -> AsyncIterator[CountingTransport]:
+    """Auth's app, lifespan running, on a fresh Alembic-migrated SQLite database."""
+    await upgrade_database(auth_database_url)
+    app = create_app(auth_settings(auth_database_url), clock=clock)
     async with app.router.lifespan_context(app):
         yield CountingTransport(httpx.ASGITransport(app=app))
 
@@ -120,3 +130,15 @@ def new_account() -> Callable[[], tuple[str, str]]:
         return f"mobile-{secrets.token_hex(4)}@example.org", f"pw-{secrets.token_urlsafe(12)}"
 
     return make
+
+
+@pytest.fixture
+def access_token_ttl() -> int:
+    return ACCESS_TOKEN_TTL_SECONDS
+
+
+@pytest.fixture
+async def token_endpoint(auth_transport: CountingTransport) -> AsyncIterator[httpx.AsyncClient]:
+    """A bare client for presenting a refresh token by hand, as an attacker or a test would."""
+    async with httpx.AsyncClient(transport=auth_transport, base_url=BASE_URL) as client:
+        yield client
