@@ -173,7 +173,11 @@ export async function restoreSession() {
 /** Password login for the web client: fetch a login-CSRF cookie first, then log in with it. */
 export async function login(email, password) {
   const csrfResponse = await fetch("/v1/auth/csrf", { credentials: "same-origin", cache: "no-store" });
-  if (!csrfResponse.ok) throw await errorFrom(csrfResponse);
+  if (!csrfResponse.ok) {
+    const error = await errorFrom(csrfResponse);
+    error.message = `Sign-in is unavailable (${error.message}).`;
+    throw error;
+  }
   const response = await fetch("/v1/auth/login", {
     method: "POST",
     credentials: "same-origin",

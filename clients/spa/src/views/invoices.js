@@ -23,7 +23,7 @@ export async function renderInvoices(container) {
       : h(
           "table",
           { className: "data", "aria-label": "Invoices" },
-          h("thead", {}, h("tr", {}, ["Invoice", "Order", "Created", "Amount", "Status"].map((title) => h("th", { scope: "col" }, title)))),
+          h("thead", {}, h("tr", {}, ["Invoice", "Order", "Created", "Amount", "Status"].map((title) => h("th", { scope: "col", className: title === "Amount" ? "num" : null }, title)))),
           h("tbody", {}, rows),
         );
   container.append(h("h1", {}, "Invoices"), h("section", { className: "card" }, body));

@@ -101,7 +101,7 @@ export async function renderOrders(container, ctx) {
   const table = h(
     "table",
     { className: "data", "aria-label": "Orders" },
-    h("thead", {}, h("tr", {}, ["Order", "Created", "Items", "Total", "Status", "Invoice", ""].map((title) => h("th", { scope: "col" }, title)))),
+    h("thead", {}, h("tr", {}, ["Order", "Created", "Items", "Total", "Status", "Invoice", ""].map((title) => h("th", { scope: "col", className: title === "Total" ? "num" : null }, title)))),
     tbody,
   );
   const empty = h("p", { className: "muted empty" }, "No orders yet.");
