@@ -63,6 +63,25 @@ def free_port_plan() -> PortPlan:
     return PortPlan(*free_ports(5))
 
 
+def free_port_base(count: int = 5, attempts: int = 200) -> int:
+    """A base port with `count` consecutive free ports (for the launcher's `--port-base`)."""
+    for _ in range(attempts):
+        base = secrets.randbelow(30_000) + 20_000
+        candidates = range(base, base + count)
+        if RESERVED_PORTS.isdisjoint(candidates) and all(map(_bindable, candidates)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return "(no output)"
@@ -182,6 +201,14 @@ class RunningPlatform:
         running = self.processes[name]
         running.log_file.flush()
         return running.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, name: str, needle: str, seconds: float = 10.0) -> str:
+        """The process's log once it contains `needle` (a service logs a request after answering
+        it, so a test that just got its answer may be ahead of the log line)."""
+        deadline = time.monotonic() + seconds
+        while needle not in (text := self.log(name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return text
 
     def all_logs(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.log_dir.glob("*.log"))

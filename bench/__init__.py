@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each module's `run()` returns named measurements of one run."""

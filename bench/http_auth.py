@@ -1,0 +1,111 @@
+"""Benchmark: orders' authenticated endpoint against an unauthenticated one of the same process.
+
+Starts real processes (auth and orders, SQLite in a temp dir, free ports; orders loads its JWKS
+from the real auth), logs a user in, then drives a bounded keep-alive load over loopback:
+
+- `GET /v1/orders` with a valid bearer token: the verified request (token verification, the
+  `orders:read` scope, and the repository query for the caller's orders, which is empty);
+- `GET /healthz` of the same orders process: the same app, middleware and server, no auth.
+
+orders has no unauthenticated twin of `/v1/orders`, and this benchmark does not add one; so the
+ratio also carries the cost of the (empty) database query and understates what verification
+alone costs. Rounds alternate between the two endpoints so drift on a shared machine hits both.
+The load generator is a minimal HTTP/1.1 client on raw asyncio streams, so the client spends as
+little of the machine's CPU as possible.
+
+    uv run --frozen python -m bench.http_auth
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from tessera_dev.accounts import register_and_login
+from tessera_dev.harness import RunningPlatform, free_port_plan
+from tessera_dev.platform import describe_platform, sqlite_database_urls
+
+CONNECTIONS = 16
+ROUND_SECONDS = 3.0
+ROUNDS = 2
+WARM_UP_SECONDS = 1.0
+
+
+async def _connection_loop(
+    host: str, port: int, request: bytes, deadline: float, counts: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if status != 200:
+                raise RuntimeError(f"{request.splitlines()[0]!r} answered {status}")
+            counts[0] += 1
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def _rate(host: str, port: int, path: str, token: str | None, seconds: float) -> float:
+    """Requests per second over `CONNECTIONS` keep-alive connections for `seconds`."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode()
+    counts = [0]
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(
+        *(_connection_loop(host, port, request, deadline, counts) for _ in range(CONNECTIONS))
+    )
+    return counts[0] / (time.perf_counter() - started)
+
+
+async def _measure(host: str, port: int, token: str) -> dict[str, float]:
+    await _rate(host, port, "/v1/orders", token, WARM_UP_SECONDS)
+    await _rate(host, port, "/healthz", None, WARM_UP_SECONDS)
+    authenticated: list[float] = []
+    unauthenticated: list[float] = []
+    for _ in range(ROUNDS):
+        authenticated.append(await _rate(host, port, "/v1/orders", token, ROUND_SECONDS))
+        unauthenticated.append(await _rate(host, port, "/healthz", None, ROUND_SECONDS))
+    with_auth = sum(authenticated) / ROUNDS
+    without_auth = sum(unauthenticated) / ROUNDS
+    return {
+        "orders GET /v1/orders with a verified token (req/s)": with_auth,
+        "orders GET /healthz, no auth, same process (req/s)": without_auth,
+        "authenticated / unauthenticated (ratio; target >= 0.85)": with_auth / without_auth,
+    }
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="tessera-bench-") as directory:
+        workdir = Path(directory)
+        kek = base64.b64encode(secrets.token_bytes(32)).decode()
+        plan = describe_platform(
+            ports=free_port_plan(),
+            database_urls=sqlite_database_urls(workdir),
+            log_level="WARNING",
+            extra_settings={"auth": {"KEY_ENCRYPTION_KEY": kek}},
+        )
+        with RunningPlatform.start(
+            plan, log_dir=workdir / "logs", services=("auth", "orders")
+        ) as platform:
+            account = register_and_login(platform.plan.service("auth").base_url)
+            orders = plan.service("orders")
+            return asyncio.run(_measure(orders.host, orders.http_port, account.access_token))
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:60} {value:12.2f}")
