@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 
 from tessera_dev.platform import SERVICE_NAMES, Platform, PortPlan
