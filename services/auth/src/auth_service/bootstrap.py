@@ -74,6 +74,7 @@ async def open_runtime(
     """Connect storage, load (or create) the signing keys, and build the issuer."""
     hasher = password_hasher or password_hasher_from(settings)
     try:
+        await hasher.warm_up()
         async with open_storage(settings) as storage:
             wrapper = KeyWrapper(load_key_encryption_key(settings))
             keys = await SigningKeyStore(storage.session_factory, wrapper).load_key_ring()
