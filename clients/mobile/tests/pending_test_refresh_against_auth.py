@@ -1,0 +1,273 @@
+"""Refresh, crash recovery and logout, driven against the real auth service (in process).
+
+Time moves only through the injected clocks: `advance` moves auth's clock and, by default, the
+client's; a test that needs the client to be wrong about expiry gives it a clock of its own.
+
+PENDING (not collected: the file name lacks the `test_` prefix): every test here needs the
+refresh-token endpoint of issue 3 (mobile login returning `refresh_token`, `POST /v1/auth/token`,
+logout, sessions). Rename to `test_*.py` when it lands; they fail today at the first refresh
+with NotSignedInError, which is how the client behaves when login gave it no refresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from tessera_mobile.client import TesseraClient
+from tessera_mobile.errors import SessionExpiredError
+from tessera_mobile.store import TokenStore
+
+Account = Callable[[], tuple[str, str]]
+ClientFactory = Callable[..., TesseraClient]
+Advance = Callable[[float], None]
+TOKEN = "/v1/auth/token"
+ME = "/v1/users/me"
+
+
+class SimulatedCrash(BaseException):
+    """The app process dying: not an Exception, so nothing on the way handles it."""
+
+
+class StoreThatDiesOnNextSave(TokenStore):
+    """A device whose app is killed after a refresh answer arrives and before it is stored."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.dying = False
+        self.lost: list[str] = []
+
+    def save(self, refresh_token: str) -> None:
+        if self.dying:
+            self.lost.append(refresh_token)
+            raise SimulatedCrash
+        super().save(refresh_token)
+
+
+class StoreThatRemembers(TokenStore):
+    """A device store that also keeps every token it was given, so a test can replay one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.saved: list[str] = []
+
+    def save(self, refresh_token: str) -> None:
+        super().save(refresh_token)
+        self.saved.append(refresh_token)
+
+
+async def signed_in(
+    make_client: ClientFactory, new_account: Account, **kwargs: object
+) -> TesseraClient:
+    email, password = new_account()
+    client = make_client(**kwargs)
+    await client.register(email, password)
+    await client.login(email, password)
+    return client
+
+
+async def test_login_stores_a_refresh_token_in_the_private_file(
+    make_client: ClientFactory, device_store: TokenStore, new_account: Account
+) -> None:
+    client = await signed_in(make_client, new_account)
+    await client.aclose()
+
+    token = device_store.load()
+    assert token is not None
+    assert token.startswith("tsr_")
+    assert device_store.path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_access_token_about_to_expire_is_refreshed_before_the_request(
+    make_client: ClientFactory,
+    device_store: TokenStore,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+    sent_paths: list[str],
+) -> None:
+    async with await signed_in(make_client, new_account) as client:
+        first_access, first_refresh = client.auth.access_token, device_store.load()
+        advance(access_token_ttl - 5)
+        sent_paths.clear()
+
+        me = await client.me()
+
+        assert me["email"]
+        assert sent_paths == [TOKEN, ME]
+        assert client.auth.access_token != first_access
+        assert device_store.load() not in (None, first_refresh)
+
+
+async def test_a_token_the_server_refuses_is_refreshed_once_and_the_request_retried(
+    make_client: ClientFactory,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+    sent_paths: list[str],
+) -> None:
+    phone_clock_stopped = FakeClockStopped()
+    async with await signed_in(make_client, new_account, clock=phone_clock_stopped) as client:
+        advance(access_token_ttl + 120)  # only the server's clock: the phone thinks it is early
+        sent_paths.clear()
+
+        await client.me()
+
+        assert sent_paths == [ME, TOKEN, ME]
+
+
+async def test_concurrent_requests_share_one_refresh(
+    make_client: ClientFactory,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+    sent_paths: list[str],
+) -> None:
+    async with await signed_in(make_client, new_account) as client:
+        advance(access_token_ttl)
+        sent_paths.clear()
+
+        answers = await asyncio.gather(*(client.me() for _ in range(5)))
+
+        assert len({answer["id"] for answer in answers}) == 1
+        assert sent_paths.count(TOKEN) == 1
+        assert sent_paths.count(ME) == 5
+
+
+async def test_a_crash_before_storing_a_new_token_recovers_within_the_grace_window(
+    make_client: ClientFactory,
+    tmp_path: Path,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+) -> None:
+    dying_store = StoreThatDiesOnNextSave(tmp_path / "device" / "refresh_token")
+    client = await signed_in(make_client, new_account, store=dying_store)
+    old_token = dying_store.load()
+    advance(access_token_ttl)
+    dying_store.dying = True
+    with pytest.raises(SimulatedCrash):
+        await client.me()  # auth rotated the token; the answer died with the app
+    await client.aclose()
+    assert dying_store.load() == old_token
+
+    advance(2)  # the app comes back inside the grace window, knowing only the old token
+    restarted_store = TokenStore(dying_store.path)
+    async with make_client(store=restarted_store) as restarted:
+        await restarted.me()
+
+    assert restarted_store.load() == dying_store.lost[0]  # the same successor, not a new branch
+
+
+async def test_a_crash_recovered_after_the_grace_window_signs_the_user_out(
+    make_client: ClientFactory,
+    tmp_path: Path,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+) -> None:
+    dying_store = StoreThatDiesOnNextSave(tmp_path / "device" / "refresh_token")
+    client = await signed_in(make_client, new_account, store=dying_store)
+    advance(access_token_ttl)
+    dying_store.dying = True
+    with pytest.raises(SimulatedCrash):
+        await client.me()
+    await client.aclose()
+
+    advance(120)
+    restarted_store = TokenStore(dying_store.path)
+    async with make_client(store=restarted_store) as restarted:
+        with pytest.raises(SessionExpiredError, match="sign in again"):
+            await restarted.me()
+
+    assert restarted_store.load() is None
+
+
+async def test_logout_ends_the_session_on_the_server_and_clears_the_store(
+    make_client: ClientFactory,
+    device_store: TokenStore,
+    new_account: Account,
+    token_endpoint: httpx.AsyncClient,
+) -> None:
+    client = await signed_in(make_client, new_account)
+    refresh_token = device_store.load()
+
+    await client.logout()
+    await client.aclose()
+
+    assert device_store.load() is None
+    replay = await token_endpoint.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "client_id": "mobile", "refresh_token": refresh_token},
+    )
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+
+
+async def test_logout_with_an_expired_access_token_still_ends_the_session(
+    make_client: ClientFactory,
+    tmp_path: Path,
+    new_account: Account,
+    advance: Advance,
+    access_token_ttl: int,
+    token_endpoint: httpx.AsyncClient,
+) -> None:
+    store = StoreThatRemembers(tmp_path / "device" / "refresh_token")
+    client = await signed_in(make_client, new_account, store=store)
+    advance(access_token_ttl)
+
+    await client.logout()  # refreshes first, so the body's token may be the one just rotated
+    await client.aclose()
+
+    assert store.load() is None
+    assert len(store.saved) == 2  # login, then the refresh inside logout
+    replay = await token_endpoint.post(
+        TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "mobile",
+            "refresh_token": store.saved[-1],
+        },
+    )
+    assert replay.json()["error"] == "invalid_grant"
+
+
+async def test_a_session_ended_on_another_device_signs_this_one_out(
+    make_client: ClientFactory,
+    device_store: TokenStore,
+    tmp_path: Path,
+    advance: Advance,
+    access_token_ttl: int,
+    new_account: Account,
+) -> None:
+    email, password = new_account()
+    async with make_client() as phone, make_client(store=TokenStore(tmp_path / "tablet")) as tablet:
+        await phone.register(email, password)
+        await phone.login(email, password)
+        await tablet.login(email, password)
+
+        await tablet.logout_all()
+        advance(access_token_ttl)
+
+        with pytest.raises(SessionExpiredError):
+            await phone.me()
+    assert device_store.load() is None
+
+
+async def test_sessions_list_this_device_as_current(
+    make_client: ClientFactory, new_account: Account
+) -> None:
+    async with await signed_in(make_client, new_account) as client:
+        sessions = await client.list_sessions()
+
+    assert [(s["client_id"], s["current"]) for s in sessions] == [("mobile", True)]
+
+
+class FakeClockStopped:
+    """A phone clock that never moves."""
+
+    def __call__(self) -> float:
+        return 0.0
