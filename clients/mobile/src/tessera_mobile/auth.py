@@ -157,7 +157,7 @@ class TesseraAuth(httpx.Auth):
         return token is None or self._clock() >= token.refresh_after
 
     def _authorized(self, request: httpx.Request, token: AccessToken | None) -> httpx.Request:
-        if token is None:  # unreachable after a successful refresh; kept for mypy and safety
+        if token is None:  # another caller's refresh just ended the session
             raise NotSignedInError()
         request.headers["Authorization"] = f"Bearer {token.value}"
         return request
