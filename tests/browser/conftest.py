@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -80,7 +81,18 @@ def spa_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPl
     gateway_settings = {**plan.gateway.settings, "GATEWAY_SPA_DIR": str(SPA_DIR)}
     plan = replace(plan, gateway=replace(plan.gateway, settings=gateway_settings))
     with RunningPlatform.start(plan, log_dir=workdir / "logs", gateway=True) as running:
+        _skip_until_auth_speaks_the_cookie_contract(running.plan.gateway.base_url)
         yield running
+
+
+def _skip_until_auth_speaks_the_cookie_contract(gateway_url: str) -> None:
+    """Skips (never passes) while auth has no web session endpoints (issues 3 and 7).
+
+    The SPA cannot sign in without `GET /v1/auth/csrf`; until that route exists every test here
+    would fail at sign-in for a reason outside the SPA. Once it exists, this check is inert.
+    """
+    if httpx.get(f"{gateway_url}/v1/auth/csrf", timeout=10).status_code == 404:
+        pytest.skip("auth does not serve GET /v1/auth/csrf yet (cookie/CSRF contract, issue 7)")
 
 
 @pytest.fixture(scope="session")
