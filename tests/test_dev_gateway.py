@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+
 import httpx
 import pytest
 from tessera_dev.accounts import Account
@@ -56,6 +59,22 @@ def test_the_gateway_passes_the_request_id_and_adds_the_security_headers(
         assert answer.headers[name] == value
     assert "'unsafe-inline'" not in answer.headers["Content-Security-Policy"]
     assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+
+
+def test_a_client_cannot_choose_the_address_the_services_see(
+    gateway: httpx.Client, platform: RunningPlatform
+) -> None:
+    request_id = f"gw-xff-{secrets.token_hex(6)}"
+
+    gateway.get(
+        "/.well-known/jwks.json",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Request-ID": request_id},
+    )
+
+    log = platform.wait_for_log("auth", request_id)
+    lines = [json.loads(line) for line in log.splitlines() if request_id in line]
+    assert lines
+    assert all("203.0.113.9" not in json.dumps(line) for line in lines)
 
 
 def test_the_gateway_serves_a_page_at_the_root(gateway: httpx.Client) -> None:

@@ -1,5 +1,5 @@
-"""`make run`'s launcher, on other ports: it brings everything up, prints the URLs, and on
-Ctrl-C (SIGINT) stops every process it started."""
+"""`make run`'s launcher, on other ports: it brings everything up and prints the URLs; Ctrl-C
+(SIGINT) stops every process it started, and so does the death of any one of them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 from tessera_dev.harness import free_port_base
 from tessera_dev.platform import PortPlan
 
@@ -18,13 +21,33 @@ ROOT = Path(__file__).resolve().parents[1]
 START_UP_SECONDS = 150
 
 
-def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Launcher:
+    process: subprocess.Popen[str]
+    ports: PortPlan
+    output: list[str] = field(default_factory=list)
+    up: threading.Event = field(default_factory=threading.Event)
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "Tessera is up" in line:
+                self.up.set()
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
     base = free_port_base()
-    ports = PortPlan.from_base(base)
     argv = [sys.executable, "-m", "tessera_dev.launcher", "--port-base", str(base)]
-    launcher = subprocess.Popen(
+    process = subprocess.Popen(
         [*argv, "--var-dir", str(tmp_path / "var")],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -32,38 +55,48 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    output: list[str] = []
-    up = threading.Event()
-
-    def read() -> None:
-        assert launcher.stdout is not None
-        for line in launcher.stdout:
-            output.append(line)
-            if "Tessera is up" in line:
-                up.set()
-
-    reader = threading.Thread(target=read, daemon=True)
+    running = Launcher(process, PortPlan.from_base(base))
+    reader = threading.Thread(target=running.read, daemon=True)
     reader.start()
     try:
-        assert up.wait(START_UP_SECONDS), "".join(output[-60:])
-        children = psutil.Process(launcher.pid).children(recursive=True)
-        gateway = f"http://127.0.0.1:{ports.gateway}"
-
-        assert len(children) >= 4
-        assert httpx.get(f"{gateway}/.well-known/jwks.json").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{ports.orders}/readyz").status_code == 200
-        assert (tmp_path / "var" / "auth.db").exists()
-
-        launcher.send_signal(signal.SIGINT)
-        assert launcher.wait(60) == 0
+        assert running.up.wait(START_UP_SECONDS), running.text[-6000:]
+        yield running
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
-    reader.join(10)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(10)
 
-    text = "".join(output)
+
+def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    ports = launcher.ports
+    children = launcher.children()
+
+    assert len(children) >= 4
+    assert httpx.get(f"http://127.0.0.1:{ports.gateway}/.well-known/jwks.json").status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{ports.orders}/readyz").status_code == 200
+    assert (tmp_path / "var" / "auth.db").exists()
     for url in (f"http://localhost:{ports.gateway}/", f"127.0.0.1:{ports.billing_grpc}"):
-        assert url in text
+        assert url in launcher.text
+
+    launcher.process.send_signal(signal.SIGINT)
+
+    assert launcher.process.wait(60) == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_when_one_service_dies_the_launcher_stops_the_others_and_fails(
+    launcher: Launcher,
+) -> None:
+    children = launcher.children()
+    orders = next(c for c in children if "orders_service" in " ".join(c.cmdline()))
+
+    orders.kill()
+
+    assert launcher.process.wait(60) != 0
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
+    assert "orders exited" in launcher.text

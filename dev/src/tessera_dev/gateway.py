@@ -238,6 +238,8 @@ def main() -> None:
         port=settings.port,
         access_log=False,
         log_level="warning",
+        # The gateway is the edge: it must see its real peer, never a client's X-Forwarded-For.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
 
