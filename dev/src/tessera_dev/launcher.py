@@ -27,7 +27,13 @@ from pathlib import Path
 
 import httpx
 
-from tessera_dev.platform import Platform, PortPlan, describe_platform, sqlite_database_urls
+from tessera_dev.platform import (
+    Platform,
+    PortPlan,
+    ServiceProcess,
+    describe_platform,
+    sqlite_database_urls,
+)
 from tessera_dev.processes import child_environment, die_with_parent, local_argv
 
 COLOURS = {"auth": "35", "orders": "36", "billing": "33", "gateway": "32", "launcher": "1"}
@@ -76,16 +82,20 @@ async def _spawn(
     return Child(name, process, asyncio.create_task(console.pump(name, process.stdout)))
 
 
+async def _migrate_one(console: Console, service: ServiceProcess) -> bool:
+    console.line("launcher", f"migrating {service.name}: {' '.join(service.migrate_argv)}")
+    child = await _spawn(console, service.name, service.migrate_argv, service.settings)
+    code = await child.process.wait()
+    await child.pump
+    if code != 0:
+        console.line("launcher", f"{service.name} migrate failed with exit code {code}")
+    return code == 0
+
+
 async def _migrate(console: Console, plan: Platform) -> bool:
-    for service in plan.services:
-        console.line("launcher", f"migrating {service.name}: {' '.join(service.migrate_argv)}")
-        child = await _spawn(console, service.name, service.migrate_argv, service.settings)
-        code = await child.process.wait()
-        await child.pump
-        if code != 0:
-            console.line("launcher", f"{service.name} migrate failed with exit code {code}")
-            return False
-    return True
+    """Every service's migrations, concurrently: each has its own database."""
+    results = await asyncio.gather(*(_migrate_one(console, s) for s in plan.services))
+    return all(results)
 
 
 async def _wait_ready(urls: Mapping[str, str], children: Sequence[Child], limit: float) -> str:
