@@ -4,8 +4,8 @@ It routes the public API by path prefix, without rewriting, to the service that 
 nothing else: the revocation feed, `/metrics` and gRPC stay internal (404 here). It sets the
 forwarding headers the services trust from it (`X-Forwarded-For` is the peer it saw, never a
 client-supplied value), a request id, and the security headers; it streams bodies both ways and
-passes every `Set-Cookie`. Any other path serves the SPA from `clients/spa/dist` (index.html for
-client-side routes), or a placeholder page until the SPA is built.
+passes every `Set-Cookie`. Any other path serves the SPA from `clients/spa/dist`, or from
+`clients/spa` itself when it is not built (index.html for client-side routes), or a placeholder.
 
     GATEWAY_PORT=8000 AUTH_UPSTREAM=http://127.0.0.1:8001 ... python -m tessera_dev.gateway
 """
@@ -48,6 +48,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/invoices", "billing"),
 )
 """Public path prefixes and the service that owns each; the same table as deploy/nginx."""
+
+SPA_DIRS = (Path("clients/spa/dist"), Path("clients/spa"))
+"""Where the SPA is looked for, relative to the workspace root (the launcher's cwd)."""
 
 RESERVED_PREFIXES = ("/v1", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
 """Paths that are never the SPA: unrouted ones answer 404 instead of index.html."""
@@ -111,8 +114,16 @@ class GatewaySettings:
                 "orders": environ.get("ORDERS_UPSTREAM", "http://127.0.0.1:8002"),
                 "billing": environ.get("BILLING_UPSTREAM", "http://127.0.0.1:8003"),
             },
-            spa_dir=Path(environ.get("GATEWAY_SPA_DIR", "clients/spa/dist")),
+            spa_dir=Path(environ.get("GATEWAY_SPA_DIR") or _spa_dir()),
         )
+
+
+def _spa_dir() -> Path:
+    """The built SPA if there is one, else its sources (it runs unbuilt as ES modules)."""
+    for candidate in SPA_DIRS:
+        if (candidate / "index.html").is_file():
+            return candidate
+    return SPA_DIRS[0]
 
 
 def route_for(path: str) -> str | None:
