@@ -143,7 +143,7 @@ def _banner(plan: Platform) -> list[str]:
     ]
 
 
-async def run(plan: Platform, var_dir: Path, ready_timeout: float) -> int:
+async def run(plan: Platform, ready_timeout: float) -> int:
     console = Console([*(s.name for s in plan.services), "gateway", "launcher"])
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         database_urls=sqlite_database_urls(var_dir),
         extra_settings={"auth": {"KEY_ENCRYPTION_KEY_FILE": str(kek_file)}},
     )
-    return asyncio.run(run(plan, var_dir, args.ready_timeout))
+    return asyncio.run(run(plan, args.ready_timeout))
 
 
 if __name__ == "__main__":
