@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
-from tessera.metrics import JWKS_FETCH_FAILURES, JWKS_FETCHES
+from tessera.metrics import JWKS_FETCH_FAILURES, JWKS_FETCHES, JWKS_KEYS
 from tessera.tokens.segments import decode_segment
 
 logger = logging.getLogger(__name__)
@@ -234,6 +234,7 @@ class JwksCache:
             return False
         self._keys = keys
         self._loaded = True
+        JWKS_KEYS.set(len(keys))
         self._retry_delay = self._retry_initial
         max_age = max_age_of(response.headers.get("cache-control"))
         refresh_in = self._default_max_age if max_age is None else max_age

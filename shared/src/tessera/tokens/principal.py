@@ -10,7 +10,8 @@ class Principal:
     """Who is calling, as stated by a verified access token.
 
     `sub` is the user (or service) id, `sid` the session (None for service tokens), `actor` the
-    calling service of an exchanged token (the `act.sub` claim). `token` is the raw access token,
+    calling service of an exchanged token (the `act.sub` claim), `kid` the key that signed it
+    (so a revoked key can be refused). `token` is the raw access token,
     kept only so it can be forwarded or exchanged; it is excluded from `repr` and must never be
     logged.
     """
@@ -27,6 +28,7 @@ class Principal:
     audience: tuple[str, ...]
     actor: str | None
     token: str = field(repr=False)
+    kid: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         """Whether the token grants `scope`."""

@@ -134,7 +134,7 @@ class TokenVerifier:
         claims = _json_object(payload_bytes)
         if claims is None:
             raise InvalidTokenError("The token claims are malformed", reason="malformed")
-        principal = self._principal_from(claims, token)
+        principal = self._principal_from(claims, token, kid)
         self._remember(token, principal, kid)
         return principal
 
@@ -161,7 +161,7 @@ class TokenVerifier:
         self._checked_headers[header_b64] = kid
         return kid
 
-    def _principal_from(self, claims: dict[str, Any], token: str) -> Principal:
+    def _principal_from(self, claims: dict[str, Any], token: str, kid: str) -> Principal:
         iss = _string(claims, "iss")
         if iss != self.issuer:
             raise InvalidTokenError("The token issuer is not trusted", reason="issuer")
@@ -192,6 +192,7 @@ class TokenVerifier:
             audience=audience,
             actor=_actor(claims),
             token=token,
+            kid=kid,
         )
 
     def _remember(self, token: str, principal: Principal, kid: str) -> None:

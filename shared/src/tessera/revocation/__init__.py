@@ -1,0 +1,15 @@
+"""Revocation push (DESIGN §4): an in-memory index of revoked sessions, users, tokens and keys,
+kept current by a watcher of auth's list + watch feed and consulted by TokenVerifier."""
+
+from tessera.revocation.events import MalformedEventError, RevocationEvent, parse_timestamp
+from tessera.revocation.index import RevocationIndex
+from tessera.revocation.watcher import Backoff, RevocationWatcher
+
+__all__ = [
+    "Backoff",
+    "MalformedEventError",
+    "RevocationEvent",
+    "RevocationIndex",
+    "RevocationWatcher",
+    "parse_timestamp",
+]
