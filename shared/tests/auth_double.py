@@ -141,7 +141,8 @@ class AuthDouble:
         return {"events": self.events[after:], "cursor": str(len(self.events))}
 
     async def _list(self, request: Request) -> Response:
-        return self._feed_refusal(request) or JSONResponse(self._page(self.oldest_cursor))
+        # Every event here counts as still relevant; `oldest_cursor` only limits watch cursors.
+        return self._feed_refusal(request) or JSONResponse(self._page(0))
 
     async def _watch(self, request: Request, after: str, timeout: float = 30) -> Response:
         refusal = self._feed_refusal(request)

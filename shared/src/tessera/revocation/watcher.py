@@ -204,9 +204,12 @@ class RevocationWatcher:
 
     async def _watch(self) -> None:
         assert self._cursor is not None
+        # After a failure the first poll returns at once (timeout=0): it proves the feed is
+        # back and catches up, so the index is fresh again without waiting a whole poll.
+        poll_seconds = self._watch_timeout if self._connected else 0
         if self._connected:
             self.index.mark_watching(self._watch_timeout + WATCH_GRACE_SECONDS)
-        params = {"after": self._cursor, "timeout": f"{self._watch_timeout:g}"}
+        params = {"after": self._cursor, "timeout": f"{poll_seconds:g}"}
         page = await self._get(
             WATCH_PATH, params, read_seconds=self._watch_timeout + WATCH_GRACE_SECONDS
         )

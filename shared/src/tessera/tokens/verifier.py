@@ -96,6 +96,10 @@ class TokenVerifier:
             del self._cache[token]
         return len(doomed)
 
+    def cached_token_count(self) -> int:
+        """How many verified tokens are cached."""
+        return len(self._cache)
+
     def clear_cache(self) -> None:
         """Forget every verified token."""
         self._cache.clear()
