@@ -11,11 +11,45 @@ import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
 DEV_KEY_ENCRYPTION_KEY_FILE = Path("var/auth-kek")
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+
+
+class ServiceClientRule(BaseModel):
+    """What one service client may do: grants, and the audiences and scopes of its own tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grants: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+
+# Which audiences a client may exchange user tokens for, and how user scopes map for each (§6).
+TokenExchangeRules = dict[str, dict[str, dict[str, tuple[str, ...]]]]
+
+DEFAULT_SERVICE_CLIENT_RULES = {
+    "orders": ServiceClientRule(
+        grants=("client_credentials", TOKEN_EXCHANGE_GRANT),
+        audiences=("auth",),
+        scopes=("revocations:read",),
+    ),
+    "billing": ServiceClientRule(
+        grants=("client_credentials",), audiences=("auth",), scopes=("revocations:read",)
+    ),
+}
+DEFAULT_TOKEN_EXCHANGE_RULES: TokenExchangeRules = {
+    "orders": {
+        "billing": {
+            "orders:write": ("billing:charge", "billing:refund"),
+            "invoices:read": ("invoices:read",),
+        }
+    }
+}
 
 
 class Settings(BaseSettings):
@@ -46,6 +80,19 @@ class Settings(BaseSettings):
     PASSWORD_HASH_PARALLELISM: int = Field(default=4, ge=1)
     # Concurrent argon2 computations (each uses PASSWORD_HASH_MEMORY_KIB of memory).
     PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1)
+
+    # Service clients (issue 4): JSON {"orders": "<secret>", ...} and/or a mounted JSON file of
+    # the same shape; provisioned (hashed) at start-up. The rules say what each client may do.
+    SERVICE_CLIENTS: dict[str, SecretStr] = Field(default_factory=dict)
+    SERVICE_CLIENTS_FILE: Path | None = None
+    SERVICE_CLIENT_RULES: dict[str, ServiceClientRule] = Field(
+        default_factory=lambda: dict(DEFAULT_SERVICE_CLIENT_RULES)
+    )
+    TOKEN_EXCHANGE_RULES: TokenExchangeRules = Field(
+        default_factory=lambda: dict(DEFAULT_TOKEN_EXCHANGE_RULES)
+    )
+    # Revocation feed (issue 6): how often old events are pruned.
+    REVOCATION_PRUNE_INTERVAL_SECONDS: float = Field(default=60, gt=0, le=3600)
 
     @field_validator("ISSUER")
     @classmethod
