@@ -31,7 +31,8 @@ def _b64url(data: bytes) -> str:
     return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _mint(key: rsa.RSAPrivateKey, jti: int, now: float) -> str:
+def mint_access_token(key: rsa.RSAPrivateKey, jti: int, now: float, sid: str = "session-1") -> str:
+    """A valid RS256 access token for the bench issuer and audience."""
     header = {"alg": "RS256", "typ": "at+jwt", "kid": KID}
     claims = {
         "iss": ISSUER,
@@ -41,7 +42,7 @@ def _mint(key: rsa.RSAPrivateKey, jti: int, now: float) -> str:
         "iat": int(now),
         "nbf": int(now),
         "jti": f"jti-{jti}",
-        "sid": "session-1",
+        "sid": sid,
         "client_id": "web",
         "scope": "orders:read orders:write invoices:read sessions",
         "roles": ["user"],
@@ -82,7 +83,7 @@ def run() -> dict[str, float]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_key = key.public_key()
     now = time.time()
-    tokens = [_mint(key, i, now) for i in range(COLD_TOKENS)]
+    tokens = [mint_access_token(key, i, now) for i in range(COLD_TOKENS)]
     token = tokens[0]
     signing_input, _, signature_b64 = token.rpartition(".")
     signature = jwt.utils.base64url_decode(signature_b64)
