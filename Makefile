@@ -53,6 +53,10 @@ protos: sync ## Regenerate Python code and typed stubs from protos/ into the sha
 bench: sync ## Benchmarks (ratios measured in one run)
 	@$(UV_RUN) python -m bench
 
+.PHONY: secrets
+secrets: sync ## Fresh service-client secrets for docker compose in deploy/secrets/ (rerun to rotate)
+	@$(UV_RUN) python -m tessera_dev.service_clients deploy/secrets
+
 .PHONY: clean
 clean: ## Remove local state (var/: SQLite files, dev keys)
 	rm -rf var/

@@ -22,6 +22,7 @@ from tessera_dev.harness import (
     temporary_postgres_databases,
 )
 from tessera_dev.platform import describe_platform, sqlite_database_urls
+from tessera_dev.service_clients import generate_service_client_secrets
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -53,9 +54,11 @@ def platform(
 
 
 def _run(urls: dict[str, str], workdir: Path) -> Iterator[RunningPlatform]:
-    (workdir / "var").mkdir(exist_ok=True)
     plan = describe_platform(
-        ports=free_port_plan(), database_urls=urls, extra_settings=_test_settings()
+        ports=free_port_plan(),
+        database_urls=urls,
+        extra_settings=_test_settings(),
+        service_clients=generate_service_client_secrets(workdir / "var"),
     )
     with RunningPlatform.start(plan, log_dir=workdir / "logs", gateway=True) as running:
         yield running

@@ -96,3 +96,28 @@ def test_every_service_has_its_own_database_and_role() -> None:
         url = services[service.name]["environment"]["DATABASE_URL"]
         assert url.startswith(f"postgresql+asyncpg://{service.name}:")
         assert url.endswith(f"/{service.name}")
+
+
+def test_each_service_is_given_only_its_own_secret_at_the_path_its_setting_names() -> None:
+    loaded = compose()
+    services = loaded["services"]
+    declared = loaded["secrets"]
+
+    auth_file = services["auth"]["environment"]["SERVICE_CLIENTS_FILE"]
+    assert services["auth"]["secrets"] == [auth_file.removeprefix("/run/secrets/")]
+    for name in ("orders", "billing"):
+        environment = services[name]["environment"]
+        assert environment["SERVICE_CLIENT_ID"] == name
+        secret = environment["SERVICE_CLIENT_SECRET_FILE"].removeprefix("/run/secrets/")
+        assert services[name]["secrets"] == services[f"{name}-migrate"]["secrets"] == [secret]
+        assert declared[secret]["file"] == f"./deploy/secrets/{secret}"
+
+
+def test_the_generated_secrets_are_never_committed() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "deploy/secrets/orders-client-secret"],
+        cwd=ROOT,
+        check=False,
+    )
+
+    assert ignored.returncode == 0

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ import psutil
 import pytest
 from tessera_dev.harness import free_port_base
 from tessera_dev.platform import PortPlan
+from tessera_dev.service_clients import ServiceClientFiles
 
 ROOT = Path(__file__).resolve().parents[1]
 START_UP_SECONDS = 150
@@ -86,6 +89,24 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     assert launcher.process.wait(60) == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_never_prints_them(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    files = ServiceClientFiles.in_directory(tmp_path / "var")
+
+    table = json.loads(files.clients_file.read_text())
+
+    assert set(table) == {"orders", "billing"}
+    assert len(set(table.values())) == 2
+    for client_id, path in files.secret_files.items():
+        assert path.read_text().strip() == table[client_id]
+    for path in (files.clients_file, *files.secret_files.values()):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    launcher.process.send_signal(signal.SIGINT)
+    launcher.process.wait(60)
+    assert not any(secret in launcher.text for secret in table.values())
 
 
 def test_when_one_service_dies_the_launcher_stops_the_others_and_fails(

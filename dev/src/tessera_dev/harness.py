@@ -162,7 +162,7 @@ class RunningPlatform:
 
     def _spawn(self, name: str, argv: Sequence[str], settings: Mapping[str, str]) -> None:
         log_path = self.log_dir / f"{name}.log"
-        log_file = log_path.open("wb")
+        log_file = log_path.open("ab")  # a restarted process appends
         process = subprocess.Popen(  # noqa: S603 - the platform's own commands
             local_argv(argv),
             env=child_environment(settings),
@@ -195,6 +195,42 @@ class RunningPlatform:
                     tails = "\n".join(f"--- {n}\n{self.log(n)[-3000:]}" for n in pending)
                     raise PlatformStartError(f"not ready after {limit:.0f} s:\n{tails}")
                 time.sleep(0.2)
+
+    def start_process(
+        self,
+        name: str,
+        argv: Sequence[str],
+        settings: Mapping[str, str],
+        *,
+        ready_url: str,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        """Start one more process (a restarted service, a benchmark's twin) and wait for it."""
+        self._spawn(name, argv, settings)
+        self._wait_ready({name: ready_url}, ready_timeout)
+
+    def restart(self, name: str, *, ready_timeout: float = 60.0) -> None:
+        """Stop a service (SIGTERM) and start it again with the same settings; waits for it."""
+        self.stop_process(name)
+        service = self.plan.service(name)
+        self.start_process(
+            name,
+            service.serve_argv,
+            service.settings,
+            ready_url=service.health_url,
+            ready_timeout=ready_timeout,
+        )
+
+    def stop_process(self, name: str) -> int:
+        """SIGTERM one process (SIGKILL after a grace period); its exit code. Its log is kept
+        (a restart appends to it)."""
+        return self.processes.pop(name).stop()
+
+    def kill_process(self, name: str) -> None:
+        """SIGKILL one process: a crash, no graceful shutdown."""
+        running = self.processes.pop(name)
+        running.process.kill()
+        running.stop()
 
     def log(self, name: str) -> str:
         """Everything the process has written so far."""

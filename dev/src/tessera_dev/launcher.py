@@ -1,10 +1,11 @@
 """`make run`: the whole platform as local processes in the foreground; Ctrl-C stops them all.
 
-Creates the var directory, migrates each service's SQLite database, starts auth, orders,
-billing and the dev gateway with the settings of `tessera_dev.platform`, prefixes their log
-lines, waits for every `/readyz`, and prints the URLs. SIGINT or SIGTERM stops every child
-gracefully (SIGTERM, then SIGKILL after a grace period); if one child dies, the others are
-stopped and the launcher exits non-zero.
+Creates the var directory, writes fresh random service-client secrets into it (files of mode
+0600 that auth and each service read; never printed), migrates each service's SQLite database,
+starts auth, orders, billing and the dev gateway with the settings of `tessera_dev.platform`,
+prefixes their log lines, waits for every `/readyz`, and prints the URLs. SIGINT or SIGTERM
+stops every child gracefully (SIGTERM, then SIGKILL after a grace period); if one child dies,
+the others are stopped and the launcher exits non-zero.
 
 Tests run it on other ports: `python -m tessera_dev.launcher --port-base 41000 --var-dir /tmp/x`
 (or `TESSERA_DEV_PORT_BASE` / `TESSERA_DEV_VAR_DIR`).
@@ -35,6 +36,7 @@ from tessera_dev.platform import (
     sqlite_database_urls,
 )
 from tessera_dev.processes import child_environment, die_with_parent, local_argv
+from tessera_dev.service_clients import generate_service_client_secrets
 
 COLOURS = {"auth": "35", "orders": "36", "billing": "33", "gateway": "32", "launcher": "1"}
 STOP_GRACE_SECONDS = 10.0
@@ -227,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ports=ports,
         database_urls=sqlite_database_urls(var_dir),
         extra_settings={"auth": {"KEY_ENCRYPTION_KEY_FILE": str(kek_file)}},
+        # Fresh per run: nothing outlives the run that could authenticate as a service.
+        service_clients=generate_service_client_secrets(var_dir),
     )
     return asyncio.run(run(plan, args.ready_timeout))
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera_dev.service_clients import ServiceClientFiles
+
 SERVICE_NAMES = ("auth", "orders", "billing")
 ISSUER = "http://localhost:8000"
 """The public URL of auth as clients see it (through the gateway); never derived from a request."""
@@ -137,12 +139,29 @@ def describe_platform(
     issuer: str = ISSUER,
     log_level: str = "INFO",
     extra_settings: Mapping[str, Mapping[str, str]] | None = None,
+    service_clients: ServiceClientFiles | None = None,
 ) -> Platform:
-    """The platform's processes; defaults give exactly the embedded default of `make run`."""
+    """The platform's processes; defaults give exactly the embedded default of `make run`.
+
+    `service_clients` names the secret files (`tessera_dev.service_clients`; default: under
+    `var/`); settings carry only the paths, so no secret is ever in a command line or a log.
+    """
     ports = ports or PortPlan()
     urls = dict(database_urls or sqlite_database_urls())
     extra = extra_settings or {}
-    jwks_url = f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json"
+    clients = service_clients or ServiceClientFiles.in_directory(Path("var"))
+    auth_url = f"http://127.0.0.1:{ports.auth}"
+    jwks_url = f"{auth_url}/.well-known/jwks.json"
+    # The SPA is served by the gateway: its origin is the only one the browser calls auth from.
+    gateway_origins = f"http://localhost:{ports.gateway},http://127.0.0.1:{ports.gateway}"
+
+    def service_client(name: str) -> dict[str, str]:
+        """A resource service's identity at auth (client_credentials, token exchange, feed)."""
+        return {
+            "AUTH_URL": auth_url,
+            "SERVICE_CLIENT_ID": name,
+            "SERVICE_CLIENT_SECRET_FILE": str(clients.secret_files[name]),
+        }
 
     def common(name: str) -> dict[str, str]:
         return {
@@ -160,7 +179,12 @@ def describe_platform(
         name="auth",
         package="auth_service",
         http_port=ports.auth,
-        settings={**common("auth"), **extra.get("auth", {})},
+        settings={
+            **common("auth"),
+            "SERVICE_CLIENTS_FILE": str(clients.clients_file),
+            "CORS_ALLOWED_ORIGINS": gateway_origins,
+            **extra.get("auth", {}),
+        },
         # Without Redis, auth limits logins in process: right for one process, not for replicas.
         deployment_settings=frozenset({"REDIS_URL"}),
     )
@@ -172,6 +196,7 @@ def describe_platform(
             **common("orders"),
             "JWKS_URL": jwks_url,
             "BILLING_GRPC_TARGET": f"127.0.0.1:{ports.billing_grpc}",
+            **service_client("orders"),
             **extra.get("orders", {}),
         },
     )
@@ -184,6 +209,7 @@ def describe_platform(
             **common("billing"),
             "GRPC_PORT": str(ports.billing_grpc),
             "JWKS_URL": jwks_url,
+            **service_client("billing"),
             **extra.get("billing", {}),
         },
     )
