@@ -1,4 +1,4 @@
-"""Command line: `python -m auth_service {migrate,serve,users create-admin}`.
+"""Command line: `python -m auth_service {migrate,serve,users create-admin,clients ...}`.
 
 `serve` never migrates; the launcher (or an operator) runs `migrate` first.
 """
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from auth_service.api.schemas import RegisterRequest
 from auth_service.bootstrap import open_storage, password_hasher_from
+from auth_service.cli_clients import add_client_commands, run_client_command
 from auth_service.config import Settings
 from auth_service.domain.accounts import create_or_promote_admin
 from auth_service.errors import AuthServiceError
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
+    add_client_commands(commands)
     return parser
 
 
@@ -113,4 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(settings)
     elif args.command == "users":
         return create_admin(settings, args.email, args.password_stdin)
+    elif args.command == "clients":
+        return run_client_command(settings, args)
     return 0

@@ -15,6 +15,7 @@ from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.errors import install_error_handlers
+from auth_service.service_identity import open_service_identity
 
 AUDIENCE = "auth"
 
@@ -40,6 +41,7 @@ def create_app(
                 leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
                 clock=clock,
             )
+            app.state.service_identity = await open_service_identity(runtime, clock=clock)
             yield
 
     app = FastAPI(title="Tessera auth", version="1", lifespan=lifespan)

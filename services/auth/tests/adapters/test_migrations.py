@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
 from auth_service.adapters.database import create_engine
-from auth_service.adapters.migrations import upgrade_database
+from auth_service.adapters.migrations import alembic_config, upgrade_database
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -23,7 +24,8 @@ async def test_upgrade_head_creates_the_schema_and_is_idempotent(empty_database_
         async with engine.connect() as connection:
             tables, indexes = await connection.run_sync(_schema)
             version = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0001"
+            scripts = ScriptDirectory.from_config(alembic_config(empty_database_url))
+            assert version.scalar_one() == scripts.get_current_head()
     finally:
         await engine.dispose()
     assert {"users", "signing_keys", "alembic_version"} <= tables

@@ -1,0 +1,97 @@
+"""Service clients in SQL (`service_clients`), behind the domain's `ServiceClientRepository`.
+
+`ServiceClientStore` opens its own short transaction per call: client authentication and the CLI
+need nothing else in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auth_service.adapters.models import Base, UtcDateTime
+from auth_service.domain.service_clients import ClientPermissions, ServiceClient
+
+
+class ServiceClientRow(Base):
+    __tablename__ = "service_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    allowed_grants: Mapped[list[str]] = mapped_column(JSON)
+    allowed_audiences: Mapped[list[str]] = mapped_column(JSON)
+    allowed_scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rotated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def _to_client(row: ServiceClientRow) -> ServiceClient:
+    return ServiceClient(
+        client_id=row.client_id,
+        secret_hash=row.secret_hash,
+        permissions=ClientPermissions(
+            grants=tuple(row.allowed_grants),
+            audiences=tuple(row.allowed_audiences),
+            scopes=tuple(row.allowed_scopes),
+        ),
+        created_at=row.created_at,
+        rotated_at=row.rotated_at,
+    )
+
+
+def _columns(client: ServiceClient) -> dict[str, Any]:
+    return {
+        "secret_hash": client.secret_hash,
+        "allowed_grants": list(client.permissions.grants),
+        "allowed_audiences": list(client.permissions.audiences),
+        "allowed_scopes": list(client.permissions.scopes),
+        "rotated_at": client.rotated_at,
+    }
+
+
+class ServiceClientStore:
+    """The `ServiceClientRepository` over a session factory."""
+
+    def __init__(self, session_factory: async_sessionmaker[Any]) -> None:
+        self._session_factory = session_factory
+
+    async def get(self, client_id: str) -> ServiceClient | None:
+        async with self._session_factory() as session:
+            row = await session.get(ServiceClientRow, client_id)
+            return _to_client(row) if row is not None else None
+
+    async def list(self) -> Sequence[ServiceClient]:
+        async with self._session_factory() as session:
+            rows = await session.scalars(
+                select(ServiceClientRow).order_by(ServiceClientRow.client_id)
+            )
+            return [_to_client(row) for row in rows]
+
+    async def add(self, client: ServiceClient) -> bool:
+        async with self._session_factory() as session:
+            session.add(
+                ServiceClientRow(
+                    client_id=client.client_id, created_at=client.created_at, **_columns(client)
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                return False
+            return True
+
+    async def update(self, client: ServiceClient) -> bool:
+        async with self._session_factory() as session:
+            result = await session.execute(
+                update(ServiceClientRow)
+                .where(ServiceClientRow.client_id == client.client_id)
+                .values(**_columns(client))
+            )
+            await session.commit()
+            return bool(result.rowcount)
