@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from tessera import TokenVerifier, install_service_defaults
 
 from auth_service.adapters.database import database_is_reachable
-from auth_service.api import login, users, well_known
+from auth_service.adapters.revocation_feed import RevocationFeed
+from auth_service.api import login, revocations, users, well_known
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
@@ -42,7 +43,19 @@ def create_app(
                 clock=clock,
             )
             app.state.service_identity = await open_service_identity(runtime, clock=clock)
-            yield
+            feed = RevocationFeed(
+                runtime.storage,
+                settings.DATABASE_URL,
+                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+                prune_interval_seconds=settings.REVOCATION_PRUNE_INTERVAL_SECONDS,
+                clock=clock,
+            )
+            app.state.revocation_feed = feed
+            await feed.start()
+            try:
+                yield
+            finally:
+                await feed.aclose()
 
     app = FastAPI(title="Tessera auth", version="1", lifespan=lifespan)
 
@@ -52,6 +65,6 @@ def create_app(
 
     install_service_defaults(app, service="auth", readiness={"database": database_ready})
     install_error_handlers(app)
-    for module in (users, login, well_known):
+    for module in (users, login, well_known, revocations):
         app.include_router(module.router)
     return app
