@@ -16,6 +16,8 @@ class Account:
     email: str
     password: str = field(repr=False)
     access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    """The mobile client's refresh token (web keeps it in an HttpOnly cookie instead)."""
 
     @property
     def bearer(self) -> dict[str, str]:
@@ -23,16 +25,29 @@ class Account:
 
 
 def register_and_login(auth_base_url: str, *, client_id: str = "web") -> Account:
-    """POST /v1/users, then POST /v1/auth/login, as a client would."""
+    """POST /v1/users, then POST /v1/auth/login, as a client would (web: with the CSRF token
+    from `GET /v1/auth/csrf`, as the SPA does, once auth serves it)."""
     email = f"user-{secrets.token_hex(6)}@example.org"
     password = f"pw-{secrets.token_urlsafe(12)}"
     with httpx.Client(base_url=auth_base_url, timeout=30) as client:
         registered = client.post("/v1/users", json={"email": email, "password": password})
         if registered.status_code != 201:
             raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+        headers: dict[str, str] = {}
+        if client_id == "web" and (csrf := client.get("/v1/auth/csrf")).status_code == 200:
+            headers["X-CSRF-Token"] = csrf.json()["csrf_token"]
         login = client.post(
-            "/v1/auth/login", json={"email": email, "password": password, "client_id": client_id}
+            "/v1/auth/login",
+            json={"email": email, "password": password, "client_id": client_id},
+            headers=headers,
         )
         if login.status_code != 200:
             raise RuntimeError(f"login: {login.status_code} {login.text}")
-    return Account(registered.json()["id"], email, password, login.json()["access_token"])
+    body = login.json()
+    return Account(
+        registered.json()["id"],
+        email,
+        password,
+        body["access_token"],
+        body.get("refresh_token"),
+    )
