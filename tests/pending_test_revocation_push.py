@@ -1,0 +1,158 @@
+"""Issue 6 end to end: a revocation reaches orders (HTTP) and billing (gRPC) with no lookup.
+
+Real processes on PostgreSQL and SQLite. After a logout or a refresh-token reuse, the tokens of
+that session are rejected by both resource services within a generous bound (the delay itself
+is what `make bench` measures). Restarting auth, or orders, loses nothing: a watcher resumes
+from its cursor, or re-lists at start-up, and events written meanwhile still take effect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import httpx
+import pytest
+from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera_dev.accounts import Account, register_and_login
+from tessera_dev.grants import access_token_of, exchange, service_client_secret
+from tessera_dev.harness import RunningPlatform
+
+BOUND_SECONDS = 10.0
+
+
+@pytest.fixture
+def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
+    target = platform.plan.service("billing").grpc_target
+    assert target is not None
+    with grpc.insecure_channel(target) as channel:
+        yield billing_pb2_grpc.BillingServiceStub(channel)
+
+
+@pytest.fixture
+def mobile(platform: RunningPlatform) -> Account:
+    return register_and_login(platform.plan.service("auth").base_url, client_id="mobile")
+
+
+def eventually(condition: Callable[[], bool], seconds: float = BOUND_SECONDS) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def orders_status(platform: RunningPlatform, token: str) -> int:
+    with httpx.Client(base_url=platform.plan.service("orders").base_url, timeout=10) as client:
+        return client.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def billing_code(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
+    try:
+        stub.ListInvoices(
+            billing_pb2.ListInvoicesRequest(page_size=1),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=10,
+        )
+    except grpc.RpcError as error:
+        code: grpc.StatusCode = error.code()
+        return code
+    return grpc.StatusCode.OK
+
+
+def exchanged_for_billing(platform: RunningPlatform, account_token: str) -> str:
+    return access_token_of(
+        exchange(
+            platform.plan.service("auth").base_url,
+            "orders",
+            service_client_secret(platform.plan, "orders"),
+            subject_token=account_token,
+            audience="billing",
+        )
+    )
+
+
+def logout(platform: RunningPlatform, account: Account) -> None:
+    with httpx.Client(base_url=platform.plan.service("auth").base_url, timeout=10) as client:
+        answer = client.post(
+            "/v1/auth/logout",
+            headers=account.bearer,
+            json={"refresh_token": account.refresh_token},
+        )
+    assert answer.status_code == 204, answer.text
+
+
+def assert_revoked_everywhere(
+    platform: RunningPlatform,
+    stub: billing_pb2_grpc.BillingServiceStub,
+    access_token: str,
+    exchanged: str,
+) -> None:
+    assert eventually(lambda: orders_status(platform, access_token) == 401)
+    assert eventually(lambda: billing_code(stub, exchanged) == grpc.StatusCode.UNAUTHENTICATED)
+    assert billing_code(stub, access_token) == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_after_logout_the_old_access_token_is_rejected_by_orders_and_billing(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, mobile: Account
+) -> None:
+    exchanged = exchanged_for_billing(platform, mobile.access_token)
+    assert orders_status(platform, mobile.access_token) == 200
+    assert billing_code(billing_grpc, exchanged) == grpc.StatusCode.OK
+
+    logout(platform, mobile)
+
+    assert_revoked_everywhere(platform, billing_grpc, mobile.access_token, exchanged)
+
+
+def test_reusing_a_rotated_refresh_token_kills_the_familys_access_tokens_at_both_services(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, mobile: Account
+) -> None:
+    auth_url = platform.plan.service("auth").base_url
+    form = {"grant_type": "refresh_token", "client_id": "mobile"}
+    with httpx.Client(base_url=auth_url, timeout=10) as client:
+        rotated = client.post(
+            "/v1/auth/token", data={**form, "refresh_token": mobile.refresh_token}
+        )
+        assert rotated.status_code == 200, rotated.text
+        fresh = rotated.json()["access_token"]
+        exchanged = exchanged_for_billing(platform, fresh)
+        assert orders_status(platform, fresh) == 200
+
+        reused = client.post("/v1/auth/token", data={**form, "refresh_token": mobile.refresh_token})
+
+    assert reused.status_code == 400
+    assert reused.json()["error"] == "invalid_grant"
+    assert_revoked_everywhere(platform, billing_grpc, fresh, exchanged)
+    assert orders_status(platform, mobile.access_token) == 401
+
+
+def test_a_logout_right_after_auth_restarts_still_reaches_both_services(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, mobile: Account
+) -> None:
+    exchanged = exchanged_for_billing(platform, mobile.access_token)
+    platform.kill_process("auth")
+    auth = platform.plan.service("auth")
+    platform.start_process("auth", auth.serve_argv, auth.settings, ready_url=auth.health_url)
+
+    logout(platform, mobile)  # the watchers may still be backing off: it waits for them
+
+    assert_revoked_everywhere(platform, billing_grpc, mobile.access_token, exchanged)
+
+
+def test_a_logout_while_orders_is_down_takes_effect_when_orders_is_back(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, mobile: Account
+) -> None:
+    assert orders_status(platform, mobile.access_token) == 200
+    platform.stop_process("orders")
+    try:
+        logout(platform, mobile)
+    finally:
+        orders = platform.plan.service("orders")
+        platform.start_process(
+            "orders", orders.serve_argv, orders.settings, ready_url=orders.health_url
+        )
+
+    assert eventually(lambda: orders_status(platform, mobile.access_token) == 401)

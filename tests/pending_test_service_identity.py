@@ -1,0 +1,189 @@
+"""Issue 4 end to end: orders calls billing as itself, on behalf of the user, and never twice.
+
+Real processes (auth, orders, billing) on PostgreSQL and SQLite. The test acts as a service
+client with the secrets the platform was given (`tessera_dev.grants`), to show what billing
+refuses: a user's own token at Charge, a service token with no user, and an exchanged token
+presented anywhere but billing. Then the order flow's guarantees: one order and one charge per
+idempotency key however many concurrent submissions; a billing outage leaves the order
+`payment_pending`, and paying later charges exactly once; cancelling refunds once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera_dev.accounts import Account, register_and_login
+from tessera_dev.grants import access_token_of, client_credentials, exchange, service_client_secret
+from tessera_dev.harness import RunningPlatform
+
+ORDER = {
+    "items": [{"sku": "TESSERA-MUG", "quantity": 1, "unit_price_cents": 1250}],
+    "currency": "EUR",
+}
+
+
+@pytest.fixture
+def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
+    target = platform.plan.service("billing").grpc_target
+    assert target is not None
+    with grpc.insecure_channel(target) as channel:
+        yield billing_pb2_grpc.BillingServiceStub(channel)
+
+
+@pytest.fixture
+def account(platform: RunningPlatform) -> Account:
+    return register_and_login(platform.plan.service("auth").base_url)
+
+
+def _charge(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
+    try:
+        stub.Charge(
+            billing_pb2.ChargeRequest(
+                order_id=f"order-{secrets.token_hex(4)}",
+                amount_cents=100,
+                currency="EUR",
+                idempotency_key=secrets.token_hex(8),
+            ),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=10,
+        )
+    except grpc.RpcError as error:
+        code: grpc.StatusCode = error.code()
+        return code
+    return grpc.StatusCode.OK
+
+
+def _exchanged(platform: RunningPlatform, account: Account) -> str:
+    return access_token_of(
+        exchange(
+            platform.plan.service("auth").base_url,
+            "orders",
+            service_client_secret(platform.plan, "orders"),
+            subject_token=account.access_token,
+            audience="billing",
+        )
+    )
+
+
+def _invoices_for(billing: httpx.Client, account: Account, order_id: str) -> list[dict[str, Any]]:
+    listed = billing.get("/v1/invoices", headers=account.bearer)
+    assert listed.status_code == 200, listed.text
+    return [i for i in listed.json()["items"] if i["order_id"] == order_id]
+
+
+def test_a_users_own_token_cannot_charge_at_billing(
+    billing_grpc: billing_pb2_grpc.BillingServiceStub, account: Account
+) -> None:
+    assert _charge(billing_grpc, account.access_token) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_token_exchanged_for_billing_is_refused_at_orders_as_the_wrong_audience(
+    platform: RunningPlatform, orders: httpx.Client, account: Account
+) -> None:
+    exchanged = _exchanged(platform, account)
+
+    answer = orders.get("/v1/orders", headers={"Authorization": f"Bearer {exchanged}"})
+
+    assert answer.status_code == 401
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+
+
+def test_a_service_token_without_a_user_cannot_charge_for_a_user(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub
+) -> None:
+    token = access_token_of(
+        client_credentials(
+            platform.plan.service("auth").base_url,
+            "orders",
+            service_client_secret(platform.plan, "orders"),
+            audience="billing",
+        )
+    )
+
+    assert _charge(billing_grpc, token) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_exchanged_token_acting_through_orders_can_charge(
+    platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, account: Account
+) -> None:
+    assert _charge(billing_grpc, _exchanged(platform, account)) == grpc.StatusCode.OK
+
+
+def test_ten_concurrent_submissions_with_one_idempotency_key_make_one_order_and_one_charge(
+    platform: RunningPlatform, billing: httpx.Client, account: Account
+) -> None:
+    headers = {**account.bearer, "Idempotency-Key": secrets.token_hex(16)}
+    base_url = platform.plan.service("orders").base_url
+
+    def submit(_: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            return client.post("/v1/orders", json=ORDER, headers=headers)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(submit, range(10)))
+
+    created = [a for a in answers if a.status_code in (200, 201)]
+    assert created, [a.text for a in answers]
+    assert all(a.status_code in (200, 201, 409) for a in answers), [a.text for a in answers]
+    assert {a.json()["id"] for a in created} == {created[0].json()["id"]}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        mine = client.get("/v1/orders", headers=account.bearer).json()["items"]
+    assert [o["id"] for o in mine] == [created[0].json()["id"]]
+    assert len(_invoices_for(billing, account, created[0].json()["id"])) == 1
+
+
+def test_an_order_placed_while_billing_is_down_is_pending_and_paying_later_charges_once(
+    platform: RunningPlatform, orders: httpx.Client, billing: httpx.Client, account: Account
+) -> None:
+    billing_service = platform.plan.service("billing")
+    platform.kill_process("billing")
+    try:
+        placed = orders.post("/v1/orders", json=ORDER, headers=account.bearer)
+    finally:
+        platform.start_process(
+            "billing",
+            billing_service.serve_argv,
+            billing_service.settings,
+            ready_url=billing_service.health_url,
+        )
+
+    assert placed.status_code == 202, placed.text
+    assert placed.json()["status"] == "payment_pending"
+    order_id = placed.json()["id"]
+    paid = orders.post(f"/v1/orders/{order_id}/pay", headers=account.bearer)
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "paid"
+    again = orders.post(f"/v1/orders/{order_id}/pay", headers=account.bearer)
+    assert again.status_code in (200, 409), again.text
+    invoices = _invoices_for(billing, account, order_id)
+    assert [i["id"] for i in invoices] == [paid.json()["invoice_id"]]
+
+
+def test_cancelling_a_paid_order_refunds_it_once(
+    platform: RunningPlatform, orders: httpx.Client, billing: httpx.Client, account: Account
+) -> None:
+    placed = orders.post("/v1/orders", json=ORDER, headers=account.bearer)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    base_url = platform.plan.service("orders").base_url
+
+    def cancel(_: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            return client.post(f"/v1/orders/{order_id}/cancel", headers=account.bearer)
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(cancel, range(3)))
+
+    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+    assert any(a.status_code == 200 for a in answers)
+    fetched = orders.get(f"/v1/orders/{order_id}", headers=account.bearer).json()
+    assert fetched["status"] == "cancelled"
+    invoices = _invoices_for(billing, account, order_id)
+    assert [i["status"] for i in invoices] == ["refunded"]
