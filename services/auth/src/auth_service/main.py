@@ -11,7 +11,7 @@ from tessera import TokenVerifier, install_service_defaults
 
 from auth_service.adapters.database import database_is_reachable
 from auth_service.adapters.revocation_feed import RevocationFeed
-from auth_service.api import login, revocations, users, well_known
+from auth_service.api import login, revocations, token, users, well_known
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
@@ -65,6 +65,6 @@ def create_app(
 
     install_service_defaults(app, service="auth", readiness={"database": database_ready})
     install_error_handlers(app)
-    for module in (users, login, well_known, revocations):
+    for module in (users, login, token, well_known, revocations):
         app.include_router(module.router)
     return app
