@@ -20,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -30,6 +30,7 @@ import httpx
 
 from tessera_dev.platform import SERVICE_NAMES, Platform, PortPlan
 from tessera_dev.processes import child_environment, die_with_parent, local_argv
+from tessera_dev.service_clients import generate_service_client_secrets
 
 RESERVED_PORTS = frozenset({8000, 8001, 8002, 8003, 50051})
 """`make run`'s ports: tests never take them, so both can run at once."""
@@ -82,6 +83,25 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def with_own_service_client_secrets(plan: Platform, directory: Path) -> Platform:
+    """`plan`, or (when it names the embedded default's relative `var/` files, or files that do
+    not exist) `plan` with fresh secrets of its own in `directory`: a test platform never shares
+    `make run`'s secrets, which the launcher rewrites on every start."""
+    named = Path(plan.service("auth").settings.get("SERVICE_CLIENTS_FILE", ""))
+    if named.is_absolute() and named.is_file():
+        return plan
+    files = generate_service_client_secrets(directory)
+    services = []
+    for service in plan.services:
+        settings = dict(service.settings)
+        if "SERVICE_CLIENTS_FILE" in settings:
+            settings["SERVICE_CLIENTS_FILE"] = str(files.clients_file)
+        if service.name in files.secret_files and "SERVICE_CLIENT_SECRET_FILE" in settings:
+            settings["SERVICE_CLIENT_SECRET_FILE"] = str(files.secret_files[service.name])
+        services.append(replace(service, settings=settings))
+    return replace(plan, services=tuple(services))
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return "(no output)"
@@ -125,8 +145,8 @@ class RunningPlatform:
         gateway: bool = False,
         ready_timeout: float = 120.0,
     ) -> Self:
-        running = cls(plan, log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
+        running = cls(with_own_service_client_secrets(plan, log_dir / "service-clients"), log_dir)
         try:
             for name in services:
                 running._migrate(name)
