@@ -9,19 +9,24 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from auth_service.adapters.database import create_engine, create_session_factory
 from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
+from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.signing_key_store import SigningKeyStore
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
 from auth_service.config import Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.keys import KeyRing
 from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
+from auth_service.domain.sessions import SessionLifetime, SessionPolicy
 
 
 def password_hasher_from(settings: Settings) -> PasswordHasher:
@@ -31,6 +36,39 @@ def password_hasher_from(settings: Settings) -> PasswordHasher:
         parallelism=settings.PASSWORD_HASH_PARALLELISM,
     )
     return PasswordHasher(parameters, workers=settings.PASSWORD_HASH_WORKERS)
+
+
+def session_policy_from(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        lifetimes={
+            "web": SessionLifetime(
+                settings.WEB_SESSION_IDLE_SECONDS, settings.WEB_SESSION_ABSOLUTE_SECONDS
+            ),
+            "mobile": SessionLifetime(
+                settings.MOBILE_SESSION_IDLE_SECONDS, settings.MOBILE_SESSION_ABSOLUTE_SECONDS
+            ),
+        },
+        grace_seconds=settings.REFRESH_GRACE_SECONDS,
+        access_token_ttl_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
+    )
+
+
+def rate_limiter_from(settings: Settings) -> RateLimiter:
+    return RateLimiter.create(
+        settings.REDIS_URL,
+        {
+            "login-account": settings.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+            "login-ip": settings.LOGIN_RATE_LIMIT_PER_IP,
+            "refresh-ip": settings.REFRESH_RATE_LIMIT_PER_IP,
+            "register-ip": settings.REGISTER_RATE_LIMIT_PER_IP,
+        },
+    )
+
+
+def csrf_key_from(key_encryption_key: bytes) -> bytes:
+    """The CSRF HMAC key, derived from the KEK: every replica has it, nothing new to provision."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tessera/csrf/v1")
+    return hkdf.derive(key_encryption_key)
 
 
 @dataclass
@@ -53,6 +91,13 @@ class AuthRuntime:
     password_hasher: PasswordHasher
     keys: KeyRing
     token_issuer: AccessTokenIssuer
+    session_policy: SessionPolicy
+    rate_limiter: RateLimiter
+    csrf_key: bytes = field(repr=False)
+    clock: Callable[[], float] = time.time
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
 
 @asynccontextmanager
@@ -76,7 +121,8 @@ async def open_runtime(
     try:
         await hasher.warm_up()
         async with open_storage(settings) as storage:
-            wrapper = KeyWrapper(load_key_encryption_key(settings))
+            key_encryption_key = load_key_encryption_key(settings)
+            wrapper = KeyWrapper(key_encryption_key)
             keys = await SigningKeyStore(storage.session_factory, wrapper).load_key_ring()
             issuer = AccessTokenIssuer(
                 issuer=settings.ISSUER,
@@ -84,6 +130,16 @@ async def open_runtime(
                 ttl_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
                 clock=clock,
             )
-            yield AuthRuntime(settings, storage, hasher, keys, issuer)
+            yield AuthRuntime(
+                settings,
+                storage,
+                hasher,
+                keys,
+                issuer,
+                session_policy=session_policy_from(settings),
+                rate_limiter=rate_limiter_from(settings),
+                csrf_key=csrf_key_from(key_encryption_key),
+                clock=clock,
+            )
     finally:
         hasher.close()

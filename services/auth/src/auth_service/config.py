@@ -94,11 +94,39 @@ class Settings(BaseSettings):
     # Revocation feed (issue 6): how often old events are pruned.
     REVOCATION_PRUNE_INTERVAL_SECONDS: float = Field(default=60, gt=0, le=3600)
 
+    # Sessions (issue 3): refresh-token lifetimes per first-party client, and the grace window in
+    # which a rotated refresh token presented again gets the same successor back (0 = off).
+    WEB_SESSION_IDLE_SECONDS: int = Field(default=86_400, ge=60)
+    WEB_SESSION_ABSOLUTE_SECONDS: int = Field(default=7 * 86_400, ge=60)
+    MOBILE_SESSION_IDLE_SECONDS: int = Field(default=30 * 86_400, ge=60)
+    MOBILE_SESSION_ABSOLUTE_SECONDS: int = Field(default=90 * 86_400, ge=60)
+    REFRESH_GRACE_SECONDS: float = Field(default=10, ge=0, le=60)
+
+    # Browser clients (issue 7). COOKIE_SECURE unset: Secure (and the `__Secure-` prefix) exactly
+    # when ISSUER is https. CORS: explicit origins (comma-separated), credentials allowed.
+    COOKIE_SECURE: bool | None = None
+    CORS_ALLOWED_ORIGINS: str = ""
+
+    # Rate limits (`limits` tiers, ";"-separated): per account+IP and per IP. Longer tiers make
+    # the back-off grow; every window expires by itself, so nobody is locked out for good.
+    LOGIN_RATE_LIMIT_PER_ACCOUNT: str = "5/minute;20/hour;100/day"
+    LOGIN_RATE_LIMIT_PER_IP: str = "30/minute;300/hour"
+    REFRESH_RATE_LIMIT_PER_IP: str = "120/minute;2000/hour"
+    REGISTER_RATE_LIMIT_PER_IP: str = "10/minute;50/hour"
+
     @field_validator("ISSUER")
     @classmethod
     def _issuer_has_no_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")) or value.endswith("/"):
             raise ValueError("ISSUER must be an absolute http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("CORS_ALLOWED_ORIGINS")
+    @classmethod
+    def _cors_origins_are_explicit(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if origin == "*" or not origin.startswith(("http://", "https://")):
+                raise ValueError("CORS_ALLOWED_ORIGINS lists explicit http(s) origins, never '*'")
         return value
 
     @field_validator("KEY_ENCRYPTION_KEY")
@@ -119,9 +147,21 @@ class Settings(BaseSettings):
             problems.append("KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE must be set")
         if self.PASSWORD_HASH_MEMORY_KIB < 19_456 or self.PASSWORD_HASH_TIME_COST < 2:
             problems.append("argon2id parameters are below the OWASP minimum (19 MiB, t=2)")
+        if self.COOKIE_SECURE is False:
+            problems.append("COOKIE_SECURE must not be false")
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.COOKIE_SECURE is not None:
+            return self.COOKIE_SECURE
+        return self.ISSUER.startswith("https://")
+
+    @property
+    def cors_allowed_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.CORS_ALLOWED_ORIGINS.split(",") if o.strip()]
 
     @property
     def trusted_proxies(self) -> list[str]:

@@ -6,7 +6,11 @@ The tree::
     ├── InvalidCredentialsError        login with an unknown email or a wrong password  → 401
     ├── EmailAlreadyRegisteredError    register with an email taken (case-insensitively) → 409
     ├── UserNotFoundError              a user id (from the CLI or a token) matches no user → 404
-    ├── StaleTokenError                a valid token for a deleted user or an old `ver`  → 401
+    ├── StaleTokenError                a valid token for a deleted user, an old `ver`, or an
+    │                                  ended session                                    → 401
+    ├── SessionNotFoundError           a session id that is not one of the caller's live ones → 404
+    ├── ForbiddenRequestError          a browser request failing the CSRF/origin checks  → 403
+    ├── RateLimitedError               too many attempts; carries Retry-After           → 429
     └── KeyStoreError                  signing keys cannot be loaded or stored; start-up fails
         └── KeyEncryptionKeyError      the key-encryption key is missing, malformed or wrong
 
@@ -67,6 +71,31 @@ class StaleTokenError(AuthServiceError):
     title = "Unauthorized"
 
 
+class SessionNotFoundError(AuthServiceError):
+    """Raised for a session that does not exist, is not the caller's, or has ended."""
+
+    status_code = 404
+    title = "Not Found"
+
+
+class ForbiddenRequestError(AuthServiceError):
+    """Raised when a cookie-authenticated request fails the CSRF, Origin or Sec-Fetch checks."""
+
+    status_code = 403
+    title = "Forbidden"
+
+
+class RateLimitedError(AuthServiceError):
+    """Raised when a caller must wait; `retry_after` seconds (a back-off, never a lock-out)."""
+
+    status_code = 429
+    title = "Too Many Requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} s")
+        self.retry_after = max(1, retry_after)
+
+
 class KeyStoreError(AuthServiceError):
     """Raised when signing keys cannot be loaded or stored."""
 
@@ -81,6 +110,8 @@ def _problem(exc: AuthServiceError) -> Response:
         headers["WWW-Authenticate"] = bearer_challenge(
             "invalid_token", error_description=exc.detail or exc.title
         )
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
     return problem_response(exc.status_code, exc.title, exc.detail, headers=headers)
 
 

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from tessera import TokenVerifier, install_service_defaults
 
 from auth_service.adapters.database import database_is_reachable
 from auth_service.adapters.revocation_feed import RevocationFeed
-from auth_service.api import login, revocations, token, users, well_known
+from auth_service.api import login, revocations, sessions, token, users, well_known
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
@@ -65,6 +66,15 @@ def create_app(
 
     install_service_defaults(app, service="auth", readiness={"database": database_ready})
     install_error_handlers(app)
-    for module in (users, login, token, well_known, revocations):
+    for module in (users, login, token, sessions, well_known, revocations):
         app.include_router(module.router)
+    # browsers on other allow-listed origins (never "*": credentials are allowed)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID"],
+        max_age=600,
+    )
     return app

@@ -23,7 +23,8 @@ async def test_good_credentials_get_an_uncacheable_bearer_token(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert body["refresh_token"].startswith("tsr_")
     assert (body["token_type"], body["expires_in"]) == ("Bearer", 300)
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert (claims["sub"], claims["client_id"], claims["iss"]) == (

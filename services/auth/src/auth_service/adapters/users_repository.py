@@ -69,3 +69,12 @@ class SqlUserRepository:
             .returning(UserRow.token_version)
         )
         return (await self._session.execute(query)).scalar_one()
+
+    async def bump_token_version(self, user_id: uuid.UUID) -> int:
+        query = (
+            update(UserRow)
+            .where(UserRow.id == user_id)
+            .values(token_version=UserRow.token_version + 1)
+            .returning(UserRow.token_version)
+        )
+        return (await self._session.execute(query)).scalar_one()

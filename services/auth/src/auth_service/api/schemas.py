@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from auth_service.domain.login import ClientId
-from auth_service.domain.users import User
+from auth_service.domain.users import Role, User
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -48,3 +48,36 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (RFC 6750 token type)
     expires_in: int
+    # mobile only; web gets it as an HttpOnly cookie
+    refresh_token: str | None = None
+
+
+class CsrfResponse(BaseModel):
+    csrf_token: str
+
+
+class SessionResponse(BaseModel):
+    id: str
+    client_id: str
+    user_agent: str | None
+    ip: str | None
+    created_at: datetime
+    last_used_at: datetime
+    current: bool
+
+
+class SessionListResponse(BaseModel):
+    items: list[SessionResponse]
+
+
+class PasswordChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+
+class RolesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] = Field(max_length=8)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from auth_service.api.refresh_grant import refresh_token_grant
 from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler, error_response
 from auth_service.domain.oauth_errors import InvalidRequestError, OAuthError
 
@@ -29,6 +30,7 @@ def register_grant(grant_type: str, handler: GrantHandler) -> None:
     GRANTS[grant_type] = handler
 
 
+register_grant("refresh_token", refresh_token_grant)
 for _grant_type, _handler in SERVICE_GRANTS.items():
     register_grant(_grant_type, _handler)
 

@@ -2,15 +2,20 @@
 
 One `UnitOfWork` is one database transaction: everything a use case changes through its
 repositories commits together or not at all (sessions, audit records and revocation events will
-join `users` here and share the transaction).
+share the transaction with `users`, so a revocation and its event can never be split).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, Protocol
 
+from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Session
 from auth_service.domain.users import Role, User
+
+RevocationKind = Literal["session", "user", "token", "key"]
 
 
 class UserRepository(Protocol):
@@ -30,9 +35,80 @@ class UserRepository(Protocol):
         """Replace the roles and bump the token version (old tokens carry old roles); returns it."""
         ...
 
+    async def bump_token_version(self, user_id: uuid.UUID) -> int:
+        """Make every access token issued so far stale; returns the new version."""
+        ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+
+    async def get(self, session_id: str) -> Session | None: ...
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
+        """The user's sessions not revoked (expired ones included; the caller filters)."""
+        ...
+
+    async def touch(self, session_id: str, now: datetime) -> None: ...
+
+    async def revoke(self, session_id: str, *, now: datetime, reason: str) -> bool:
+        """Mark one session revoked; False if it already was (or does not exist)."""
+        ...
+
+
+class RefreshTokenRepository(Protocol):
+    async def lock(self, token_hash: bytes) -> RefreshTokenRecord | None:
+        """Read a token row and hold it until commit, serialising rotations of the same token.
+
+        Must be the first statement of its unit of work (SQLite serialises with BEGIN IMMEDIATE).
+        """
+        ...
+
+    async def get(self, token_hash: bytes) -> RefreshTokenRecord | None: ...
+
+    async def add(self, record: RefreshTokenRecord) -> None: ...
+
+    async def mark_rotated(
+        self, token_hash: bytes, *, used_at: datetime, successor_hash: bytes, sealed: bytes | None
+    ) -> None: ...
+
+    async def clear_sealed(self, session_id: str) -> None:
+        """Forget every sealed successor of a family (at rotation, and when it is revoked)."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+
+class RevocationEvents(Protocol):
+    async def record(
+        self,
+        *,
+        kind: RevocationKind,
+        value: str,
+        expires_at: int,
+        created_at: datetime,
+        min_ver: int | None = None,
+    ) -> None:
+        """Add an event to this unit of work's transaction (DESIGN §4 outbox)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def revocations(self) -> RevocationEvents: ...
 
     async def commit(self) -> None: ...

@@ -1,0 +1,175 @@
+"""Sessions and their refresh tokens in SQL, behind the domain's repository protocols.
+
+Rotation must serialise on the presented token: PostgreSQL locks its row (`SELECT … FOR
+UPDATE`); SQLite has no row locks (SQLAlchemy drops `FOR UPDATE`), so `lock` opens the
+transaction with `BEGIN IMMEDIATE`, taking the database's single write lock before reading.
+Either way a second refresh of the same token waits, then reads the first one's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auth_service.adapters.models import Base, UtcDateTime
+from auth_service.domain.sessions import RefreshTokenRecord, Session
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    generation: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    successor_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    sealed_successor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+def _to_session(row: SessionRow) -> Session:
+    return Session(
+        id=row.id,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+        revoked_reason=row.revoked_reason,
+    )
+
+
+def _to_record(row: RefreshTokenRow) -> RefreshTokenRecord:
+    return RefreshTokenRecord(
+        token_hash=row.token_hash,
+        session_id=row.session_id,
+        generation=row.generation,
+        created_at=row.created_at,
+        used_at=row.used_at,
+        successor_hash=row.successor_hash,
+        sealed_successor=row.sealed_successor,
+    )
+
+
+class SqlSessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def add(self, session: Session) -> None:
+        self._db.add(
+            SessionRow(
+                id=session.id,
+                user_id=session.user_id,
+                client_id=session.client_id,
+                user_agent=session.user_agent,
+                ip=session.ip,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+            )
+        )
+        await self._db.flush()
+
+    async def get(self, session_id: str) -> Session | None:
+        row = (
+            await self._db.execute(select(SessionRow).where(SessionRow.id == session_id))
+        ).scalar_one_or_none()
+        return _to_session(row) if row is not None else None
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
+        query = (
+            select(SessionRow)
+            .where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
+            .order_by(SessionRow.created_at)
+        )
+        return [_to_session(row) for row in (await self._db.execute(query)).scalars()]
+
+    async def touch(self, session_id: str, now: datetime) -> None:
+        await self._db.execute(
+            update(SessionRow).where(SessionRow.id == session_id).values(last_used_at=now)
+        )
+
+    async def revoke(self, session_id: str, *, now: datetime, reason: str) -> bool:
+        result = await self._db.execute(
+            update(SessionRow)
+            .where(SessionRow.id == session_id, SessionRow.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlRefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def lock(self, token_hash: bytes) -> RefreshTokenRecord | None:
+        bind = self._db.bind
+        if bind is not None and bind.dialect.name == "sqlite":
+            await self._db.execute(text("BEGIN IMMEDIATE"))
+        query = (
+            select(RefreshTokenRow)
+            .where(RefreshTokenRow.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        row = (await self._db.execute(query)).scalar_one_or_none()
+        return _to_record(row) if row is not None else None
+
+    async def get(self, token_hash: bytes) -> RefreshTokenRecord | None:
+        query = select(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash)
+        row = (await self._db.execute(query)).scalar_one_or_none()
+        return _to_record(row) if row is not None else None
+
+    async def add(self, record: RefreshTokenRecord) -> None:
+        self._db.add(
+            RefreshTokenRow(
+                token_hash=record.token_hash,
+                session_id=record.session_id,
+                generation=record.generation,
+                created_at=record.created_at,
+            )
+        )
+        await self._db.flush()
+
+    async def mark_rotated(
+        self, token_hash: bytes, *, used_at: datetime, successor_hash: bytes, sealed: bytes | None
+    ) -> None:
+        await self._db.execute(
+            update(RefreshTokenRow)
+            .where(RefreshTokenRow.token_hash == token_hash)
+            .values(used_at=used_at, successor_hash=successor_hash, sealed_successor=sealed)
+        )
+
+    async def clear_sealed(self, session_id: str) -> None:
+        await self._db.execute(
+            update(RefreshTokenRow)
+            .where(
+                RefreshTokenRow.session_id == session_id,
+                RefreshTokenRow.sealed_successor.is_not(None),
+            )
+            .values(sealed_successor=None)
+        )

@@ -1,0 +1,180 @@
+"""Refresh-token rotation with reuse detection and a grace window (DESIGN §3, ADR 0004).
+
+`refresh_session` runs in one unit of work that first locks the presented token's row, so two
+refreshes of the same token serialise: the first rotates (marks it used, adds exactly one
+successor), the second then finds it used and is either a benign repeat or reuse.
+
+    presented token      what happens
+    ───────────────────  ─────────────────────────────────────────────────────────────────
+    live (unused)        rotate: mark used, seal the successor under HKDF(raw token), issue
+    used, the immediate  the same successor again, opened from the sealed copy (a lost
+    parent of the live   response, two tabs); the window is a timestamp comparison
+    token, inside grace
+    any other used one   theft assumed: revoke the whole family, write a revocation event
+                         and an audit row, answer invalid_grant
+    unknown, revoked,    invalid_grant, nothing changes
+    expired, wrong client
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
+from auth_service.domain.oauth_errors import InvalidGrantError
+from auth_service.domain.ports import UnitOfWork
+from auth_service.domain.refresh_tokens import (
+    generate_refresh_token,
+    hash_refresh_token,
+    looks_like_refresh_token,
+    open_successor,
+    seal_successor,
+)
+from auth_service.domain.session_revocation import revoke_session
+from auth_service.domain.sessions import (
+    AuditEntry,
+    RefreshTokenRecord,
+    RequestContext,
+    RevocationReason,
+    Session,
+    SessionPolicy,
+)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    session: Session
+    refresh_token: str
+    access_token: IssuedAccessToken
+    # True when a repeat inside the grace window got the successor it was already given
+    repeated: bool
+
+
+async def refresh_session(
+    *,
+    uow: UnitOfWork,
+    issuer: AccessTokenIssuer,
+    policy: SessionPolicy,
+    presented: str,
+    client_id: str,
+    now: datetime,
+    context: RequestContext,
+) -> RefreshResult:
+    """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything refused."""
+    if not looks_like_refresh_token(presented):
+        raise InvalidGrantError("refresh token is invalid")
+    record = await uow.refresh_tokens.lock(hash_refresh_token(presented))
+    if record is None:
+        raise InvalidGrantError("refresh token is invalid")
+    session = await uow.sessions.get(record.session_id)
+    if session is None or session.revoked_at is not None:
+        raise InvalidGrantError("the session has ended")
+    if session.client_id != client_id:
+        # not reuse: the family stays alive, but a token never crosses clients
+        raise InvalidGrantError("refresh token was issued to another client")
+    expiry = session.expiry(policy, now)
+    if expiry is not None:
+        raise InvalidGrantError(f"the session has expired ({expiry} timeout)")
+    user = await uow.users.get(session.user_id)
+    if user is None:
+        raise InvalidGrantError("the session has ended")
+
+    if record.used_at is None:
+        successor = await _rotate(uow, policy, record, presented=presented, now=now)
+        repeated = False
+    else:
+        repeated_successor = await _successor_for_repeat(uow, policy, record, presented, now)
+        if repeated_successor is None:
+            await _revoke_for_reuse(uow, policy, session, record, now=now, context=context)
+            raise InvalidGrantError("refresh token was already used; the session is revoked")
+        successor, repeated = repeated_successor, True
+
+    access = issuer.issue(grant_for_user(user, client_id=client_id, session_id=session.id))
+    await uow.audit.record(
+        AuditEntry(
+            event="refresh.repeat" if repeated else "refresh",
+            occurred_at=now,
+            user_id=str(user.id),
+            session_id=session.id,
+            client_id=client_id,
+            context=context,
+            detail={"generation": record.generation + 1},
+        )
+    )
+    await uow.commit()
+    return RefreshResult(session, successor, access, repeated)
+
+
+async def _rotate(
+    uow: UnitOfWork,
+    policy: SessionPolicy,
+    record: RefreshTokenRecord,
+    *,
+    presented: str,
+    now: datetime,
+) -> str:
+    successor = generate_refresh_token()
+    sealed = None
+    if policy.grace_seconds > 0:
+        sealed = seal_successor(presented, successor, session_id=record.session_id)
+    # the previous parent's sealed copy is useless from now on: only the live token's parent counts
+    await uow.refresh_tokens.clear_sealed(record.session_id)
+    successor_hash = hash_refresh_token(successor)
+    await uow.refresh_tokens.mark_rotated(
+        record.token_hash, used_at=now, successor_hash=successor_hash, sealed=sealed
+    )
+    await uow.refresh_tokens.add(
+        RefreshTokenRecord(
+            token_hash=successor_hash,
+            session_id=record.session_id,
+            generation=record.generation + 1,
+            created_at=now,
+        )
+    )
+    await uow.sessions.touch(record.session_id, now)
+    return successor
+
+
+async def _successor_for_repeat(
+    uow: UnitOfWork,
+    policy: SessionPolicy,
+    record: RefreshTokenRecord,
+    presented: str,
+    now: datetime,
+) -> str | None:
+    """The successor again if this is a benign repeat, else None (reuse)."""
+    if policy.grace_seconds <= 0 or record.used_at is None or record.sealed_successor is None:
+        return None
+    if not record.used_at <= now <= record.used_at + timedelta(seconds=policy.grace_seconds):
+        return None
+    if record.successor_hash is None:
+        return None
+    successor_record = await uow.refresh_tokens.get(record.successor_hash)
+    if successor_record is None or successor_record.used_at is not None:
+        return None  # not the immediate parent of the live token
+    successor = open_successor(presented, record.sealed_successor, session_id=record.session_id)
+    if successor is None or hash_refresh_token(successor) != record.successor_hash:
+        return None
+    return successor
+
+
+async def _revoke_for_reuse(
+    uow: UnitOfWork,
+    policy: SessionPolicy,
+    session: Session,
+    record: RefreshTokenRecord,
+    *,
+    now: datetime,
+    context: RequestContext,
+) -> None:
+    await revoke_session(
+        uow,
+        policy,
+        session,
+        reason=RevocationReason.REUSE_DETECTED,
+        now=now,
+        context=context,
+        detail={"family": session.id, "presented_generation": record.generation},
+    )
+    await uow.commit()

@@ -1,0 +1,112 @@
+"""Sessions (DESIGN §3): a session is one sign-in on one device, i.e. one refresh-token family.
+
+Its id is `sid` in every access token minted for it. A session ends by revocation (logout,
+logout-all, password change, an admin, or detected refresh-token reuse) or by expiry: idle (no
+refresh for too long) or absolute (too old), with limits per client type. Expiry is computed
+from timestamps whenever the session is used or listed; nothing has to run for it to happen.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class RevocationReason(enum.StrEnum):
+    """Why a session ended early (stored with it, shown in the audit log)."""
+
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    REVOKED_BY_USER = "revoked_by_user"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 (a reason, not a password)
+    ADMIN = "admin"
+    REUSE_DETECTED = "reuse_detected"
+
+
+@dataclass(frozen=True)
+class SessionLifetime:
+    idle_seconds: int
+    absolute_seconds: int
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Lifetimes per client, the refresh grace window, and how long revocation events matter."""
+
+    lifetimes: Mapping[str, SessionLifetime]
+    grace_seconds: float
+    access_token_ttl_seconds: int
+
+    def lifetime(self, client_id: str) -> SessionLifetime:
+        return self.lifetimes[client_id]
+
+    def event_expires_at(self, now: datetime) -> int:
+        """A revocation event must outlive every access token already issued (unix seconds)."""
+        return int(now.timestamp()) + self.access_token_ttl_seconds + 1
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a request came from, as sessions and the audit log record it."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def user_agent_for_storage(self) -> str | None:
+        return self.user_agent[:512] if self.user_agent else None
+
+
+@dataclass
+class Session:
+    id: str
+    user_id: uuid.UUID
+    client_id: str
+    user_agent: str | None
+    ip: str | None
+    created_at: datetime
+    last_used_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+    def expiry(self, policy: SessionPolicy, now: datetime) -> str | None:
+        """'idle' or 'absolute' if the session has expired at `now`, else None."""
+        lifetime = policy.lifetime(self.client_id)
+        if now >= self.created_at + timedelta(seconds=lifetime.absolute_seconds):
+            return "absolute"
+        if now >= self.last_used_at + timedelta(seconds=lifetime.idle_seconds):
+            return "idle"
+        return None
+
+    def is_active(self, policy: SessionPolicy, now: datetime) -> bool:
+        return self.revoked_at is None and self.expiry(policy, now) is None
+
+
+@dataclass
+class RefreshTokenRecord:
+    """One generation of a family, as stored: its hash, and once rotated, its successor's."""
+
+    token_hash: bytes
+    session_id: str
+    generation: int
+    created_at: datetime
+    used_at: datetime | None = None
+    successor_hash: bytes | None = None
+    sealed_successor: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row: what happened, to whom, by whom, from where. Never a secret."""
+
+    event: str
+    occurred_at: datetime
+    user_id: str | None = None
+    actor_id: str | None = None
+    session_id: str | None = None
+    client_id: str | None = None
+    context: RequestContext = RequestContext()
+    detail: Mapping[str, Any] | None = None
