@@ -146,7 +146,8 @@ class RunningPlatform:
         ready_timeout: float = 120.0,
     ) -> Self:
         log_dir.mkdir(parents=True, exist_ok=True)
-        running = cls(with_own_service_client_secrets(plan, log_dir / "service-clients"), log_dir)
+        plan = with_own_service_client_secrets(plan, log_dir / "service-clients")
+        running = cls(plan, log_dir)
         try:
             for name in services:
                 running._migrate(name)
