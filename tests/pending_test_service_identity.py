@@ -84,17 +84,6 @@ def test_a_users_own_token_cannot_charge_at_billing(
     assert _charge(billing_grpc, account.access_token) == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_a_token_exchanged_for_billing_is_refused_at_orders_as_the_wrong_audience(
-    platform: RunningPlatform, orders: httpx.Client, account: Account
-) -> None:
-    exchanged = _exchanged(platform, account)
-
-    answer = orders.get("/v1/orders", headers={"Authorization": f"Bearer {exchanged}"})
-
-    assert answer.status_code == 401
-    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
-
-
 def test_a_service_token_without_a_user_cannot_charge_for_a_user(
     platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub
 ) -> None:

@@ -6,8 +6,11 @@ parity check reads it with PyYAML against `tessera_dev.platform`, the launcher's
 
 from __future__ import annotations
 
+import json
 import shutil
+import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +124,27 @@ def test_the_generated_secrets_are_never_committed() -> None:
     )
 
     assert ignored.returncode == 0
+
+
+def test_make_secrets_writes_fresh_secrets_into_a_directory_only_its_owner_can_enter(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "secrets"
+    tables = []
+
+    for _ in range(2):
+        written = subprocess.run(
+            [sys.executable, "-m", "tessera_dev.service_clients", str(directory)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        table = json.loads((directory / "service-clients.json").read_text())
+        assert (directory / "orders-client-secret").read_text().strip() == table["orders"]
+        assert (directory / "billing-client-secret").read_text().strip() == table["billing"]
+        assert not any(secret in written.stdout for secret in table.values())
+        tables.append(table)
+
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert tables[0]["orders"] != tables[1]["orders"]
