@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -63,6 +62,12 @@ def _browser_test_settings() -> dict[str, dict[str, str]]:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
+            # Every browser test registers and signs in from 127.0.0.1: production per-IP limits
+            # would answer 429 part-way through the suite.
+            "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
+            "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
+            "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
+            "REFRESH_RATE_LIMIT_PER_IP": "5000/minute",
         },
         "orders": short_lived,
         "billing": short_lived,
@@ -81,18 +86,7 @@ def spa_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPl
     gateway_settings = {**plan.gateway.settings, "GATEWAY_SPA_DIR": str(SPA_DIR)}
     plan = replace(plan, gateway=replace(plan.gateway, settings=gateway_settings))
     with RunningPlatform.start(plan, log_dir=workdir / "logs", gateway=True) as running:
-        _skip_until_auth_speaks_the_cookie_contract(running.plan.gateway.base_url)
         yield running
-
-
-def _skip_until_auth_speaks_the_cookie_contract(gateway_url: str) -> None:
-    """Skips (never passes) while auth has no web session endpoints (issues 3 and 7).
-
-    The SPA cannot sign in without `GET /v1/auth/csrf`; until that route exists every test here
-    would fail at sign-in for a reason outside the SPA. Once it exists, this check is inert.
-    """
-    if httpx.get(f"{gateway_url}/v1/auth/csrf", timeout=10).status_code == 404:
-        pytest.skip("auth does not serve GET /v1/auth/csrf yet (cookie/CSRF contract, issue 7)")
 
 
 @pytest.fixture(scope="session")
@@ -117,13 +111,15 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # Module scope, not session: Playwright's sync API runs an event loop in this thread while it
+    # is open, so a session-wide driver would break every later test that calls asyncio.run().
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
     yield browser

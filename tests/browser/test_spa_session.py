@@ -70,6 +70,7 @@ def test_an_expired_access_token_is_refreshed_silently_and_the_call_retried(
         ("/v1/auth/token", 200),
         ("/v1/invoices", 200),
     ]
+    spa.go(page, "orders")
     spa.place_order(page, "AFTER-EXPIRY", 1, "2.00")
 
 
