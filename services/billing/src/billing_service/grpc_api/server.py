@@ -13,13 +13,19 @@ from billing_service.adapters.ledgers import Ledgers
 from billing_service.grpc_api.servicer import BillingServicer
 
 BILLING_SERVICE_NAME = billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name
+MAX_METADATA_BYTES = 32 * 1024
 
 
 class BillingGrpcServer:
     """The running gRPC side of billing; `port` is the bound port (useful when asked for 0)."""
 
     def __init__(self, *, verifier: TokenVerifier, ledgers: Ledgers, host: str, port: int) -> None:
-        self._server = grpc.aio.server(interceptors=[ServerAuthInterceptor(verifier)])
+        self._server = grpc.aio.server(
+            interceptors=[ServerAuthInterceptor(verifier)],
+            # Above gRPC's 8 KiB default, so an oversized token reaches the verifier and gets its
+            # UNAUTHENTICATED (the verifier refuses tokens over 8 KiB) rather than transport noise.
+            options=[("grpc.max_metadata_size", MAX_METADATA_BYTES)],
+        )
         billing_pb2_grpc.add_BillingServiceServicer_to_server(
             BillingServicer(ledgers), self._server
         )
