@@ -31,6 +31,7 @@ ISSUER = "http://issuer.test"
 KID = "test-key-1"
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 USER_SCOPES = "orders:read orders:write invoices:read sessions"
+EXCHANGED_SCOPES = "billing:charge billing:refund invoices:read"
 
 
 class InTestKeys:
@@ -67,6 +68,9 @@ def issue_token(signing_key: rsa.RSAPrivateKey) -> IssueToken:
         roles: tuple[str, ...] = ("user",),
         aud: tuple[str, ...] = ("auth", "orders", "billing"),
         key: rsa.RSAPrivateKey | None = None,
+        act: str | None = None,
+        client_id: str = "web",
+        with_session: bool = True,
     ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -77,14 +81,27 @@ def issue_token(signing_key: rsa.RSAPrivateKey) -> IssueToken:
             "iat": now,
             "nbf": now,
             "jti": uuid.uuid4().hex,
-            "sid": f"session-of-{sub}",
-            "client_id": "web",
+            "client_id": client_id,
             "scope": scope,
             "roles": list(roles),
             "ver": 1,
         }
+        if with_session:
+            claims["sid"] = f"session-of-{sub}"
+        if act is not None:
+            claims["act"] = {"sub": act}
         headers = {"kid": KID, "typ": "at+jwt"}
         return jwt.encode(claims, key or signing_key, algorithm="RS256", headers=headers)
+
+    return issue
+
+
+@pytest.fixture
+def issue_exchanged_token(issue_token: IssueToken) -> IssueToken:
+    """A token shaped as auth's token exchange issues it to orders for a user (DESIGN §6)."""
+
+    def issue(sub: str = "user-1", *, scope: str = EXCHANGED_SCOPES, actor: str = "orders") -> str:
+        return issue_token(sub, scope=scope, aud=("billing",), act=actor, client_id=actor)
 
     return issue
 

@@ -34,9 +34,9 @@ async def _status_of(call: Any) -> grpc.StatusCode:
 
 
 async def test_a_charge_creates_a_paid_invoice_for_the_calling_user(
-    billing_stub: Stub, issue_token: IssueToken
+    billing_stub: Stub, issue_exchanged_token: IssueToken
 ) -> None:
-    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_token("alice")))
+    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_exchanged_token("alice")))
     assert (invoice.user_id, invoice.order_id, invoice.amount_cents, invoice.currency) == (
         "alice",
         "order-1",
@@ -48,9 +48,9 @@ async def test_a_charge_creates_a_paid_invoice_for_the_calling_user(
 
 
 async def test_retrying_a_charge_returns_the_first_invoice(
-    billing_stub: Stub, issue_token: IssueToken
+    billing_stub: Stub, issue_exchanged_token: IssueToken
 ) -> None:
-    token = issue_token("alice")
+    token = issue_exchanged_token("alice")
     results = await asyncio.gather(
         *(billing_stub.Charge(_charge(), metadata=_as(token)) for _ in range(5))
     )
@@ -60,9 +60,9 @@ async def test_retrying_a_charge_returns_the_first_invoice(
 
 
 async def test_reusing_an_idempotency_key_for_another_amount_is_invalid(
-    billing_stub: Stub, issue_token: IssueToken
+    billing_stub: Stub, issue_exchanged_token: IssueToken
 ) -> None:
-    token = issue_token("alice")
+    token = issue_exchanged_token("alice")
     await billing_stub.Charge(_charge(amount=100), metadata=_as(token))
     call = billing_stub.Charge(_charge(amount=999), metadata=_as(token))
     assert await _status_of(call) == grpc.StatusCode.INVALID_ARGUMENT
@@ -70,12 +70,12 @@ async def test_reusing_an_idempotency_key_for_another_amount_is_invalid(
 
 @pytest.mark.parametrize(("amount", "currency"), [(0, "EUR"), (-5, "EUR"), (5, "eur"), (5, "EURO")])
 async def test_an_invalid_charge_is_invalid_argument(
-    billing_stub: Stub, issue_token: IssueToken, amount: int, currency: str
+    billing_stub: Stub, issue_exchanged_token: IssueToken, amount: int, currency: str
 ) -> None:
     request = billing_pb2.ChargeRequest(
         order_id="o", amount_cents=amount, currency=currency, idempotency_key="o"
     )
-    call = billing_stub.Charge(request, metadata=_as(issue_token()))
+    call = billing_stub.Charge(request, metadata=_as(issue_exchanged_token()))
     assert await _status_of(call) == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -99,10 +99,40 @@ async def test_a_token_not_meant_for_billing_is_unauthenticated(
     assert await _status_of(call) == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def test_charging_without_orders_write_is_permission_denied(
+async def test_a_users_own_token_cannot_charge_even_with_orders_write(
     billing_stub: Stub, issue_token: IssueToken
 ) -> None:
-    call = billing_stub.Charge(_charge(), metadata=_as(issue_token(scope="invoices:read")))
+    call = billing_stub.Charge(_charge(), metadata=_as(issue_token("alice")))
+    assert await _status_of(call) == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_service_token_without_a_user_session_cannot_charge(
+    billing_stub: Stub, issue_token: IssueToken
+) -> None:
+    service_token = issue_token(
+        "orders",
+        scope="billing:charge billing:refund",
+        aud=("billing",),
+        act="orders",
+        client_id="orders",
+        with_session=False,
+    )
+    call = billing_stub.Charge(_charge(), metadata=_as(service_token))
+    assert await _status_of(call) == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_token_exchanged_by_another_service_cannot_charge(
+    billing_stub: Stub, issue_exchanged_token: IssueToken
+) -> None:
+    call = billing_stub.Charge(_charge(), metadata=_as(issue_exchanged_token(actor="reports")))
+    assert await _status_of(call) == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_charging_without_billing_charge_is_permission_denied(
+    billing_stub: Stub, issue_exchanged_token: IssueToken
+) -> None:
+    token = issue_exchanged_token(scope="invoices:read")
+    call = billing_stub.Charge(_charge(), metadata=_as(token))
     assert await _status_of(call) == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -116,10 +146,10 @@ async def test_reading_invoices_without_invoices_read_is_permission_denied(
 
 
 async def test_another_users_invoice_is_not_found(
-    billing_stub: Stub, issue_token: IssueToken
+    billing_stub: Stub, issue_exchanged_token: IssueToken
 ) -> None:
-    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_token("alice")))
-    as_bob = _as(issue_token("bob"))
+    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_exchanged_token("alice")))
+    as_bob = _as(issue_exchanged_token("bob"))
     get = billing_stub.GetInvoice(billing_pb2.GetInvoiceRequest(id=invoice.id), metadata=as_bob)
     assert await _status_of(get) == grpc.StatusCode.NOT_FOUND
     refund = billing_stub.Refund(billing_pb2.RefundRequest(invoice_id=invoice.id), metadata=as_bob)
@@ -129,9 +159,9 @@ async def test_another_users_invoice_is_not_found(
 
 
 async def test_a_refund_is_recorded_once_and_repeating_it_returns_the_refunded_invoice(
-    billing_stub: Stub, issue_token: IssueToken
+    billing_stub: Stub, issue_exchanged_token: IssueToken
 ) -> None:
-    token = issue_token("alice")
+    token = issue_exchanged_token("alice")
     invoice = await billing_stub.Charge(_charge(), metadata=_as(token))
     request = billing_pb2.RefundRequest(invoice_id=invoice.id, idempotency_key="r1", reason="x")
     first = await billing_stub.Refund(request, metadata=_as(token))

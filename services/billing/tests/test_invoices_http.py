@@ -28,12 +28,15 @@ async def _charge(app: FastAPI, token: str, order_id: str) -> Any:
 
 
 async def test_the_caller_lists_their_own_invoices_newest_first(
-    billing_app: FastAPI, http: httpx.AsyncClient, issue_token: IssueToken
+    billing_app: FastAPI,
+    http: httpx.AsyncClient,
+    issue_token: IssueToken,
+    issue_exchanged_token: IssueToken,
 ) -> None:
     alice = issue_token("alice")
-    first = await _charge(billing_app, alice, "order-1")
-    second = await _charge(billing_app, alice, "order-2")
-    await _charge(billing_app, issue_token("bob"), "order-3")
+    first = await _charge(billing_app, issue_exchanged_token("alice"), "order-1")
+    second = await _charge(billing_app, issue_exchanged_token("alice"), "order-2")
+    await _charge(billing_app, issue_exchanged_token("bob"), "order-3")
 
     response = await http.get("/v1/invoices", headers=_bearer(alice))
 
@@ -43,9 +46,12 @@ async def test_the_caller_lists_their_own_invoices_newest_first(
 
 
 async def test_an_invoice_is_visible_to_its_owner_and_to_admins_only(
-    billing_app: FastAPI, http: httpx.AsyncClient, issue_token: IssueToken
+    billing_app: FastAPI,
+    http: httpx.AsyncClient,
+    issue_token: IssueToken,
+    issue_exchanged_token: IssueToken,
 ) -> None:
-    invoice = await _charge(billing_app, issue_token("alice"), "order-1")
+    invoice = await _charge(billing_app, issue_exchanged_token("alice"), "order-1")
     path = f"/v1/invoices/{invoice.id}"
 
     own = await http.get(path, headers=_bearer(issue_token("alice")))

@@ -15,12 +15,15 @@ from billing_service.errors import InvalidPageTokenError
 
 @dataclass(frozen=True)
 class User:
+    """A user as orders presents them after token exchange (act: orders, billing scopes)."""
+
     sub: str
-    actor: str | None = None
+    actor: str | None = "orders"
+    sid: str | None = "session-1"
     is_admin: bool = False
 
     def has_scope(self, scope: str, /) -> bool:
-        return scope in {"orders:write", "invoices:read"}
+        return scope in {"billing:charge", "billing:refund", "invoices:read"}
 
 
 def _ticking_clock() -> Iterator[datetime]:

@@ -1,7 +1,9 @@
 """Fixtures: real RSA keys and tokens, fresh databases, orders and billing running in-process.
 
 Nothing is mocked: both apps run their real lifespans; orders calls billing's real gRPC server
-on loopback. Only the key source is a small in-test one instead of auth's JWKS.
+on loopback. Auth is not running: the key source is a small in-test one instead of auth's JWKS,
+and `InTestExchange` signs exchanged tokens the way auth's token exchange does (DESIGN §6); the
+real exchange is tested in auth's own tests and end to end in the root tests/.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fastapi import FastAPI
 from orders_service.adapters.migrations import upgrade_to_head as migrate_orders
 from orders_service.config import Settings
 from orders_service.main import create_app
+from tessera import TokenExchangeError, current_principal_var
 
 ISSUER = "http://issuer.test"
 KID = "test-key-1"
@@ -91,6 +94,59 @@ def issue_token(signing_key: rsa.RSAPrivateKey) -> IssueToken:
     return issue
 
 
+class InTestExchange:
+    """Plays auth's token exchange for orders' tests: the caller's token, re-signed for billing.
+
+    Same rules as auth: audience billing only, `act: {"sub": "orders"}`, scopes mapped down,
+    never outliving the subject; a revoked session is `invalid_grant`, and `auth_down`
+    makes every exchange fail as if auth could not be reached.
+    """
+
+    SCOPE_MAP = {"orders:write": "billing:charge billing:refund", "invoices:read": "invoices:read"}
+
+    def __init__(self, signing_key: rsa.RSAPrivateKey) -> None:
+        self._key = signing_key
+        self.revoked_sessions: set[str] = set()
+        self.auth_down = False
+        self.exchanges = 0
+
+    async def __call__(self) -> str | None:
+        principal = current_principal_var.get()
+        if principal is None:
+            return None
+        if self.auth_down:
+            raise TokenExchangeError("temporarily_unavailable", "auth unreachable", None)
+        if principal.sid in self.revoked_sessions:
+            raise TokenExchangeError("invalid_grant", "the session was revoked", 400)
+        self.exchanges += 1
+        scopes = " ".join(
+            self.SCOPE_MAP[s] for s in sorted(principal.scopes) if s in self.SCOPE_MAP
+        )
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "sub": principal.sub,
+            "aud": ["billing"],
+            "exp": min(now + 300, principal.expires_at),
+            "iat": now,
+            "nbf": now,
+            "jti": uuid.uuid4().hex,
+            "sid": principal.sid,
+            "client_id": "orders",
+            "scope": scopes,
+            "roles": sorted(principal.roles),
+            "ver": principal.ver,
+            "act": {"sub": "orders"},
+        }
+        headers = {"kid": KID, "typ": "at+jwt"}
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+
+
+@pytest.fixture
+def exchange(signing_key: rsa.RSAPrivateKey) -> InTestExchange:
+    return InTestExchange(signing_key)
+
+
 @asynccontextmanager
 async def fresh_postgres_database() -> AsyncIterator[str]:
     """A fresh PostgreSQL database with a unique name, dropped afterwards."""
@@ -128,7 +184,7 @@ async def billing_app(tmp_path: Path, keys: InTestKeys) -> AsyncIterator[FastAPI
 
 @asynccontextmanager
 async def running_orders(
-    database_url: str, keys: InTestKeys, billing_target: str
+    database_url: str, keys: InTestKeys, billing_target: str, exchange: InTestExchange
 ) -> AsyncIterator[httpx.AsyncClient]:
     await asyncio.to_thread(migrate_orders, database_url)
     settings = Settings(
@@ -137,7 +193,7 @@ async def running_orders(
         BILLING_GRPC_TARGET=billing_target,
         BILLING_DEADLINE_SECONDS=2,
     )
-    app = create_app(settings, keys=keys)
+    app = create_app(settings, keys=keys, billing_token_source=exchange)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://orders.test") as client:
@@ -146,21 +202,21 @@ async def running_orders(
 
 @pytest.fixture
 async def orders(
-    database_url: str, keys: InTestKeys, billing_app: FastAPI
+    database_url: str, keys: InTestKeys, billing_app: FastAPI, exchange: InTestExchange
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the orders service, wired to the running billing."""
     target = f"127.0.0.1:{billing_app.state.grpc_port}"
-    async with running_orders(database_url, keys, target) as client:
+    async with running_orders(database_url, keys, target, exchange) as client:
         yield client
 
 
 @pytest.fixture
 async def orders_without_billing(
-    tmp_path: Path, keys: InTestKeys, unused_port: int
+    tmp_path: Path, keys: InTestKeys, unused_port: int, exchange: InTestExchange
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The orders service pointed at a billing address where nothing listens."""
     url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
-    async with running_orders(url, keys, f"127.0.0.1:{unused_port}") as client:
+    async with running_orders(url, keys, f"127.0.0.1:{unused_port}", exchange) as client:
         yield client
 
 

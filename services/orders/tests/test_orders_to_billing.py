@@ -10,6 +10,8 @@ import httpx
 import pytest
 from tessera import current_principal_var, request_id_var
 
+from .conftest import InTestExchange
+
 IssueToken = Callable[..., str]
 
 TEA = {"items": [{"sku": "tea", "quantity": 1, "unit_price_cents": 450}], "currency": "GBP"}
@@ -20,11 +22,17 @@ class ChargeWitness(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.seen: list[tuple[str | None, str | None]] = []
+        self.seen: list[tuple[str | None, str | None, str | None]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         principal = current_principal_var.get()
-        self.seen.append((principal.sub if principal else None, request_id_var.get()))
+        self.seen.append(
+            (
+                principal.sub if principal else None,
+                principal.actor if principal else None,
+                request_id_var.get(),
+            )
+        )
 
 
 @pytest.fixture
@@ -56,14 +64,14 @@ async def test_the_charge_carries_the_callers_identity_and_request_id(
 
     assert response.status_code == 201
     assert response.headers["x-request-id"] == "req-e2e-42"
-    assert charge_witness.seen == [("alice", "req-e2e-42")]
+    assert charge_witness.seen == [("alice", "orders", "req-e2e-42")]
 
 
-async def test_a_token_billing_does_not_accept_is_401_and_the_order_stays_pending(
-    orders: httpx.AsyncClient, issue_token: IssueToken
+async def test_a_token_the_exchange_refuses_is_401_and_the_order_stays_pending(
+    orders: httpx.AsyncClient, issue_token: IssueToken, exchange: InTestExchange
 ) -> None:
-    token = issue_token("alice", aud=("auth", "orders"))  # valid at orders, not at billing
-    headers = {"Authorization": f"Bearer {token}"}
+    exchange.revoked_sessions.add("session-of-alice")  # auth answers invalid_grant
+    headers = {"Authorization": f"Bearer {issue_token('alice')}"}
 
     response = await orders.post("/v1/orders", json=TEA, headers=headers)
 
@@ -86,3 +94,15 @@ async def test_when_billing_is_down_the_order_is_kept_payment_pending_with_202(
         f"/v1/orders/{response.json()['id']}", headers=headers
     )
     assert stored.json()["status"] == "payment_pending"
+
+
+async def test_when_auth_cannot_exchange_the_order_is_kept_payment_pending_with_202(
+    orders: httpx.AsyncClient, issue_token: IssueToken, exchange: InTestExchange
+) -> None:
+    exchange.auth_down = True
+    headers = {"Authorization": f"Bearer {issue_token('alice')}"}
+
+    response = await orders.post("/v1/orders", json=TEA, headers=headers)
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "payment_pending"

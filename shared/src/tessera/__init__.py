@@ -17,6 +17,7 @@ from tessera.http.deps import CurrentPrincipal, authenticate, bearer_token, requ
 from tessera.http.problems import ProblemError, bearer_challenge, problem_response
 from tessera.logging import configure_logging
 from tessera.revocation import RevocationEvent, RevocationIndex, RevocationWatcher
+from tessera.service_identity import ServiceIdentity, ServiceIdentitySettings
 from tessera.service_tokens import ServiceTokenProvider, ServiceTokenSource
 from tessera.token_exchange import TokenExchanger, exchanged_token_source
 from tessera.tokens.errors import (
@@ -43,6 +44,8 @@ __all__ = [
     "RevocationIndex",
     "RevocationWatcher",
     "ServiceAuthError",
+    "ServiceIdentity",
+    "ServiceIdentitySettings",
     "ServiceTokenProvider",
     "ServiceTokenSource",
     "StaticKeySource",

@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tessera import ServiceIdentitySettings
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ServiceIdentitySettings):
     """Everything billing can be configured with; see the settings convention in the README."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     TRUSTED_PROXIES: str = "127.0.0.1"
     INVOICE_PAGE_SIZE_MAX: int = Field(default=100, ge=1, le=1000)
+    SERVICE_CLIENT_ID: str = "billing"
 
     @property
     def grpc_host(self) -> str:

@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from tessera import JwksCache, KeySource, TokenVerifier, install_service_defaults
+from tessera import (
+    JwksCache,
+    KeySource,
+    ServiceIdentity,
+    TokenVerifier,
+    install_service_defaults,
+)
 
 from billing_service.adapters.database import (
     create_engine,
@@ -27,6 +33,7 @@ from billing_service.grpc_api.server import BillingGrpcServer
 def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
     """The billing app; `keys` replaces the JWKS cache (tests bring their own key source)."""
     key_source = keys if keys is not None else JwksCache(url=settings.JWKS_URL)
+    identity = ServiceIdentity.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +46,11 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
             audience="billing",
             keys=key_source,
             leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+            revocation_check=identity.index.check,
         )
         if isinstance(key_source, JwksCache):
             await key_source.start()
+        await identity.start(verifier)
         grpc_server = BillingGrpcServer(
             verifier=verifier, ledgers=ledgers, host=settings.grpc_host, port=settings.GRPC_PORT
         )
@@ -52,6 +61,7 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
             yield
         finally:
             await grpc_server.stop(settings.GRPC_SHUTDOWN_GRACE_SECONDS)
+            await identity.aclose()
             if isinstance(key_source, JwksCache):
                 await key_source.aclose()
             await engine.dispose()
@@ -64,7 +74,13 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
 
     app = FastAPI(title="Tessera billing", version="0.1.0", lifespan=lifespan)
     install_service_defaults(
-        app, service="billing", readiness={"database": database_ready, "jwks": keys_ready}
+        app,
+        service="billing",
+        readiness={
+            "database": database_ready,
+            "jwks": keys_ready,
+            "revocations": identity.revocations_ready,
+        },
     )
     install_problem_handlers(app)
     app.include_router(invoices.router)

@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tessera import ServiceIdentitySettings
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ServiceIdentitySettings):
     """Everything orders can be configured with; see the settings convention in the README."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     BILLING_GRPC_TARGET: str = "127.0.0.1:50051"
     BILLING_DEADLINE_SECONDS: float = Field(default=3.0, gt=0, le=30)
     """Deadline of every call to billing; past it the order stays payment_pending."""
+    SERVICE_CLIENT_ID: str = "orders"
 
     @model_validator(mode="after")
     def _refuse_insecure_production_defaults(self) -> Settings:

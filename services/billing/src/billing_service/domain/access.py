@@ -1,8 +1,10 @@
 """Who may call what: one small policy function per operation.
 
-The skeleton forwards the user's own access token from orders, so a charge is allowed for a
-token with `orders:write`. The token-exchange issue changes each money-moving policy to one
-line: `caller.has_scope("billing:charge") and caller.actor == "orders"`.
+Money moves only on behalf of a user and only through orders: Charge and Refund need a token
+that orders obtained by token exchange (`act.sub == "orders"`, DESIGN §6) carrying the mapped
+billing scope. A user's own token (no actor) or a bare service token (no user session) is
+refused, so neither a stolen user token nor a compromised service alone can charge anybody.
+Reading invoices needs `invoices:read`, from the user directly or through orders.
 """
 
 from __future__ import annotations
@@ -22,21 +24,34 @@ class Caller(Protocol):
     def actor(self) -> str | None: ...
 
     @property
+    def sid(self) -> str | None: ...
+
+    @property
     def is_admin(self) -> bool: ...
 
     def has_scope(self, scope: str, /) -> bool: ...
 
 
+CHARGING_SERVICE = "orders"
+
+
+def _require_acting_through_orders(caller: Caller, scope: str, operation: str) -> None:
+    if caller.actor != CHARGING_SERVICE or caller.sid is None:
+        raise PermissionDeniedError(
+            f"{operation} is accepted only from orders acting for a signed-in user"
+        )
+    if not caller.has_scope(scope):
+        raise PermissionDeniedError(f"{operation} needs the scope {scope}")
+
+
 def require_charge_permission(caller: Caller) -> None:
-    """Charge moves money for `caller.sub`; today the user's `orders:write` token allows it."""
-    if not caller.has_scope("orders:write"):
-        raise PermissionDeniedError("Charge needs the scope orders:write")
+    """Charge moves money for `caller.sub`: only orders, acting for that user, may ask."""
+    _require_acting_through_orders(caller, "billing:charge", "Charge")
 
 
 def require_refund_permission(caller: Caller) -> None:
-    """Refund moves money back; same rule as Charge until token exchange lands."""
-    if not caller.has_scope("orders:write"):
-        raise PermissionDeniedError("Refund needs the scope orders:write")
+    """Refund moves money back: the same rule as Charge, with `billing:refund`."""
+    _require_acting_through_orders(caller, "billing:refund", "Refund")
 
 
 def require_invoice_read_permission(caller: Caller) -> None:

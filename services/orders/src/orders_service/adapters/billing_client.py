@@ -1,17 +1,20 @@
 """billing's Charge over gRPC, as the domain's PaymentGateway.
 
-The channel carries tessera's ClientAuthInterceptor, which adds the caller's identity
-(`authorization`) and `x-request-id` to every call; this module maps gRPC status codes to the
-orders exception tree so nothing above it knows about gRPC.
+The channel carries tessera's ClientAuthInterceptor, which adds `x-request-id` and the
+caller's identity to every call: not the user's own token, but one exchanged for it at auth
+(RFC 8693: audience billing only, `act: orders`, DESIGN §6). This module maps gRPC status codes
+and exchange failures to the orders exception tree so nothing above it knows about either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from tessera import TokenExchangeError
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
-from tessera.grpc import ClientAuthInterceptor, forward_current_token
+from tessera.grpc import ClientAuthInterceptor
 
 from orders_service.errors import (
     BillingFailedError,
@@ -31,11 +34,19 @@ _ERRORS: dict[Any, type[PaymentError]] = {
 }
 
 
-def open_billing_channel(target: str) -> Any:
-    """The one channel to billing, created at start-up (skeleton: forwards the user's token)."""
-    return grpc.aio.insecure_channel(
-        target, interceptors=[ClientAuthInterceptor(forward_current_token)]
-    )
+TokenSource = Callable[[], Awaitable[str | None]]
+
+
+def open_billing_channel(target: str, token_source: TokenSource) -> Any:
+    """The one channel to billing, created at start-up; `token_source` gives each call's token."""
+    return grpc.aio.insecure_channel(target, interceptors=[ClientAuthInterceptor(token_source)])
+
+
+def _payment_error(error: TokenExchangeError) -> PaymentError:
+    """auth refused the user's token (401), or could not exchange it now (billing unreachable)."""
+    if error.subject_token_rejected:
+        return ChargeUnauthenticatedError(f"token exchange refused: {error.description}")
+    return BillingUnavailableError(f"token exchange failed: {error.error}")
 
 
 class GrpcBillingGateway:
@@ -56,6 +67,8 @@ class GrpcBillingGateway:
         )
         try:
             invoice = await self._stub.Charge(request, timeout=self._deadline)
+        except TokenExchangeError as error:
+            raise _payment_error(error) from error
         except grpc.aio.AioRpcError as error:
             raise _ERRORS.get(error.code(), BillingFailedError)(
                 f"billing answered {error.code().name}: {error.details()}"
