@@ -113,14 +113,18 @@ def test_reusing_a_rotated_refresh_token_kills_the_familys_access_tokens_at_both
     auth_url = platform.plan.service("auth").base_url
     form = {"grant_type": "refresh_token", "client_id": "mobile"}
     with httpx.Client(base_url=auth_url, timeout=10) as client:
-        rotated = client.post(
-            "/v1/auth/token", data={**form, "refresh_token": mobile.refresh_token}
+        first = client.post("/v1/auth/token", data={**form, "refresh_token": mobile.refresh_token})
+        assert first.status_code == 200, first.text
+        second = client.post(
+            "/v1/auth/token", data={**form, "refresh_token": first.json()["refresh_token"]}
         )
-        assert rotated.status_code == 200, rotated.text
-        fresh = rotated.json()["access_token"]
+        assert second.status_code == 200, second.text
+        fresh = second.json()["access_token"]
         exchanged = exchanged_for_billing(platform, fresh)
         assert orders_status(platform, fresh) == 200
 
+        # Two generations old: not a lost response (the grace window covers only the immediate
+        # parent of the live token), so it is theft and the whole family dies.
         reused = client.post("/v1/auth/token", data={**form, "refresh_token": mobile.refresh_token})
 
     assert reused.status_code == 400
