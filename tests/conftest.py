@@ -21,7 +21,7 @@ from tessera_dev.harness import (
     free_port_plan,
     temporary_postgres_databases,
 )
-from tessera_dev.platform import describe_platform, sqlite_database_urls
+from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
 from tessera_dev.service_clients import generate_service_client_secrets
 
 BACKENDS = ("sqlite", "postgres")
@@ -36,6 +36,7 @@ def _test_settings() -> dict[str, dict[str, str]]:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
+            **GENEROUS_AUTH_RATE_LIMITS,
         }
     }
 

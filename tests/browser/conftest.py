@@ -33,7 +33,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
-from tessera_dev.platform import describe_platform, sqlite_database_urls
+from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
 
 REPO = Path(__file__).resolve().parents[2]
 SPA_DIR = REPO / "clients" / "spa"
@@ -62,12 +62,7 @@ def _browser_test_settings() -> dict[str, dict[str, str]]:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
-            # Every browser test registers and signs in from 127.0.0.1: production per-IP limits
-            # would answer 429 part-way through the suite.
-            "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
-            "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
-            "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
-            "REFRESH_RATE_LIMIT_PER_IP": "5000/minute",
+            **GENEROUS_AUTH_RATE_LIMITS,
         },
         "orders": short_lived,
         "billing": short_lived,

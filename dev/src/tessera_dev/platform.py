@@ -23,6 +23,16 @@ from tessera_dev.service_clients import ServiceClientFiles
 
 SERVICE_NAMES = ("auth", "orders", "billing")
 ISSUER = "http://localhost:8000"
+
+GENEROUS_AUTH_RATE_LIMITS = {
+    "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
+    "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
+    "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
+    "REFRESH_RATE_LIMIT_PER_IP": "5000/minute",
+}
+"""auth settings for tests and benchmarks, where every user comes from 127.0.0.1 in a burst
+(the production limits would answer 429 part-way through); the limits themselves are tested
+in auth's own tests."""
 """The public URL of auth as clients see it (through the gateway); never derived from a request."""
 
 

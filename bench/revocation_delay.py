@@ -22,7 +22,11 @@ from pathlib import Path
 import httpx
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import RunningPlatform, free_port_plan
-from tessera_dev.platform import describe_platform, sqlite_database_urls
+from tessera_dev.platform import (
+    GENEROUS_AUTH_RATE_LIMITS,
+    describe_platform,
+    sqlite_database_urls,
+)
 from tessera_dev.service_clients import generate_service_client_secrets
 
 TRIALS = 60
@@ -58,6 +62,7 @@ def run() -> dict[str, float]:
                     "PASSWORD_HASH_MEMORY_KIB": "8192",
                     "PASSWORD_HASH_TIME_COST": "1",
                     "PASSWORD_HASH_PARALLELISM": "1",
+                    **GENEROUS_AUTH_RATE_LIMITS,
                 }
             },
             service_clients=generate_service_client_secrets(workdir / "secrets"),
