@@ -87,16 +87,19 @@ def test_a_users_own_token_cannot_charge_at_billing(
 def test_a_service_token_without_a_user_cannot_charge_for_a_user(
     platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub
 ) -> None:
-    token = access_token_of(
-        client_credentials(
-            platform.plan.service("auth").base_url,
-            "orders",
-            service_client_secret(platform.plan, "orders"),
-            audience="billing",
-        )
-    )
+    auth_url = platform.plan.service("auth").base_url
+    secret = service_client_secret(platform.plan, "orders")
 
-    assert _charge(billing_grpc, token) == grpc.StatusCode.PERMISSION_DENIED
+    # auth will not even mint orders a token of its own for billing: only exchanges reach it ...
+    for_billing = client_credentials(auth_url, "orders", secret, audience="billing")
+    assert for_billing.status_code == 400
+    assert for_billing.json()["error"] == "invalid_target"
+
+    # ... and the service token orders does hold (for auth's feed) is refused by billing.
+    feed_token = access_token_of(
+        client_credentials(auth_url, "orders", secret, audience="auth", scope="revocations:read")
+    )
+    assert _charge(billing_grpc, feed_token) == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_an_exchanged_token_acting_through_orders_can_charge(
