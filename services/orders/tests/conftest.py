@@ -27,6 +27,7 @@ from billing_service.main import create_app as create_billing_app
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import FastAPI
+from orders_service.adapters.billing_client import TokenSource
 from orders_service.adapters.migrations import upgrade_to_head as migrate_orders
 from orders_service.config import Settings
 from orders_service.main import create_app
@@ -184,16 +185,22 @@ async def billing_app(tmp_path: Path, keys: InTestKeys) -> AsyncIterator[FastAPI
 
 @asynccontextmanager
 async def running_orders(
-    database_url: str, keys: InTestKeys, billing_target: str, exchange: InTestExchange
+    database_url: str,
+    keys: InTestKeys,
+    billing_target: str,
+    token_source: TokenSource,
+    *,
+    deadline_seconds: float = 2,
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """orders' real app and lifespan on `database_url`, calling billing at `billing_target`."""
     await asyncio.to_thread(migrate_orders, database_url)
     settings = Settings(
         DATABASE_URL=database_url,
         ISSUER=ISSUER,
         BILLING_GRPC_TARGET=billing_target,
-        BILLING_DEADLINE_SECONDS=2,
+        BILLING_DEADLINE_SECONDS=deadline_seconds,
     )
-    app = create_app(settings, keys=keys, billing_token_source=exchange)
+    app = create_app(settings, keys=keys, billing_token_source=token_source)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://orders.test") as client:

@@ -4,7 +4,10 @@
 OrdersError                       base class; never raised itself
 ├── InvalidOrderError             items, quantities, prices or currency out of range  422
 ├── OrderNotFoundError            unknown, or somebody else's                        404
-└── PaymentError                  billing did not charge the order
+├── OrderStateError               the order's status does not allow the action       409
+├── IdempotencyKeyReusedError     the key was first used with another request body   422
+├── RequestInProgressError        the key's first request has not answered yet       409
+└── PaymentError                  billing did not charge (or refund) the order
     ├── BillingUnavailableError   unreachable or past the deadline (transient)       503
     │                             (POST /v1/orders keeps the order payment_pending: 202)
     ├── ChargeUnauthenticatedError  billing refused the forwarded token              401
@@ -13,8 +16,9 @@ OrdersError                       base class; never raised itself
     └── BillingFailedError        any other answer from billing                      502
 ```
 
-This module imports no framework; the HTTP handler reads `http_status`, and the billing
-client raises the `PaymentError` subclasses from gRPC status codes.
+This module imports no framework; the HTTP handler reads `http_status` (and `retry_after`,
+sent as `Retry-After` on transient failures), and the billing client raises the
+`PaymentError` subclasses from gRPC status codes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class OrdersError(Exception):
     http_status = 500
     title = "Orders error"
     www_authenticate: str | None = None
+    retry_after: int | None = None
+    """Seconds after which a retry may succeed (the `Retry-After` header), if it may."""
 
 
 class InvalidOrderError(OrdersError):
@@ -42,6 +48,28 @@ class OrderNotFoundError(OrdersError):
     title = "Order not found"
 
 
+class OrderStateError(OrdersError):
+    """Raised when the order cannot be paid or cancelled in its current status."""
+
+    http_status = 409
+    title = "Conflict"
+
+
+class IdempotencyKeyReusedError(OrdersError):
+    """Raised when an Idempotency-Key comes back with a different request body."""
+
+    http_status = 422
+    title = "Idempotency key reused"
+
+
+class RequestInProgressError(OrdersError):
+    """Raised for a retry that arrives while the key's first request is still running."""
+
+    http_status = 409
+    title = "Request in progress"
+    retry_after = 1
+
+
 class PaymentError(OrdersError):
     """Raised when billing's Charge did not succeed."""
 
@@ -54,6 +82,7 @@ class BillingUnavailableError(PaymentError):
 
     http_status = 503
     title = "Billing unavailable"
+    retry_after = 5
 
 
 class ChargeUnauthenticatedError(PaymentError):

@@ -1,4 +1,4 @@
-"""billing's Charge over gRPC, as the domain's PaymentGateway.
+"""billing's Charge and Refund over gRPC, as the domain's PaymentGateway.
 
 The channel carries tessera's ClientAuthInterceptor, which adds `x-request-id` and the
 caller's identity to every call: not the user's own token, but one exchanged for it at auth
@@ -50,7 +50,7 @@ def _payment_error(error: TokenExchangeError) -> PaymentError:
 
 
 class GrpcBillingGateway:
-    """Charges through billing with a deadline on every call."""
+    """Charges and refunds through billing with a deadline on every call."""
 
     def __init__(self, channel: Any, *, deadline_seconds: float) -> None:
         self._stub = billing_pb2_grpc.BillingServiceStub(channel)
@@ -65,12 +65,23 @@ class GrpcBillingGateway:
             currency=currency,
             idempotency_key=idempotency_key,
         )
+        invoice = await self._call(self._stub.Charge, request)
+        return str(invoice.id)
+
+    async def refund(self, *, invoice_id: str, idempotency_key: str, reason: str) -> None:
+        request = billing_pb2.RefundRequest(
+            invoice_id=invoice_id, idempotency_key=idempotency_key, reason=reason
+        )
+        await self._call(self._stub.Refund, request)
+
+    async def _call(self, method: Any, request: Any) -> billing_pb2.Invoice:
+        """One call with the deadline; exchange and gRPC failures become PaymentErrors."""
         try:
-            invoice = await self._stub.Charge(request, timeout=self._deadline)
+            invoice: billing_pb2.Invoice = await method(request, timeout=self._deadline)
         except TokenExchangeError as error:
             raise _payment_error(error) from error
         except grpc.aio.AioRpcError as error:
             raise _ERRORS.get(error.code(), BillingFailedError)(
                 f"billing answered {error.code().name}: {error.details()}"
             ) from error
-        return str(invoice.id)
+        return invoice

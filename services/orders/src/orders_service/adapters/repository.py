@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
+
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orders_service.adapters.models import OrderLineRow, OrderRow
+from orders_service.adapters.models import IdempotencyKeyRow, OrderLineRow, OrderRow
+from orders_service.domain.idempotency import IdempotencyRecord, IdempotentRequest, RecordedAnswer
 from orders_service.domain.orders import Order, OrderLine, OrderStatus
 
 
@@ -24,6 +29,21 @@ def _to_order(row: OrderRow) -> Order:
     )
 
 
+def _to_record(row: IdempotencyKeyRow) -> IdempotencyRecord:
+    answer = None
+    if row.answer_status is not None:
+        headers = tuple((name, value) for name, value in json.loads(row.answer_headers or "[]"))
+        answer = RecordedAnswer(row.answer_status, headers, row.answer_body or "")
+    return IdempotencyRecord(
+        owner_id=row.owner_id,
+        key=row.idempotency_key,
+        fingerprint=row.fingerprint,
+        order_id=row.order_id,
+        created_at=row.created_at,
+        answer=answer,
+    )
+
+
 class SqlOrderStore:
     """Orders in the orders database.
 
@@ -33,7 +53,7 @@ class SqlOrderStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order, *, idempotency: IdempotentRequest | None = None) -> bool:
         row = OrderRow(
             id=order.id,
             owner_id=order.owner_id,
@@ -52,15 +72,64 @@ class SqlOrderStore:
                 for position, line in enumerate(order.lines)
             ],
         )
-        async with self._sessions.begin() as session:
-            session.add(row)
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+                if idempotency is not None:
+                    await session.flush()  # the order first: the key row refers to it
+                    # A taken key rolls the whole transaction back, order included; on
+                    # PostgreSQL a concurrent holder of the key is waited for until it commits.
+                    session.add(
+                        IdempotencyKeyRow(
+                            owner_id=order.owner_id,
+                            idempotency_key=idempotency.key,
+                            fingerprint=idempotency.fingerprint,
+                            order_id=order.id,
+                            created_at=order.created_at,
+                        )
+                    )
+        except IntegrityError:
+            taken = idempotency is not None and await self.idempotency_record(
+                order.owner_id, idempotency.key
+            )
+            if not taken:
+                raise
+            return False
+        return True
 
-    async def save_payment(self, order: Order) -> None:
+    async def transition(self, order: Order, *, expected: Collection[OrderStatus]) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OrderRow)
+                .where(
+                    OrderRow.id == order.id,
+                    OrderRow.status.in_([status.value for status in expected]),
+                )
+                .values(status=order.status.value, invoice_id=order.invoice_id)
+                .execution_options(synchronize_session=False)
+            )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def idempotency_record(self, owner_id: str, key: str) -> IdempotencyRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(IdempotencyKeyRow, (owner_id, key))
+            return None if row is None else _to_record(row)
+
+    async def record_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
-                update(OrderRow)
-                .where(OrderRow.id == order.id)
-                .values(status=order.status.value, invoice_id=order.invoice_id)
+                update(IdempotencyKeyRow)
+                .where(
+                    IdempotencyKeyRow.owner_id == owner_id,
+                    IdempotencyKeyRow.idempotency_key == key,
+                    IdempotencyKeyRow.answer_status.is_(None),
+                )
+                .values(
+                    answer_status=answer.status,
+                    answer_headers=json.dumps([list(pair) for pair in answer.headers]),
+                    answer_body=answer.body,
+                )
+                .execution_options(synchronize_session=False)
             )
 
     async def get(self, order_id: str) -> Order | None:

@@ -1,14 +1,18 @@
-"""`POST /v1/orders`, `GET /v1/orders`, `GET /v1/orders/{id}`."""
+"""`POST /v1/orders` (with `Idempotency-Key`), `GET /v1/orders[/{id}]`, `POST .../pay|cancel`."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, Field
 
 from orders_service.api.deps import OrderDeskDep, OrderReader, OrderWriter
+from orders_service.api.problems import problem_for
+from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer, fingerprint_of
 from orders_service.domain.orders import MAX_LINES, MAX_QUANTITY, Order, OrderLine, OrderStatus
+from orders_service.errors import OrdersError
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -61,22 +65,64 @@ class OrderList(BaseModel):
     items: list[OrderOut]
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Per user: a replay with the same body gets the first answer again",
+    ),
+]
+
+_REPLAYED_HEADERS = frozenset({"content-type", "www-authenticate", "retry-after"})
+
+
+def order_answer(outcome: Order | OrdersError) -> RecordedAnswer:
+    """201 with the order (202 while payment_pending), or the error's problem+json."""
+    if isinstance(outcome, OrdersError):
+        problem = problem_for(outcome)
+        headers = tuple((k, v) for k, v in problem.headers.items() if k in _REPLAYED_HEADERS)
+        return RecordedAnswer(problem.status_code, headers, bytes(problem.body).decode())
+    pending = outcome.status is OrderStatus.PAYMENT_PENDING
+    return RecordedAnswer(
+        status.HTTP_202_ACCEPTED if pending else status.HTTP_201_CREATED,
+        (("content-type", "application/json"),),
+        OrderOut.of(outcome).model_dump_json(),
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={202: {"model": OrderOut, "description": "stored; billing unreachable, pending"}},
+    response_model=OrderOut,
+    responses={
+        202: {"model": OrderOut, "description": "stored; billing unreachable, pending"},
+        409: {"description": "the first request with this Idempotency-Key is still running"},
+        422: {"description": "invalid order, or the Idempotency-Key was used for another body"},
+    },
 )
 async def place_order(
-    body: OrderIn, caller: OrderWriter, desk: OrderDeskDep, response: Response
-) -> OrderOut:
-    order = await desk.place(
-        owner_id=caller.sub,
-        lines=[OrderLine(i.sku, i.quantity, i.unit_price_cents) for i in body.items],
-        currency=body.currency,
-    )
-    if order.status is OrderStatus.PAYMENT_PENDING:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return OrderOut.of(order)
+    body: OrderIn,
+    caller: OrderWriter,
+    desk: OrderDeskDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    lines = [OrderLine(i.sku, i.quantity, i.unit_price_cents) for i in body.items]
+    if idempotency_key is None:
+        answer = order_answer(
+            await desk.place(owner_id=caller.sub, lines=lines, currency=body.currency)
+        )
+    else:
+        answer = await desk.place_once(
+            owner_id=caller.sub,
+            lines=lines,
+            currency=body.currency,
+            request=IdempotentRequest(idempotency_key, fingerprint_of(body.model_dump())),
+            render=order_answer,
+        )
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 @router.get("")
@@ -88,3 +134,15 @@ async def list_orders(caller: OrderReader, desk: OrderDeskDep) -> OrderList:
 async def get_order(order_id: str, caller: OrderReader, desk: OrderDeskDep) -> OrderOut:
     order = await desk.get(order_id, viewer_id=caller.sub, viewer_is_admin=caller.is_admin)
     return OrderOut.of(order)
+
+
+@router.post("/{order_id}/pay", responses={409: {"description": "not payment_pending"}})
+async def pay_order(order_id: str, caller: OrderWriter, desk: OrderDeskDep) -> OrderOut:
+    """Charge a payment_pending order (exactly once, however often retried)."""
+    return OrderOut.of(await desk.pay(order_id, owner_id=caller.sub))
+
+
+@router.post("/{order_id}/cancel")
+async def cancel_order(order_id: str, caller: OrderWriter, desk: OrderDeskDep) -> OrderOut:
+    """Refund the order's charge (exactly once) and mark it cancelled."""
+    return OrderOut.of(await desk.cancel(order_id, owner_id=caller.sub))

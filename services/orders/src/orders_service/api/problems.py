@@ -11,7 +11,16 @@ from orders_service.errors import OrdersError
 
 async def _orders_error_response(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, OrdersError)
-    headers = {"WWW-Authenticate": error.www_authenticate} if error.www_authenticate else None
+    return problem_for(error)
+
+
+def problem_for(error: OrdersError) -> JSONResponse:
+    """The problem+json answer for `error`, with its RFC 6750 challenge or Retry-After."""
+    headers: dict[str, str] = {}
+    if error.www_authenticate:
+        headers["WWW-Authenticate"] = error.www_authenticate
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return problem_response(error.http_status, error.title, str(error), headers=headers)
 
 

@@ -1,35 +1,58 @@
-"""The orders use cases: place an order (store, then charge), read orders.
+"""The orders use cases: place an order (store, then charge), pay it later, cancel it, read.
 
 An order is committed before billing is called, so a crash or an unreachable billing never
-loses it: it stays `payment_pending`, and the order id is the charge's idempotency key, so
-charging it again later can never charge twice.
+loses it: it stays `payment_pending`. The order id is the charge's idempotency key, so charging
+it again (paying later, a retry, cancel settling a pending order) can never charge twice, and
+billing records one refund per invoice, so cancelling again never refunds twice. Status changes
+are compare-and-set (`OrderStore.transition`): concurrent pay and cancel agree on one outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from orders_service.domain.idempotency import (
+    IN_FLIGHT_TIMEOUT,
+    IdempotencyRecord,
+    IdempotentRequest,
+    RecordedAnswer,
+)
 from orders_service.domain.orders import (
+    CANCELLABLE,
+    PAYABLE,
     Order,
     OrderLine,
+    OrderStatus,
+    cancelled,
     may_view,
     new_order,
     paid,
     payment_failed,
 )
-from orders_service.errors import BillingUnavailableError, ChargeRejectedError, OrderNotFoundError
+from orders_service.errors import (
+    BillingUnavailableError,
+    ChargeRejectedError,
+    IdempotencyKeyReusedError,
+    OrderNotFoundError,
+    OrdersError,
+    OrderStateError,
+    RequestInProgressError,
+)
 
 
 class OrderStore(Protocol):
     """Order persistence; each write is its own committed transaction."""
 
-    async def add(self, order: Order) -> None: ...
+    async def add(self, order: Order, *, idempotency: IdempotentRequest | None = None) -> bool:
+        """Store the order and its key in one transaction; False (nothing stored) if the
+        owner already used the key."""
+        ...
 
-    async def save_payment(self, order: Order) -> None:
-        """Record the order's payment status and invoice id."""
+    async def transition(self, order: Order, *, expected: Collection[OrderStatus]) -> bool:
+        """Write `order`'s status and invoice id if the stored status is one of `expected`."""
         ...
 
     async def get(self, order_id: str) -> Order | None: ...
@@ -38,9 +61,15 @@ class OrderStore(Protocol):
         """The owner's orders, newest first."""
         ...
 
+    async def idempotency_record(self, owner_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def record_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
+        """Record the key's first answer, unless one is recorded already."""
+        ...
+
 
 class PaymentGateway(Protocol):
-    """Charges an order through billing; raises `PaymentError` subclasses."""
+    """billing, as seen by orders; raises `PaymentError` subclasses."""
 
     async def charge(
         self, *, order_id: str, amount_cents: int, currency: str, idempotency_key: str
@@ -48,10 +77,18 @@ class PaymentGateway(Protocol):
         """Charge the current caller and return the invoice id."""
         ...
 
+    async def refund(self, *, invoice_id: str, idempotency_key: str, reason: str) -> None:
+        """Refund one of the current caller's invoices in full."""
+        ...
+
+
+RenderAnswer = Callable[[Order | OrdersError], RecordedAnswer]
+"""How the API answers an order or an error (the domain records it without reading it)."""
+
 
 @dataclass(slots=True)
 class OrderDesk:
-    """Places and reads orders for a verified caller."""
+    """Places, pays, cancels and reads orders for a verified caller."""
 
     store: OrderStore
     payments: PaymentGateway
@@ -64,29 +101,79 @@ class OrderDesk:
         Raises the PaymentError billing answered with when it refused the charge; a charge
         billing rejects as invalid marks the order `payment_failed` first.
         """
-        order = new_order(
-            order_id=self.new_id(),
-            owner_id=owner_id,
-            lines=lines,
-            currency=currency,
-            now=self.clock(),
-        )
+        order = self._new_order(owner_id, lines, currency)
         await self.store.add(order)
+        return await self._charge_new(order)
+
+    async def place_once(
+        self,
+        *,
+        owner_id: str,
+        lines: list[OrderLine],
+        currency: str,
+        request: IdempotentRequest,
+        render: RenderAnswer,
+    ) -> RecordedAnswer:
+        """`place` at most once per (owner, key); every later call gets the first answer.
+
+        Raises IdempotencyKeyReusedError for the key with another body, RequestInProgressError
+        while the first call with the key is still running.
+        """
+        earlier = await self._earlier_answer(owner_id, request, render)
+        if earlier is not None:
+            return earlier
+        order = self._new_order(owner_id, lines, currency)
+        if not await self.store.add(order, idempotency=request):
+            # A concurrent call with the same key stored its order first.
+            earlier = await self._earlier_answer(owner_id, request, render)
+            if earlier is None:
+                raise RequestInProgressError("retry shortly")  # the key was stored: unreachable
+            return earlier
         try:
-            invoice_id = await self.payments.charge(
-                order_id=order.id,
-                amount_cents=order.total_cents,
-                currency=order.currency,
-                idempotency_key=order.id,
-            )
-        except BillingUnavailableError:
+            answer = render(await self._charge_new(order))
+        except OrdersError as error:
+            answer = render(error)
+        await self.store.record_answer(owner_id, request.key, answer)
+        return answer
+
+    async def pay(self, order_id: str, *, owner_id: str) -> Order:
+        """Charge a `payment_pending` order; paying a paid order again returns it unchanged."""
+        order = await self._own(order_id, owner_id)
+        if order.status is OrderStatus.PAID:
             return order
+        if order.status not in PAYABLE:
+            raise OrderStateError(f"order {order_id} is {order.status}; it cannot be paid")
+        try:
+            invoice_id = await self._charge(order)
         except ChargeRejectedError:
-            await self.store.save_payment(payment_failed(order))
+            await self._move(payment_failed(order), expected=PAYABLE)
             raise
-        charged = paid(order, invoice_id=invoice_id)
-        await self.store.save_payment(charged)
-        return charged
+        result = await self._move(paid(order, invoice_id=invoice_id), expected=PAYABLE)
+        if result.status is not OrderStatus.PAID:
+            raise OrderStateError(f"order {order_id} was {result.status} meanwhile")
+        return result
+
+    async def cancel(self, order_id: str, *, owner_id: str) -> Order:
+        """Refund the order's charge (once, however often called) and mark it `cancelled`.
+
+        A `payment_pending` order may have been charged after all (billing charged, then the
+        answer missed the deadline), so cancel first settles it: Charge with the order's key
+        returns billing's invoice for it, or makes one, and that invoice is refunded.
+        """
+        order = await self._own(order_id, owner_id)
+        if order.status is OrderStatus.CANCELLED:
+            return order
+        invoice_id = order.invoice_id
+        if order.status is OrderStatus.PAYMENT_PENDING:
+            try:
+                invoice_id = await self._charge(order)
+            except ChargeRejectedError:
+                invoice_id = None  # billing refuses this charge: nothing was ever taken
+        if invoice_id is not None:
+            await self.payments.refund(
+                invoice_id=invoice_id, idempotency_key=f"cancel-{order.id}", reason="cancelled"
+            )
+        return await self._move(cancelled(order, invoice_id=invoice_id), expected=CANCELLABLE)
 
     async def get(self, order_id: str, *, viewer_id: str, viewer_is_admin: bool) -> Order:
         """One order the viewer may see."""
@@ -100,3 +187,64 @@ class OrderDesk:
     async def list_own(self, owner_id: str, *, limit: int = 100) -> list[Order]:
         """The owner's most recent orders, newest first."""
         return await self.store.list_for_owner(owner_id, limit=limit)
+
+    def _new_order(self, owner_id: str, lines: list[OrderLine], currency: str) -> Order:
+        return new_order(
+            order_id=self.new_id(),
+            owner_id=owner_id,
+            lines=lines,
+            currency=currency,
+            now=self.clock(),
+        )
+
+    async def _own(self, order_id: str, owner_id: str) -> Order:
+        """Only the owner pays or cancels: billing charges and refunds the caller's account."""
+        order = await self.store.get(order_id)
+        if order is None or order.owner_id != owner_id:
+            raise OrderNotFoundError(f"no order {order_id}")
+        return order
+
+    async def _charge(self, order: Order) -> str:
+        return await self.payments.charge(
+            order_id=order.id,
+            amount_cents=order.total_cents,
+            currency=order.currency,
+            idempotency_key=order.id,
+        )
+
+    async def _charge_new(self, order: Order) -> Order:
+        try:
+            invoice_id = await self._charge(order)
+        except BillingUnavailableError:
+            return order
+        except ChargeRejectedError:
+            await self._move(payment_failed(order), expected=PAYABLE)
+            raise
+        return await self._move(paid(order, invoice_id=invoice_id), expected=PAYABLE)
+
+    async def _move(self, after: Order, *, expected: Collection[OrderStatus]) -> Order:
+        """Store `after` if the order is still in an `expected` status; else the stored one."""
+        if await self.store.transition(after, expected=expected):
+            return after
+        return await self._own(after.id, after.owner_id)
+
+    async def _earlier_answer(
+        self, owner_id: str, request: IdempotentRequest, render: RenderAnswer
+    ) -> RecordedAnswer | None:
+        record = await self.store.idempotency_record(owner_id, request.key)
+        if record is None:
+            return None
+        if record.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was first used with a different request body"
+            )
+        if record.answer is not None:
+            return record.answer
+        if self.clock() - record.created_at < IN_FLIGHT_TIMEOUT:
+            raise RequestInProgressError(
+                "the first request with this Idempotency-Key is still running; retry shortly"
+            )
+        # The first request died before answering: answer with its order as it stands.
+        answer = render(await self._own(record.order_id, owner_id))
+        await self.store.record_answer(owner_id, request.key, answer)
+        return answer

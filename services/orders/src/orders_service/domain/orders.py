@@ -16,7 +16,7 @@ _ISO_4217 = re.compile(r"[A-Z]{3}")
 
 
 class OrderStatus(StrEnum):
-    """`payment_pending` until billing answers; issue 4 adds paying later and cancelling."""
+    """`payment_pending` until billing answers; paying later and cancelling move it on."""
 
     PAYMENT_PENDING = "payment_pending"
     PAID = "paid"
@@ -90,6 +90,18 @@ def paid(order: Order, *, invoice_id: str) -> Order:
 def payment_failed(order: Order) -> Order:
     """The order once billing has refused the charge for good."""
     return dataclasses.replace(order, status=OrderStatus.PAYMENT_FAILED)
+
+
+def cancelled(order: Order, *, invoice_id: str | None) -> Order:
+    """The order once cancelled; `invoice_id` is the refunded invoice, if it was charged."""
+    return dataclasses.replace(order, status=OrderStatus.CANCELLED, invoice_id=invoice_id)
+
+
+PAYABLE = frozenset({OrderStatus.PAYMENT_PENDING})
+"""Statuses from which `pay` may charge."""
+
+CANCELLABLE = frozenset({OrderStatus.PAYMENT_PENDING, OrderStatus.PAID, OrderStatus.PAYMENT_FAILED})
+"""Statuses from which `cancel` may move an order to `cancelled`."""
 
 
 def may_view(order: Order, *, viewer_id: str, viewer_is_admin: bool) -> bool:

@@ -1,0 +1,85 @@
+"""A key whose first request is still running, or died before answering, on an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from orders_service.adapters.billing_client import GrpcBillingGateway
+from orders_service.adapters.database import create_engine, create_session_factory
+from orders_service.adapters.migrations import upgrade_to_head
+from orders_service.adapters.repository import SqlOrderStore
+from orders_service.api.orders import order_answer
+from orders_service.domain.desk import OrderDesk
+from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer, fingerprint_of
+from orders_service.domain.orders import OrderLine, new_order
+from orders_service.errors import RequestInProgressError
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+LINES = [OrderLine("tea", 2, 350)]
+REQUEST = IdempotentRequest("k-1", fingerprint_of({"items": "tea x2", "currency": "EUR"}))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlOrderStore]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
+    await asyncio.to_thread(upgrade_to_head, url)
+    engine = create_engine(url)
+    try:
+        yield SqlOrderStore(create_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_retry_waits_for_a_running_first_request_and_answers_for_a_dead_one(
+    store: SqlOrderStore, unused_port: int
+) -> None:
+    # The first request stored its order and key, then died before charging or answering.
+    first = new_order(order_id="o-1", owner_id="alice", lines=LINES, currency="EUR", now=T0)
+    assert await store.add(first, idempotency=REQUEST)
+    clock = Clock()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{unused_port}") as channel:
+        desk = OrderDesk(
+            store=store,
+            payments=GrpcBillingGateway(channel, deadline_seconds=1),
+            clock=clock,
+            new_id=lambda: "o-2",
+        )
+
+        async def retry() -> RecordedAnswer:
+            return await desk.place_once(
+                owner_id="alice", lines=LINES, currency="EUR", request=REQUEST, render=order_answer
+            )
+
+        clock.now = T0 + timedelta(seconds=29)
+        with pytest.raises(RequestInProgressError):
+            await retry()
+        clock.now = T0 + timedelta(seconds=31)
+        late = await retry()
+        again = await retry()
+
+    assert late == again
+    assert late.status == 202
+    assert '"id":"o-1"' in late.body
+    assert [order.id for order in await store.list_for_owner("alice", limit=10)] == ["o-1"]
+
+
+async def test_a_second_order_under_a_taken_key_is_not_stored(store: SqlOrderStore) -> None:
+    first = new_order(order_id="o-1", owner_id="alice", lines=LINES, currency="EUR", now=T0)
+    second = new_order(order_id="o-2", owner_id="alice", lines=LINES, currency="EUR", now=T0)
+
+    assert await store.add(first, idempotency=REQUEST)
+    assert not await store.add(second, idempotency=REQUEST)
+    assert await store.get("o-2") is None
