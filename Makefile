@@ -23,6 +23,10 @@ sync: uv ## Create .venv with every workspace package and the dev tools (from uv
 run: sync ## Start the whole platform on the embedded default (SQLite, local processes); Ctrl-C stops all
 	@$(UV_RUN) python -m tessera_dev.launcher
 
+.PHONY: demo
+demo: sync ## A narrated run of every flow (own platform; or set DEMO_BASE_URL to a running one)
+	@$(UV_RUN) python -m tessera_dev.demo $(if $(DEMO_BASE_URL),--base-url $(DEMO_BASE_URL),--start)
+
 .PHONY: migrate
 migrate: sync ## Apply every service's Alembic migrations to its configured database
 	@$(UV_RUN) python -m auth_service migrate
