@@ -181,3 +181,32 @@ async def test_the_health_service_answers_without_a_token(billing_on_sqlite: Any
             health_pb2.HealthCheckRequest(service="tessera.billing.v1.BillingService")
         )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_users_own_token_cannot_refund(
+    billing_stub: Stub, issue_token: IssueToken, issue_exchanged_token: IssueToken
+) -> None:
+    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_exchanged_token("alice")))
+    refund = billing_pb2.RefundRequest(invoice_id=invoice.id, idempotency_key="r1", reason="x")
+
+    call = billing_stub.Refund(refund, metadata=_as(issue_token("alice")))
+
+    assert await _status_of(call) == grpc.StatusCode.PERMISSION_DENIED
+    fetched = await billing_stub.GetInvoice(
+        billing_pb2.GetInvoiceRequest(id=invoice.id), metadata=_as(issue_token("alice"))
+    )
+    assert fetched.status == "paid"
+
+
+async def test_invoices_are_readable_by_the_user_directly_and_through_orders(
+    billing_stub: Stub, issue_token: IssueToken, issue_exchanged_token: IssueToken
+) -> None:
+    invoice = await billing_stub.Charge(_charge(), metadata=_as(issue_exchanged_token("alice")))
+    request = billing_pb2.GetInvoiceRequest(id=invoice.id)
+
+    directly = await billing_stub.GetInvoice(request, metadata=_as(issue_token("alice")))
+    via_orders = await billing_stub.GetInvoice(
+        request, metadata=_as(issue_exchanged_token("alice", scope="invoices:read"))
+    )
+
+    assert directly.id == via_orders.id == invoice.id

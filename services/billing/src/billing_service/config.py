@@ -44,4 +44,8 @@ class Settings(BaseSettings, ServiceIdentitySettings):
             raise ValueError("production needs a PostgreSQL DATABASE_URL, not the embedded SQLite")
         if urlsplit(self.ISSUER).scheme != "https":
             raise ValueError("production needs an https ISSUER")
+        if self.SERVICE_CLIENT_SECRET is None and self.SERVICE_CLIENT_SECRET_FILE is None:
+            # Without its credentials the service sees no revocations (and orders cannot
+            # exchange tokens): refuse to start rather than run blind to logouts.
+            raise ValueError("production needs SERVICE_CLIENT_SECRET_FILE (or _SECRET)")
         return self

@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
         return key_source.ready if isinstance(key_source, JwksCache) else True
 
     app = FastAPI(title="Tessera billing", version="0.1.0", lifespan=lifespan)
+    app.state.service_identity = identity  # its revocation index and watcher, for operators
     install_service_defaults(
         app,
         service="billing",
