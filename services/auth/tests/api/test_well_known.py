@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import jwt
+from auth_service.api.token import GRANTS
 from auth_service.config import Settings
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
@@ -62,3 +63,22 @@ async def test_metadata_comes_from_the_issuer_setting_not_the_host_header(
 async def test_there_is_no_openid_configuration(client: httpx.AsyncClient) -> None:
     response = await client.get("/.well-known/openid-configuration")
     assert response.status_code == 404
+
+
+async def test_metadata_lists_every_grant_and_client_authentication_the_token_endpoint_takes(
+    client: httpx.AsyncClient,
+) -> None:
+    metadata = (await client.get("/.well-known/oauth-authorization-server")).json()
+
+    assert set(metadata["grant_types_supported"]) == {
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
+    assert set(metadata["grant_types_supported"]) == set(GRANTS)
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    }
+    assert "revocation_endpoint" not in metadata

@@ -13,13 +13,18 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from auth_service.api.deps import KeyRingDep, SettingsDep
+from auth_service.config import TOKEN_EXCHANGE_GRANT
 from auth_service.domain.access_tokens import ADMIN_SCOPES, USER_SCOPES
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
 
-# What the token endpoint accepts once the refresh-token issue lands; no authorization endpoint.
-GRANT_TYPES_SUPPORTED = ["refresh_token"]
-TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+# The grants `POST /v1/auth/token` dispatches on (api/token.py; a test keeps the two equal).
+# There is no authorization endpoint: users log in with `POST /v1/auth/login`.
+GRANT_TYPES_SUPPORTED = ["refresh_token", "client_credentials", TOKEN_EXCHANGE_GRANT]
+# Service clients authenticate with HTTP Basic or the body (RFC 6749 §2.3.1); the public web and
+# mobile clients refresh without client authentication (`none`). No RFC 7009 revocation endpoint
+# exists (logout and the sessions API revoke), so no `revocation_endpoint` is advertised.
+TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 def _json(body: dict[str, Any], *, max_age: int, request: Request) -> Response:
