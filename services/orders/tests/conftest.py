@@ -223,7 +223,8 @@ async def orders_without_billing(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The orders service pointed at a billing address where nothing listens."""
     url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
-    async with running_orders(url, keys, f"127.0.0.1:{unused_port}", exchange) as client:
+    target = f"127.0.0.1:{unused_port}"
+    async with running_orders(url, keys, target, exchange, deadline_seconds=0.5) as client:
         yield client
 
 

@@ -37,9 +37,19 @@ _ERRORS: dict[Any, type[PaymentError]] = {
 TokenSource = Callable[[], Awaitable[str | None]]
 
 
+# gRPC's reconnect backoff grows to two minutes; capped at one second, a billing that comes
+# back is found again within a second, and calls wait for it (up to their deadline).
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 def open_billing_channel(target: str, token_source: TokenSource) -> Any:
     """The one channel to billing, created at start-up; `token_source` gives each call's token."""
-    return grpc.aio.insecure_channel(target, interceptors=[ClientAuthInterceptor(token_source)])
+    return grpc.aio.insecure_channel(
+        target, options=_CHANNEL_OPTIONS, interceptors=[ClientAuthInterceptor(token_source)]
+    )
 
 
 def _payment_error(error: TokenExchangeError) -> PaymentError:
@@ -75,9 +85,15 @@ class GrpcBillingGateway:
         await self._call(self._stub.Refund, request)
 
     async def _call(self, method: Any, request: Any) -> billing_pb2.Invoice:
-        """One call with the deadline; exchange and gRPC failures become PaymentErrors."""
+        """One call with the deadline; exchange and gRPC failures become PaymentErrors.
+
+        wait_for_ready: a call made while the channel reconnects (billing restarting) waits
+        for it instead of failing at once; the deadline still bounds every call.
+        """
         try:
-            invoice: billing_pb2.Invoice = await method(request, timeout=self._deadline)
+            invoice: billing_pb2.Invoice = await method(
+                request, timeout=self._deadline, wait_for_ready=True
+            )
         except TokenExchangeError as error:
             raise _payment_error(error) from error
         except grpc.aio.AioRpcError as error:
