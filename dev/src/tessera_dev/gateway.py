@@ -22,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -230,7 +231,12 @@ def create_app(settings: GatewaySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeout = httpx.Timeout(30.0, connect=5.0)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        # A reverse proxy must never keep cookies: httpx's client stores every Set-Cookie it sees
+        # and would send one user's refresh cookie along with the next user's request.
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, cookies=no_cookies
+        ) as http:
             app.state.http = http
             yield
 
