@@ -22,6 +22,7 @@ from auth_service.adapters.client_settings import (
     exchange_rules,
 )
 from auth_service.adapters.models import UserRow
+from auth_service.adapters.session_repository import SqlSessionRepository
 from auth_service.bootstrap import AuthRuntime, Storage
 from auth_service.config import Settings
 from auth_service.domain.service_clients import provision_clients
@@ -31,8 +32,9 @@ from auth_service.domain.token_exchange import ExchangeRules, SubjectTokenVerifi
 class SqlSubjectStatus:
     """The user's current token version and the session's state, read from the auth database."""
 
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self._storage: Storage = runtime.storage
+        self._runtime = runtime
 
     async def token_version(self, user_id: str) -> int | None:
         try:
@@ -45,9 +47,12 @@ class SqlSubjectStatus:
             return version
 
     async def session_is_active(self, session_id: str) -> bool:
-        # Sessions (refresh-token families, issue 3) are not stored yet: until they are, a
-        # session is only as revoked as its user's token version says.
-        return True
+        """Not revoked, not idle or past its absolute lifetime (DESIGN §6 refuses the rest)."""
+        async with self._storage.session_factory() as session:
+            found = await SqlSessionRepository(session).get(session_id)
+        return found is not None and found.is_active(
+            self._runtime.session_policy, self._runtime.now()
+        )
 
 
 @dataclass
@@ -100,7 +105,7 @@ async def open_service_identity(
         settings=runtime.settings,
         clients=store,
         rules=exchange_rules(runtime.settings),
-        status=SqlSubjectStatus(runtime.storage),
+        status=SqlSubjectStatus(runtime),
         runtime=runtime,
         clock=clock,
     )

@@ -162,6 +162,19 @@ async def test_an_already_delegated_subject_token_is_refused(
     assert "act" in response.json()["error_description"]
 
 
+async def test_a_subject_token_of_a_logged_out_session_is_refused(
+    auth: RunningAuth, user_token: str
+) -> None:
+    logout = await auth.http.post(
+        "/v1/auth/logout", headers={"Authorization": f"Bearer {user_token}"}
+    )
+    assert logout.status_code == 204
+
+    response = await exchange(auth.http, user_token)
+
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
+
+
 async def test_a_subject_token_older_than_the_users_token_version_is_refused(
     auth: RunningAuth, user_token: str
 ) -> None:
