@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -39,14 +39,21 @@ class FakeClock:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Passes every request to the real app, remembering the paths, so a test can count calls."""
+    """Passes every request to the real app, remembering the paths, so a test can count calls.
+
+    `before_send`, when a test sets it, runs just before a request reaches the app (a test uses
+    it to hold a refresh in flight while other requests catch up).
+    """
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.paths: list[str] = []
+        self.before_send: Callable[[httpx.Request], Awaitable[None]] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.paths.append(request.url.path)
+        if self.before_send is not None:
+            await self.before_send(request)
         return await self.inner.handle_async_request(request)
 
     def count(self, path: str) -> int:
@@ -97,6 +104,19 @@ async def auth_transport(
 def sent_paths(auth_transport: CountingTransport) -> list[str]:
     """Every path the clients sent, in order (the refresh request included)."""
     return auth_transport.paths
+
+
+RequestHook = Callable[[httpx.Request], Awaitable[None]]
+
+
+@pytest.fixture
+def hold_requests(auth_transport: CountingTransport) -> Callable[[RequestHook], None]:
+    """`hold_requests(hook)`: every later request awaits `hook(request)` before auth sees it."""
+
+    def install(hook: RequestHook) -> None:
+        auth_transport.before_send = hook
+
+    return install
 
 
 @pytest.fixture

@@ -2,17 +2,12 @@
 
 Time moves only through the injected clocks: `advance` moves auth's clock and, by default, the
 client's; a test that needs the client to be wrong about expiry gives it a clock of its own.
-
-PENDING (not collected: the file name lacks the `test_` prefix): every test here needs the
-refresh-token endpoint of issue 3 (mobile login returning `refresh_token`, `POST /v1/auth/token`,
-logout, sessions). Rename to `test_*.py` when it lands; they fail today at the first refresh
-with NotSignedInError, which is how the client behaves when login gave it no refresh token.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -119,22 +114,62 @@ async def test_a_token_the_server_refuses_is_refreshed_once_and_the_request_retr
         assert sent_paths == [ME, TOKEN, ME]
 
 
+class ClockThatCountsReads:
+    """The phone's clock (reading auth's), counting reads once armed.
+
+    `TesseraAuth` reads the clock to decide a token is expiring, before it takes the refresh
+    lock: a request that has read it is committed to refreshing unless the lock serialises it.
+    """
+
+    def __init__(self, clock: Callable[[], float], readers: int) -> None:
+        self._clock = clock
+        self._readers = readers
+        self.armed = False
+        self.reads = 0
+        self.every_reader_read = asyncio.Event()
+
+    def __call__(self) -> float:
+        if self.armed:
+            self.reads += 1
+            if self.reads >= self._readers:
+                self.every_reader_read.set()
+        return self._clock()
+
+
 async def test_concurrent_requests_share_one_refresh(
     make_client: ClientFactory,
     new_account: Account,
+    clock: Callable[[], float],
     advance: Advance,
     access_token_ttl: int,
     sent_paths: list[str],
+    hold_requests: Callable[[Callable[[httpx.Request], Awaitable[None]]], None],
 ) -> None:
-    async with await signed_in(make_client, new_account) as client:
+    """The refresh is held until all five requests are past the expiry check, so without the
+    client's lock each of them would send a refresh of its own."""
+    phone_clock = ClockThatCountsReads(clock, readers=5)
+    held: list[bool] = []
+
+    async def hold_refresh(request: httpx.Request) -> None:
+        if request.url.path == TOKEN:
+            try:
+                await asyncio.wait_for(phone_clock.every_reader_read.wait(), timeout=5)
+                held.append(True)
+            except TimeoutError:
+                held.append(False)
+
+    async with await signed_in(make_client, new_account, clock=phone_clock) as client:
         advance(access_token_ttl)
         sent_paths.clear()
+        phone_clock.armed = True
+        hold_requests(hold_refresh)
 
         answers = await asyncio.gather(*(client.me() for _ in range(5)))
 
-        assert len({answer["id"] for answer in answers}) == 1
-        assert sent_paths.count(TOKEN) == 1
-        assert sent_paths.count(ME) == 5
+    assert len({answer["id"] for answer in answers}) == 1
+    assert held == [True]  # one refresh, sent while all five requests wanted one
+    assert sent_paths.count(TOKEN) == 1
+    assert sent_paths.count(ME) == 5
 
 
 async def test_a_crash_before_storing_a_new_token_recovers_within_the_grace_window(
