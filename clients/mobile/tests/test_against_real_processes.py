@@ -4,11 +4,6 @@ SQLite files of their own).
 
 The servers' clocks are real, so expiry is arranged on the client side: its injected clock runs
 ahead, which is what a phone resumed after a while looks like. The CLI is run as a real process.
-
-PENDING (not collected: the file name lacks the `test_` prefix): every test here needs the
-refresh-token endpoint of issue 3 (mobile login returning `refresh_token`, `POST /v1/auth/token`,
-logout, sessions). Rename to `test_*.py` when it lands; they fail today at the first refresh
-with NotSignedInError, which is how the client behaves when login gave it no refresh token.
 """
 
 from __future__ import annotations
@@ -46,10 +41,16 @@ class SimulatedCrash(BaseException):
 
 
 class StoreThatDiesOnNextSave(TokenStore):
-    dying = False
+    """A device whose app is killed after a refresh answer arrives and before it is stored."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.dying = False
+        self.lost: list[str] = []
 
     def save(self, refresh_token: str) -> None:
         if self.dying:
+            self.lost.append(refresh_token)
             raise SimulatedCrash
         super().save(refresh_token)
 
@@ -175,23 +176,59 @@ async def test_a_crash_between_receiving_and_storing_a_new_token_recovers(
     # the app restarts at once (inside the server's grace window) with only the old token
     async with TesseraClient(base_url=base_url, store=TokenStore(path)) as restarted:
         assert await restarted.list_orders() == []
-    assert TokenStore(path).load() not in (None, old_token)
+    assert dying_store.lost
+    assert TokenStore(path).load() == dying_store.lost[0]  # the successor auth had already sent
 
 
-def test_threads_of_a_synchronous_app_share_one_refresh(base_url: str, tmp_path: Path) -> None:
+class ClockThatCountsReaders:
+    """The phone's clock, noting which threads read it once armed.
+
+    `TesseraAuth` reads the clock to decide a token is expiring, before it takes the refresh
+    lock; a thread that has read it is committed to refreshing unless the lock serialises it.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.now = 0.0
+        self.armed = False
+        self._threads = threads
+        self._readers: set[int] = set()
+        self._all_read = threading.Condition()
+
+    def __call__(self) -> float:
+        if self.armed:
+            with self._all_read:
+                self._readers.add(threading.get_ident())
+                self._all_read.notify_all()
+        return self.now
+
+    def wait_for_every_thread(self, timeout: float) -> bool:
+        with self._all_read:
+            return self._all_read.wait_for(lambda: len(self._readers) >= self._threads, timeout)
+
+
+def test_threads_of_a_synchronous_app_share_one_refresh(
+    platform: RunningPlatform, base_url: str, tmp_path: Path
+) -> None:
+    """Four threads find the token expired at once; the refresh is held until all four are past
+    the expiry check, so without the client's lock each would send its own refresh. Auth's
+    access log (tagged by request id) counts what reached the server."""
     email, password = account()
-    clock = PhoneClock()
+    workers, tag = 4, f"mobile-threads-{secrets.token_hex(4)}"
+    clock = ClockThatCountsReaders(workers)
     auth = TesseraAuth(
         token_url=f"{base_url}/v1/auth/token", store=TokenStore(tmp_path / "rt"), clock=clock
     )
-    token_requests: list[str] = []
+    refresh_ids: list[str] = []
+    overlap_held: list[bool] = []
 
-    def count_token_requests(request: httpx.Request) -> None:
+    def tag_and_hold(request: httpx.Request) -> None:
         if request.url.path == "/v1/auth/token":
-            token_requests.append(request.method)
+            refresh_ids.append(f"{tag}-{len(refresh_ids)}")
+            request.headers["X-Request-ID"] = refresh_ids[-1]
+            overlap_held.append(clock.wait_for_every_thread(timeout=10))
 
     with httpx.Client(
-        base_url=base_url, timeout=30, event_hooks={"request": [count_token_requests]}
+        base_url=base_url, timeout=30, event_hooks={"request": [tag_and_hold]}
     ) as http:
         http.post("/v1/users", json={"email": email, "password": password}).raise_for_status()
         login = http.post(
@@ -199,7 +236,8 @@ def test_threads_of_a_synchronous_app_share_one_refresh(base_url: str, tmp_path:
         )
         auth.accept_token_response(login.json())
         clock.now += FAR_FUTURE
-        start, outcomes = threading.Barrier(4), list[int | str]()
+        clock.armed = True
+        start, outcomes = threading.Barrier(workers), list[int | str]()
 
         def list_orders() -> None:
             start.wait(timeout=10)
@@ -208,11 +246,16 @@ def test_threads_of_a_synchronous_app_share_one_refresh(base_url: str, tmp_path:
             except Exception as exc:  # reported by the assertion below, not lost in a thread
                 outcomes.append(repr(exc))
 
-        threads = [threading.Thread(target=list_orders) for _ in range(4)]
+        threads = [threading.Thread(target=list_orders) for _ in range(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
 
-    assert outcomes == [200] * 4
-    assert token_requests == ["POST"]
+    assert outcomes == [200] * workers
+    assert overlap_held == [True]  # one refresh, sent while every thread wanted one
+    for request_id in refresh_ids:  # auth logs a request just after answering it
+        platform.wait_for_log("auth", request_id)
+    received = [line for line in platform.log("auth").splitlines() if tag in line]
+    assert len(received) == 1, received
+    assert "POST /v1/auth/token 200" in received[0]
