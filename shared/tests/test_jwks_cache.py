@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import json
 from typing import Any
 
 import httpx
@@ -38,7 +40,12 @@ class JwksServer:
         self.cache_control = cache_control
         self.up = True
         self.requests = 0
+        self.not_modified = 0
         self.delay = 0.0
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(json.dumps(self.keys).encode()).hexdigest()[:16] + '"'
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
@@ -46,9 +53,11 @@ class JwksServer:
             await asyncio.sleep(self.delay)
         if not self.up:
             return httpx.Response(503, json={"title": "down"})
-        return httpx.Response(
-            200, json={"keys": self.keys}, headers={"Cache-Control": self.cache_control}
-        )
+        headers = {"Cache-Control": self.cache_control, "ETag": self.etag}
+        if request.headers.get("if-none-match") == self.etag:
+            self.not_modified += 1
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, json={"keys": self.keys}, headers=headers)
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
@@ -209,3 +218,67 @@ async def test_only_rsa_signing_keys_for_rs256_are_accepted(
         assert cache.kids == {"good", "no-alg"}
     finally:
         await cache.aclose()
+
+
+async def test_an_unchanged_key_set_is_revalidated_with_its_etag(
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+) -> None:
+    server = JwksServer([rsa_jwk(signing_key, "key-1")], cache_control="max-age=60")
+    cache = cache_for(server, clock)
+    await cache.start()
+    try:
+        clock.now += 60
+        assert await cache.refresh_if_due()
+        assert server.not_modified == 1
+        assert cache.kids == {"key-1"}
+        # the 304 restarted the max-age period like a full answer would
+        assert cache.seconds_until_refresh() == pytest.approx(60)
+
+        server.keys = [rsa_jwk(signing_key, "key-1"), rsa_jwk(other_key, "key-2")]
+        clock.now += 60
+        assert await cache.refresh_if_due()
+        assert cache.kids == {"key-1", "key-2"}
+        assert server.not_modified == 1
+    finally:
+        await cache.aclose()
+
+
+async def test_a_revoked_key_is_dropped_refused_even_if_still_listed_and_refetched_at_once(
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+) -> None:
+    server = JwksServer([rsa_jwk(signing_key, "compromised")])
+    cache = cache_for(server, clock, refresh_cooldown_seconds=3600)
+    await cache.start()
+    try:
+        assert await cache.get_key("garbage") is None  # spends the unknown-kid cooldown
+        requests, not_modified = server.requests, server.not_modified
+        # auth has already activated the replacement; one replica still lists the old key
+        server.keys = [rsa_jwk(signing_key, "compromised"), rsa_jwk(other_key, "replacement")]
+
+        cache.forget_key("compromised")
+        assert await cache.get_key("compromised") is None
+
+        for _ in range(100):  # the background task refetches without waiting for the cooldown
+            if "replacement" in cache.kids:
+                break
+            await asyncio.sleep(0.01)
+        assert cache.kids == {"replacement"}
+        assert server.requests == requests + 1
+        assert server.not_modified == not_modified  # a full read, not a revalidation
+    finally:
+        await cache.aclose()
+
+
+async def test_short_max_ages_are_honoured_down_to_a_second(
+    signing_key: rsa.RSAPrivateKey, clock: Clock
+) -> None:
+    """auth publishes a next key one max-age before it signs; a verifier that refreshed less
+    often than max-age could miss it, so short max-ages are honoured (floored at 1 s)."""
+    for max_age, expected in (("2", 2), ("0", 1)):
+        server = JwksServer([rsa_jwk(signing_key, "key-1")], cache_control=f"max-age={max_age}")
+        cache = cache_for(server, clock)
+        await cache.start()
+        try:
+            assert cache.seconds_until_refresh() == pytest.approx(expected)
+        finally:
+            await cache.aclose()

@@ -400,3 +400,23 @@ async def test_forgetting_a_key_drops_the_tokens_it_signed(
     assert verifier.forget_key("key-1") == 1
     await verifier.verify(token)
     assert keys.lookups == 2
+
+
+class RevocableKeys(CountingKeySource):
+    """A caching key source, like the JWKS cache, that can be told a key is revoked."""
+
+    def forget_key(self, kid: str) -> None:
+        self._keys.pop(kid, None)
+
+
+async def test_forgetting_a_key_also_drops_it_from_a_key_source_that_caches_keys(
+    signing_key: rsa.RSAPrivateKey, mint: Mint
+) -> None:
+    keys = RevocableKeys({"key-1": signing_key.public_key()})
+    verifier = TokenVerifier(issuer=ISSUER, audience="orders", keys=keys, clock=lambda: NOW)
+    token = mint()
+    await verifier.verify(token)
+
+    verifier.forget_key("key-1")
+
+    assert (await rejects(verifier, token)).reason == "unknown_kid"

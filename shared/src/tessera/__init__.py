@@ -26,7 +26,7 @@ from tessera.tokens.errors import (
     MissingTokenError,
     TokenError,
 )
-from tessera.tokens.jwks import JwksCache, KeySource, StaticKeySource
+from tessera.tokens.jwks import JwksCache, KeySource, RevocableKeySource, StaticKeySource
 from tessera.tokens.principal import Principal
 from tessera.tokens.verifier import RevocationCheck, TokenVerifier
 
@@ -39,6 +39,7 @@ __all__ = [
     "MissingTokenError",
     "Principal",
     "ProblemError",
+    "RevocableKeySource",
     "RevocationCheck",
     "RevocationEvent",
     "RevocationIndex",

@@ -8,7 +8,7 @@ settings, so they live here once:
     class Settings(BaseSettings, ServiceIdentitySettings):
         SERVICE_CLIENT_ID: str = "orders"
 
-    identity = ServiceIdentity.from_settings(settings)
+    identity = ServiceIdentity.from_settings(settings, leeway_seconds=settings.TOKEN_LEEWAY_SECONDS)
     verifier = TokenVerifier(..., revocation_check=identity.index.check)
     await identity.start(verifier)        # lists the feed, then watches it in the background
 
@@ -76,12 +76,19 @@ class ServiceIdentity:
 
     @classmethod
     def from_settings(
-        cls, settings: ServiceIdentitySettings, *, exchange_audience: str | None = None
+        cls,
+        settings: ServiceIdentitySettings,
+        *,
+        leeway_seconds: float,
+        exchange_audience: str | None = None,
     ) -> ServiceIdentity:
-        """Build from settings; `exchange_audience` (e.g. "billing") adds a TokenExchanger."""
+        """Build from settings; `leeway_seconds` must be the verifier's (an index entry must
+        outlive every token the verifier still accepts); `exchange_audience` (e.g. "billing")
+        adds a TokenExchanger."""
         secret = settings.service_client_secret()
         index = RevocationIndex(
-            fail_closed_after_seconds=settings.REVOCATION_FAIL_CLOSED_AFTER_SECONDS
+            leeway_seconds=leeway_seconds,
+            fail_closed_after_seconds=settings.REVOCATION_FAIL_CLOSED_AFTER_SECONDS,
         )
         if secret is None or not settings.SERVICE_CLIENT_ID:
             return cls(

@@ -33,7 +33,7 @@ from billing_service.grpc_api.server import BillingGrpcServer
 def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
     """The billing app; `keys` replaces the JWKS cache (tests bring their own key source)."""
     key_source = keys if keys is not None else JwksCache(url=settings.JWKS_URL)
-    identity = ServiceIdentity.from_settings(settings)
+    identity = ServiceIdentity.from_settings(settings, leeway_seconds=settings.TOKEN_LEEWAY_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -43,7 +43,9 @@ def create_app(
 ) -> FastAPI:
     """The orders app; tests may bring their own key source and billing token source."""
     key_source = keys if keys is not None else JwksCache(url=settings.JWKS_URL)
-    identity = ServiceIdentity.from_settings(settings, exchange_audience="billing")
+    identity = ServiceIdentity.from_settings(
+        settings, leeway_seconds=settings.TOKEN_LEEWAY_SECONDS, exchange_audience="billing"
+    )
     token_source = billing_token_source or _exchanged_tokens(identity)
 
     @asynccontextmanager

@@ -1,9 +1,15 @@
 """Where verifiers get public keys: the KeySource protocol and the JWKS cache.
 
 The cache never fetches per request. It loads at start-up (retrying in the background while
-auth is unreachable), refreshes on the JWKS response's Cache-Control max-age, refetches at once
-when a token names an unknown `kid` but at most once per cooldown (so a flood of garbage `kid`s
-costs auth one request), and keeps the keys it has when auth is down (stale-if-error).
+auth is unreachable), refreshes on the JWKS response's Cache-Control max-age (revalidating with
+its ETag: an unchanged key set costs auth a 304), refetches at once when a token names an
+unknown `kid` but at most once per cooldown (so a flood of garbage `kid`s costs auth one
+request), and keeps the keys it has when auth is down (stale-if-error).
+
+Key rotation needs nothing more: auth publishes a new key as `next` at least one max-age before
+it signs with it, so every cache holds it by then. Emergency revocation arrives on the
+revocation feed: `forget_key` drops the key at once, refuses it even if a JWKS still lists it,
+and refetches immediately (no cooldown) to learn the key that replaced it.
 Only RSA signing keys for RS256 of at least 2048 bits are accepted; anything else is ignored.
 """
 
@@ -15,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
@@ -27,12 +33,21 @@ logger = logging.getLogger(__name__)
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 MIN_RSA_KEY_BITS = 2048
+MAX_REVOKED_KIDS = 1024
+"""Revoked kids a cache remembers (keys are revoked rarely; this only bounds the memory)."""
 
 
 class KeySource(Protocol):
     """Gives the verifier the public key for a `kid`; None means the kid is unknown."""
 
     async def get_key(self, kid: str) -> RSAPublicKey | None: ...
+
+
+@runtime_checkable
+class RevocableKeySource(KeySource, Protocol):
+    """A KeySource that caches keys and can be told one is revoked (`TokenVerifier.forget_key`)."""
+
+    def forget_key(self, kid: str) -> None: ...
 
 
 class StaticKeySource:
@@ -111,7 +126,7 @@ class JwksCache:
         http_client: httpx.AsyncClient | None = None,
         refresh_cooldown_seconds: float = 30,
         default_max_age_seconds: float = 300,
-        min_refresh_seconds: float = 10,
+        min_refresh_seconds: float = 1,
         max_refresh_seconds: float = 3600,
         retry_initial_seconds: float = 0.5,
         retry_max_seconds: float = 30,
@@ -131,6 +146,9 @@ class JwksCache:
         self._startup_attempts = startup_attempts
         self._clock = clock
         self._keys: dict[str, RSAPublicKey] = {}
+        self._revoked: dict[str, None] = {}  # insertion-ordered set, oldest dropped first
+        self._etag: str | None = None
+        self._wake = asyncio.Event()
         self._loaded = False
         self._next_refresh_at = 0.0
         self._retry_delay = retry_initial_seconds
@@ -186,6 +204,17 @@ class JwksCache:
         await self._fetch("unknown_kid")
         return self._keys.get(kid)
 
+    def forget_key(self, kid: str) -> None:
+        """A revoked key: dropped now, never used again, and the JWKS refetched at once."""
+        self._revoked[kid] = None
+        while len(self._revoked) > MAX_REVOKED_KIDS:
+            del self._revoked[next(iter(self._revoked))]
+        if self._keys.pop(kid, None) is not None:
+            JWKS_KEYS.set(len(self._keys))
+        self._etag = None  # the next fetch must read the whole document again
+        self._next_refresh_at = 0.0
+        self._wake.set()
+
     def seconds_until_refresh(self) -> float:
         """How long the background task waits before its next refresh."""
         return max(0.0, self._next_refresh_at - self._clock())
@@ -200,7 +229,12 @@ class JwksCache:
     async def _refresh_forever(self) -> None:
         while True:
             # The floor keeps a zero retry delay (or a clock that stands still) from spinning.
-            await asyncio.sleep(max(self.seconds_until_refresh(), 0.05))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(self.seconds_until_refresh(), 0.05))
+            if self._wake.is_set():
+                self._wake.clear()
+                await self._fetch("key_revoked")
+                continue
             await self.refresh_if_due()
 
     async def _fetch(self, trigger: str) -> bool:
@@ -216,12 +250,19 @@ class JwksCache:
 
     async def _fetch_once(self, trigger: str) -> bool:
         JWKS_FETCHES.labels(trigger).inc()
+        headers = {"Accept": "application/json"}
+        if self._etag is not None and self._loaded:
+            headers["If-None-Match"] = self._etag
         try:
-            response = await self._client.get(self._url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            keys = parse_jwks(response.json())
-            if not keys:
-                raise JwksFetchError("JWKS holds no usable RS256 key")
+            response = await self._client.get(self._url, headers=headers)
+            if response.status_code == httpx.codes.NOT_MODIFIED and self._loaded:
+                keys = self._keys
+            else:
+                response.raise_for_status()
+                keys = parse_jwks(response.json())
+                keys = {kid: key for kid, key in keys.items() if kid not in self._revoked}
+                if not keys:
+                    raise JwksFetchError("JWKS holds no usable RS256 key")
         except (httpx.HTTPError, ValueError, JwksFetchError) as exc:
             JWKS_FETCH_FAILURES.inc()
             self._next_refresh_at = self._clock() + self._retry_delay
@@ -233,6 +274,7 @@ class JwksCache:
             )
             return False
         self._keys = keys
+        self._etag = response.headers.get("etag")
         self._loaded = True
         JWKS_KEYS.set(len(keys))
         self._retry_delay = self._retry_initial

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from tessera.metrics import TOKEN_VERIFICATION_FAILURES
 from tessera.tokens.errors import InvalidTokenError
-from tessera.tokens.jwks import KeySource
+from tessera.tokens.jwks import KeySource, RevocableKeySource
 from tessera.tokens.principal import Principal
 from tessera.tokens.segments import decode_segment
 
@@ -90,7 +90,10 @@ class TokenVerifier:
         return principal
 
     def forget_key(self, kid: str) -> int:
-        """Drop every cached token signed by `kid` (emergency key revocation); returns how many."""
+        """Emergency key revocation: drop every cached token signed by `kid` (returns how many),
+        and the key itself from a key source that caches keys (the JWKS cache)."""
+        if isinstance(self._keys, RevocableKeySource):
+            self._keys.forget_key(kid)
         doomed = [token for token, (_, signer) in self._cache.items() if signer == kid]
         for token in doomed:
             del self._cache[token]
