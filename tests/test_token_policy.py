@@ -23,9 +23,7 @@ import grpc
 import httpx
 import jwt
 import pytest
-from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
-from auth_service.adapters.signing_key_store import SigningKeyStore
-from auth_service.bootstrap import open_storage
+from auth_service.bootstrap import open_storage, signing_key_store_from
 from auth_service.config import Settings
 from auth_service.domain.keys import SigningKey
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -82,8 +80,7 @@ def auth_signing_key(platform: RunningPlatform) -> SigningKey:
 
     async def load() -> SigningKey:
         async with open_storage(settings) as storage:
-            wrapper = KeyWrapper(load_key_encryption_key(settings))
-            ring = await SigningKeyStore(storage.session_factory, wrapper).load_key_ring()
+            ring = await signing_key_store_from(settings, storage).load_key_ring()
             return ring.signing_key
 
     return asyncio.run(load())

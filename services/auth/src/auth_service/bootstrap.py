@@ -22,8 +22,9 @@ from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.signing_key_store import SigningKeyStore
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
-from auth_service.config import Settings
+from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
+from auth_service.domain.key_lifecycle import KeySchedule
 from auth_service.domain.keys import KeyRing
 from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
 from auth_service.domain.sessions import SessionLifetime, SessionPolicy
@@ -50,6 +51,32 @@ def session_policy_from(settings: Settings) -> SessionPolicy:
         },
         grace_seconds=settings.REFRESH_GRACE_SECONDS,
         access_token_ttl_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
+    )
+
+
+def key_schedule_from(settings: Settings) -> KeySchedule:
+    """The key lifecycle's periods. A retired key is kept for the longest token lifetime auth
+    can be configured with, not the current one, so lowering the lifetime never drops a key
+    that signed a live token."""
+    return KeySchedule.from_periods(
+        jwks_max_age_seconds=settings.JWKS_MAX_AGE_SECONDS,
+        reload_seconds=settings.SIGNING_KEY_RELOAD_SECONDS,
+        max_token_lifetime_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS,
+        leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+        rotation_interval_seconds=settings.SIGNING_KEY_ROTATION_INTERVAL_SECONDS,
+    )
+
+
+def signing_key_store_from(
+    settings: Settings, storage: Storage, clock: Callable[[], float] = time.time
+) -> SigningKeyStore:
+    """The key store, with the KEK from settings (the CLI's `keys` commands use this too)."""
+    wrapper = KeyWrapper(load_key_encryption_key(settings))
+    return SigningKeyStore(
+        storage.session_factory,
+        wrapper,
+        key_schedule_from(settings),
+        clock=lambda: datetime.fromtimestamp(clock(), UTC),
     )
 
 
@@ -89,6 +116,7 @@ class AuthRuntime:
     settings: Settings
     storage: Storage
     password_hasher: PasswordHasher
+    key_store: SigningKeyStore
     keys: KeyRing
     token_issuer: AccessTokenIssuer
     session_policy: SessionPolicy
@@ -122,8 +150,8 @@ async def open_runtime(
         await hasher.warm_up()
         async with open_storage(settings) as storage:
             key_encryption_key = load_key_encryption_key(settings)
-            wrapper = KeyWrapper(key_encryption_key)
-            keys = await SigningKeyStore(storage.session_factory, wrapper).load_key_ring()
+            key_store = signing_key_store_from(settings, storage, clock)
+            keys = await key_store.load_key_ring()
             issuer = AccessTokenIssuer(
                 issuer=settings.ISSUER,
                 keys=keys,
@@ -134,6 +162,7 @@ async def open_runtime(
                 settings,
                 storage,
                 hasher,
+                key_store,
                 keys,
                 issuer,
                 session_policy=session_policy_from(settings),

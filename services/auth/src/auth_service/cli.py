@@ -1,4 +1,4 @@
-"""Command line: `python -m auth_service {migrate,serve,users create-admin,clients ...}`.
+"""Command line: `python -m auth_service {migrate,serve,users create-admin,clients ...,keys ...}`.
 
 `serve` never migrates; the launcher (or an operator) runs `migrate` first.
 """
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from auth_service.api.schemas import RegisterRequest
 from auth_service.bootstrap import open_storage, password_hasher_from
 from auth_service.cli_clients import add_client_commands, run_client_command
+from auth_service.cli_keys import add_key_commands, run_key_command
 from auth_service.config import Settings
 from auth_service.domain.accounts import create_or_promote_admin
 from auth_service.errors import AuthServiceError
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
     add_client_commands(commands)
+    add_key_commands(commands)
     return parser
 
 
@@ -117,4 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return create_admin(settings, args.email, args.password_stdin)
     elif args.command == "clients":
         return run_client_command(settings, args)
+    elif args.command == "keys":
+        return run_key_command(settings, args)
     return 0

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     KEY_ENCRYPTION_KEY_FILE: Path | None = None
     # How long verifiers and browsers may cache the JWKS and the metadata document.
     JWKS_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
+    # Signing keys (issue 5, DESIGN §5). The active key is rotated on this schedule (0 = only by
+    # hand, `keys rotate`); each replica reloads the key set at least this often (and at once on
+    # PostgreSQL NOTIFY). A next key signs only after JWKS max-age + reload + 2 s in the JWKS.
+    SIGNING_KEY_ROTATION_INTERVAL_SECONDS: float = Field(default=30 * 86_400, ge=0)
+    SIGNING_KEY_RELOAD_SECONDS: float = Field(default=1.0, ge=0.05, le=60)
 
     # argon2id parameters; raising them makes old hashes rehash on the next login.
     PASSWORD_HASH_TIME_COST: int = Field(default=3, ge=1)
@@ -91,8 +96,9 @@ class Settings(BaseSettings):
     TOKEN_EXCHANGE_RULES: TokenExchangeRules = Field(
         default_factory=lambda: dict(DEFAULT_TOKEN_EXCHANGE_RULES)
     )
-    # Revocation feed (issue 6): how often old events are pruned.
-    REVOCATION_PRUNE_INTERVAL_SECONDS: float = Field(default=60, gt=0, le=3600)
+    # The maintenance loop (one replica at a time): key schedule, revocation-event pruning,
+    # expired sealed successors.
+    MAINTENANCE_INTERVAL_SECONDS: float = Field(default=60, gt=0, le=3600)
 
     # Sessions (issue 3): refresh-token lifetimes per first-party client, and the grace window in
     # which a rotated refresh token presented again gets the same successor back (0 = off).
@@ -135,6 +141,18 @@ class Settings(BaseSettings):
         if value is not None:
             decode_key_encryption_key(value.get_secret_value())
         return value
+
+    @model_validator(mode="after")
+    def _rotation_leaves_time_to_publish(self) -> Settings:
+        lead = self.JWKS_MAX_AGE_SECONDS + self.SIGNING_KEY_RELOAD_SECONDS
+        interval = self.SIGNING_KEY_ROTATION_INTERVAL_SECONDS
+        if interval and interval < lead:
+            raise ValueError(
+                "SIGNING_KEY_ROTATION_INTERVAL_SECONDS must be 0 (off) or at least "
+                "JWKS_MAX_AGE_SECONDS + SIGNING_KEY_RELOAD_SECONDS, so a next key is seen by "
+                "every verifier before it signs"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_refuses_insecure_defaults(self) -> Settings:

@@ -8,18 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from tessera import TokenVerifier, install_service_defaults
+from tessera import install_service_defaults
 
 from auth_service.adapters.database import database_is_reachable
-from auth_service.adapters.revocation_feed import RevocationFeed
 from auth_service.api import login, revocations, sessions, token, users, well_known
+from auth_service.background import run_background
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.errors import install_error_handlers
 from auth_service.service_identity import open_service_identity
-
-AUDIENCE = "auth"
 
 
 def create_app(
@@ -33,30 +31,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime:
+        async with (
+            open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime,
+            run_background(runtime, clock=clock) as background,
+        ):
             app.state.runtime = runtime
-            # auth verifies its own tokens in process: the key ring is the KeySource
-            app.state.token_verifier = TokenVerifier(
-                issuer=settings.ISSUER,
-                audience=AUDIENCE,
-                keys=runtime.keys,
-                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
-                clock=clock,
+            app.state.token_verifier = background.token_verifier
+            app.state.revocation_feed = background.revocation_feed
+            app.state.key_refresher = background.key_refresher
+            app.state.maintenance = background.maintenance
+            identity = await open_service_identity(
+                runtime, keys=background.key_refresher, clock=clock
             )
-            app.state.service_identity = await open_service_identity(runtime, clock=clock)
-            feed = RevocationFeed(
-                runtime.storage,
-                settings.DATABASE_URL,
-                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
-                prune_interval_seconds=settings.REVOCATION_PRUNE_INTERVAL_SECONDS,
-                clock=clock,
-            )
-            app.state.revocation_feed = feed
-            await feed.start()
-            try:
-                yield
-            finally:
-                await feed.aclose()
+            background.key_refresher.on_change(identity.forget_keys)
+            app.state.service_identity = identity
+            yield
 
     app = FastAPI(title="Tessera auth", version="1", lifespan=lifespan)
 

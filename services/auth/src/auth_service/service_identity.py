@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from tessera import KeySource
 from tessera.tokens.verifier import TokenVerifier
 
 from auth_service.adapters.client_repository import ServiceClientStore
@@ -64,8 +65,17 @@ class ServiceIdentity:
     rules: ExchangeRules
     status: SqlSubjectStatus
     runtime: AuthRuntime
+    keys: KeySource
+    """The refreshed key ring (`KeyRingRefresher`), so a key another replica just activated
+    verifies here too."""
     clock: Callable[[], float] = time.time
     _verifiers: dict[str, TokenVerifier] = field(default_factory=dict)
+
+    def forget_keys(self, kids: frozenset[str]) -> None:
+        """Drop cached subject tokens signed by keys that left the ring (emergency revocation)."""
+        for verifier in self._verifiers.values():
+            for kid in kids:
+                verifier.forget_key(kid)
 
     def subject_verifier(self, caller: str) -> SubjectTokenVerifier:
         """A verifier of subject tokens whose `aud` must name `caller` (one per caller, cached)."""
@@ -74,7 +84,7 @@ class ServiceIdentity:
             verifier = TokenVerifier(
                 issuer=self.settings.ISSUER,
                 audience=caller,
-                keys=self.runtime.keys,
+                keys=self.keys,
                 leeway_seconds=self.settings.TOKEN_LEEWAY_SECONDS,
                 clock=self.clock,
                 cache_size=1_000,
@@ -96,7 +106,7 @@ async def provision_configured_clients(
 
 
 async def open_service_identity(
-    runtime: AuthRuntime, *, clock: Callable[[], float] = time.time
+    runtime: AuthRuntime, *, keys: KeySource, clock: Callable[[], float] = time.time
 ) -> ServiceIdentity:
     """Provision the configured clients and build the grants' dependencies."""
     store = ServiceClientStore(runtime.storage.session_factory)
@@ -107,5 +117,6 @@ async def open_service_identity(
         rules=exchange_rules(runtime.settings),
         status=SqlSubjectStatus(runtime),
         runtime=runtime,
+        keys=keys,
         clock=clock,
     )

@@ -12,16 +12,18 @@ from jwt.algorithms import RSAAlgorithm
 from ..conftest import log_in, register  # noqa: TID252 (shared test helpers)
 
 
-async def test_the_jwks_publishes_the_signing_key_and_is_cacheable(
+async def test_the_jwks_publishes_the_signing_key_and_the_next_one_and_is_cacheable(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.get("/.well-known/jwks.json")
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
-    (key,) = response.json()["keys"]
-    assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}
-    assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
+    active, waiting = response.json()["keys"]  # active first; the next key is published early
+    for key in (active, waiting):
+        assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}
+        assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
+    assert active["kid"] != waiting["kid"]
 
     revalidated = await client.get(
         "/.well-known/jwks.json", headers={"If-None-Match": response.headers["etag"]}
@@ -32,7 +34,7 @@ async def test_the_jwks_publishes_the_signing_key_and_is_cacheable(
 async def test_tokens_verify_with_the_published_key(client: httpx.AsyncClient) -> None:
     await register(client, "ada@example.com", "correct horse")
     token = (await log_in(client, "ada@example.com", "correct horse")).json()["access_token"]
-    (jwk,) = (await client.get("/.well-known/jwks.json")).json()["keys"]
+    jwk = (await client.get("/.well-known/jwks.json")).json()["keys"][0]
 
     assert jwt.get_unverified_header(token)["kid"] == jwk["kid"]
     public_key = RSAAlgorithm.from_jwk(jwk)

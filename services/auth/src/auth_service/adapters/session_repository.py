@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth_service.adapters.models import Base, UtcDateTime
@@ -173,3 +174,20 @@ class SqlRefreshTokenRepository:
             )
             .values(sealed_successor=None)
         )
+
+
+async def clear_expired_sealed_successors(
+    session_factory: async_sessionmaker[Any], *, used_before: datetime
+) -> int:
+    """Drop the sealed successors of tokens rotated before `used_before` (grace window over);
+    how many. Refresh never opens them past the window anyway: this is only housekeeping."""
+    async with session_factory() as session, session.begin():
+        result = await session.execute(
+            update(RefreshTokenRow)
+            .where(
+                RefreshTokenRow.sealed_successor.is_not(None),
+                RefreshTokenRow.used_at < used_before,
+            )
+            .values(sealed_successor=None)
+        )
+    return int(result.rowcount)

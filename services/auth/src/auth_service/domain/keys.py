@@ -106,11 +106,17 @@ class KeyRing:
     def signing_key(self) -> SigningKey:
         return self._snapshot[0]
 
+    @property
+    def published(self) -> tuple[PublishedKey, ...]:
+        """Every key in the JWKS, with its state."""
+        return tuple(self._snapshot[1].values())
+
     async def get_key(self, kid: str) -> rsa.RSAPublicKey | None:
         key = self._snapshot[1].get(kid)
         return key.public_key if key is not None else None
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """The JWK Set document, active key first."""
-        keys = sorted(self._snapshot[1].values(), key=lambda k: k.state != KeyState.ACTIVE)
+        """The JWK Set document: active key first, then next, then retired keys."""
+        order = {KeyState.ACTIVE: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
+        keys = sorted(self._snapshot[1].values(), key=lambda k: (order[k.state], k.kid))
         return {"keys": [key.jwk() for key in keys]}
