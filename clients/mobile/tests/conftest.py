@@ -129,15 +129,19 @@ def device_store(tmp_path: Path) -> TokenStore:
 def make_client(
     auth_transport: CountingTransport, device_store: TokenStore, clock: FakeClock
 ) -> Callable[..., TesseraClient]:
-    """`make_client(store=..., clock=...)`: a client (an app process) against the real auth."""
+    """`make_client(store=..., clock=..., transport=...)`: a client (an app process) against the
+    real auth; a test that stands in for another service passes a transport wrapping auth's."""
 
     def make(
-        *, store: TokenStore | None = None, clock: Callable[[], float] = clock
+        *,
+        store: TokenStore | None = None,
+        clock: Callable[[], float] = clock,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> TesseraClient:
         return TesseraClient(
             base_url=BASE_URL,
             store=store or device_store,
-            transport=auth_transport,
+            transport=transport or auth_transport,
             clock=clock,
         )
 

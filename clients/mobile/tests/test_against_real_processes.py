@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -135,6 +136,53 @@ def test_the_cli_signs_in_orders_lists_and_signs_out(base_url: str, tmp_path: Pa
     assert not store.exists()
     assert after.returncode == 3
     assert "sign in" in after.stderr
+
+
+def test_an_order_retried_with_its_idempotency_key_is_placed_once(
+    base_url: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "phone" / "refresh_token"
+    email, password = account()
+    cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password)
+    cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
+    key = ["--idempotency-key", f"order-{secrets.token_hex(8)}"]
+    item = ["--sku", "MUG", "--quantity", "2", "--price-cents", "1250", "--currency", "EUR"]
+    other_item = ["--sku", "MUG", "--quantity", "3", "--price-cents", "1250", "--currency", "EUR"]
+
+    first = cli(base_url, store, "order", "create", *item, *key)
+    retry = cli(base_url, store, "order", "create", *item, *key)
+    other = cli(base_url, store, "order", "create", *other_item, *key)
+    orders = cli(base_url, store, "orders")
+
+    assert first.returncode == 0, first.stderr
+    assert retry.returncode == 0, retry.stderr
+    assert retry.stdout == first.stdout  # orders' first answer, replayed
+    assert other.returncode == 1
+    assert other.stderr.startswith("tessera-mobile: 422 Idempotency key reused")
+    order_id = first.stdout.split()[0]
+    assert [line.split()[0] for line in orders.stdout.splitlines()] == [order_id]
+
+
+async def test_only_a_call_with_the_same_idempotency_key_is_the_same_order(
+    base_url: str, tmp_path: Path
+) -> None:
+    email, password = account()
+    item: dict[str, Any] = {"sku": "MUG", "quantity": 1, "unit_price_cents": 900, "currency": "EUR"}
+    async with TesseraClient(base_url=base_url, store=TokenStore(tmp_path / "rt")) as client:
+        await client.register(email, password)
+        await client.login(email, password)
+
+        keyed = await client.create_order(**item, idempotency_key="cart-42")
+        keyed_again = await client.create_order(**item, idempotency_key="cart-42")
+        unkeyed = await client.create_order(**item)
+        unkeyed_again = await client.create_order(**item)
+        orders = await client.list_orders()
+
+    assert keyed_again == keyed
+    assert unkeyed_again["id"] != unkeyed["id"]  # a new call without a key is a new order
+    assert sorted(o["id"] for o in orders) == sorted(
+        [keyed["id"], unkeyed["id"], unkeyed_again["id"]]
+    )
 
 
 async def test_orders_keep_working_across_an_access_token_expiry(

@@ -1,13 +1,30 @@
-"""The CLI's errors: one line a person can act on, and an exit code a script can test."""
+"""The CLI's errors: one line a person can act on, and an exit code a script can test.
+
+Where a test needs Tessera to misbehave, the CLI's client is given an `httpx.MockTransport`
+playing Tessera (the real platform is driven in test_against_real_processes.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from tessera_mobile import cli
 from tessera_mobile.cli import main
+from tessera_mobile.client import TesseraClient
 from tessera_mobile.store import TokenStore
+
+REFRESH_TOKEN = "tsr_" + "r" * 43
+TOKEN_ANSWER = {"access_token": "at", "expires_in": 300, "refresh_token": REFRESH_TOKEN}
+LOGIN = ["login", "--email", "ada@example.org", "--password-stdin"]
+ORDER = ["order", "create", "--sku", "MUG", "--quantity", "1", "--price-cents", "900"]
 
 
 def unused_local_url() -> str:
@@ -59,6 +76,239 @@ def test_an_order_needs_a_sku_quantity_and_price(capsys: pytest.CaptureFixture[s
 
     assert exited.value.code == 2
     assert "--quantity" in capsys.readouterr().err
+
+
+class FakeTessera:
+    """Tessera's token endpoints answering as they do; `POST /v1/orders` answered by `orders`.
+
+    Remembers every request, so a test can look at what the CLI sent.
+    """
+
+    def __init__(self, orders: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+        self.orders = orders or (lambda request: httpx.Response(201, json={"id": "ord_1"}))
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path in ("/v1/auth/login", "/v1/auth/token"):
+            return httpx.Response(200, json=TOKEN_ANSWER)
+        if request.url.path == "/v1/orders":
+            return self.orders(request)
+        return httpx.Response(404, json={"title": "Not Found"})
+
+
+@pytest.fixture
+def tessera(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeTessera], None]:
+    """`tessera(fake)`: the CLI's client talks to `fake` instead of the network."""
+
+    def serve(fake: FakeTessera) -> None:
+        def client(**kwargs: Any) -> TesseraClient:
+            return TesseraClient(transport=httpx.MockTransport(fake), **kwargs)
+
+        monkeypatch.setattr(cli, "TesseraClient", client)
+
+    return serve
+
+
+@pytest.fixture
+def signed_in_store(tmp_path: Path) -> Path:
+    path = tmp_path / "device" / "refresh_token"
+    TokenStore(path).save(REFRESH_TOKEN)
+    return path
+
+
+def fails_with_one_line(err: str) -> str:
+    """The one stderr line of a failed command, without its "tessera-mobile: " prefix."""
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert err.startswith("tessera-mobile: ")
+    return err.removeprefix("tessera-mobile: ").rstrip("\n")
+
+
+def raising(error: type[httpx.RequestError]) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise error("simulated", request=request)
+
+    return answer
+
+
+# -- the network fails after the request went out -------------------------------------------------
+
+
+@contextlib.contextmanager
+def server_that_hangs_up() -> Iterator[str]:
+    """A local port that accepts one connection, reads the request and closes without answering."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(30)
+
+        def hang_up() -> None:
+            with contextlib.suppress(OSError), listener.accept()[0] as connection:
+                connection.recv(65536)
+
+        thread = threading.Thread(target=hang_up, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        thread.join(timeout=30)
+
+
+def test_a_server_that_hangs_up_without_answering_is_one_line_and_exit_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Lines("pw-long-enough\n"))
+
+    with server_that_hangs_up() as url:
+        code = main(["--base-url", url, "--store", str(tmp_path / "rt"), *LOGIN])
+
+    assert code == 4
+    message = fails_with_one_line(capsys.readouterr().err)
+    assert message.startswith(f"no answer from Tessera at {url} (")
+    assert message.endswith("the request may or may not have been carried out")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (httpx.ReadTimeout, "timed out"),
+        (httpx.WriteTimeout, "timed out"),
+        (httpx.PoolTimeout, "timed out"),
+        (httpx.ReadError, "connection lost"),
+        (httpx.WriteError, "connection lost"),
+        (httpx.RemoteProtocolError, "malformed HTTP answer"),
+        (httpx.DecodingError, "malformed HTTP answer"),
+        (httpx.ProxyError, "ProxyError"),
+    ],
+)
+def test_a_request_whose_answer_is_lost_is_one_line_and_exit_4(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    error: type[httpx.RequestError],
+    reason: str,
+) -> None:
+    tessera(FakeTessera(orders=raising(error)))
+
+    code = main(["--base-url", "http://tessera.test", "--store", str(signed_in_store), *ORDER])
+
+    assert code == 4
+    message = fails_with_one_line(capsys.readouterr().err)
+    assert message.startswith(f"no answer from Tessera at http://tessera.test ({reason})")
+
+
+def test_a_lost_order_answer_names_the_key_to_retry_with(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake = FakeTessera(orders=raising(httpx.ReadTimeout))
+    tessera(fake)
+
+    code = main(["--base-url", "http://tessera.test", "--store", str(signed_in_store), *ORDER])
+
+    assert code == 4
+    [sent] = [r for r in fake.requests if r.url.path == "/v1/orders"]
+    key = sent.headers["Idempotency-Key"]
+    message = fails_with_one_line(capsys.readouterr().err)
+    assert message.endswith(f"run the same command with --idempotency-key {key}")
+
+
+def test_order_create_sends_the_idempotency_key_it_is_given(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake = FakeTessera()
+    tessera(fake)
+    store = ["--base-url", "http://tessera.test", "--store", str(signed_in_store)]
+
+    first = main([*store, *ORDER, "--idempotency-key", "order-7f3a"])
+    again = main([*store, *ORDER, "--idempotency-key", "order-7f3a"])
+    new = main([*store, *ORDER])
+
+    assert (first, again, new) == (0, 0, 0)
+    keys = [r.headers["Idempotency-Key"] for r in fake.requests if r.url.path == "/v1/orders"]
+    assert keys[:2] == ["order-7f3a", "order-7f3a"]
+    assert keys[2] != "order-7f3a"
+    assert json.loads(fake.requests[-1].content)["items"][0]["sku"] == "MUG"
+    assert capsys.readouterr().out.count("ord_1") == 3
+
+
+@pytest.mark.parametrize("key", ["two words", "naïve", "line\nbreak", "k" * 256])
+def test_an_idempotency_key_orders_would_refuse_is_one_line_before_anything_is_sent(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+) -> None:
+    fake = FakeTessera()
+    tessera(fake)
+
+    code = main(["--store", str(signed_in_store), *ORDER, "--idempotency-key", key])
+
+    assert code == 1
+    assert "idempotency key" in fails_with_one_line(capsys.readouterr().err)
+    assert fake.requests == []
+
+
+def test_a_base_url_without_http_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Lines("pw-long-enough\n"))
+
+    code = main(["--base-url", "localhost:8000", "--store", str(tmp_path / "rt"), *LOGIN])
+
+    assert code == 1
+    assert "must start with http(s)://" in fails_with_one_line(capsys.readouterr().err)
+
+
+# -- the token file ----------------------------------------------------------------------------
+
+
+def test_a_token_that_cannot_be_stored_is_one_line_naming_the_file(
+    tmp_path: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tessera(FakeTessera())
+    (tmp_path / "config").write_text("a file where the store's directory should be")
+    path = tmp_path / "config" / "refresh_token"
+    monkeypatch.setattr("sys.stdin", _Lines("pw-long-enough\n"))
+
+    code = main(["--base-url", "http://tessera.test", "--store", str(path), *LOGIN])
+
+    assert code == 1
+    assert fails_with_one_line(capsys.readouterr().err).startswith(
+        f"cannot write token file {path}: "
+    )
+
+
+@pytest.mark.parametrize("content", [b"tsr_SECRET\xff\xfe", b"tsr_SECRETa\ntsr_SECRETb"])
+def test_a_corrupt_token_file_is_named_with_what_to_do_and_never_shown(
+    tmp_path: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+) -> None:
+    tessera(FakeTessera())
+    path = tmp_path / "rt"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    store = ["--base-url", "http://tessera.test", "--store", str(path)]
+
+    code = main([*store, "orders"])
+
+    assert code == 1
+    message = fails_with_one_line(capsys.readouterr().err)
+    assert message == (
+        f"token file {path} is corrupt (it does not hold a refresh token): "
+        "sign in again (tessera-mobile login) to replace it"
+    )
+    monkeypatch.setattr("sys.stdin", _Lines("pw-long-enough\n"))
+    assert main([*store, *LOGIN]) == 0  # doing what the message says works
+    assert TokenStore(path).load() == REFRESH_TOKEN
 
 
 class _Lines:

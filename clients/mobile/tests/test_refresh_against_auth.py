@@ -21,6 +21,7 @@ ClientFactory = Callable[..., TesseraClient]
 Advance = Callable[[float], None]
 TOKEN = "/v1/auth/token"
 ME = "/v1/users/me"
+ORDERS = "/v1/orders"
 
 
 class SimulatedCrash(BaseException):
@@ -112,6 +113,46 @@ async def test_a_token_the_server_refuses_is_refreshed_once_and_the_request_retr
         await client.me()
 
         assert sent_paths == [ME, TOKEN, ME]
+
+
+class OrdersRefusingTheFirstToken(httpx.AsyncBaseTransport):
+    """Auth for real; `POST /v1/orders` answered here, first with orders' 401 for a token it no
+    longer accepts, then with an order, remembering the Idempotency-Key of every attempt."""
+
+    def __init__(self, auth: httpx.AsyncBaseTransport) -> None:
+        self.auth = auth
+        self.keys: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != ORDERS:
+            return await self.auth.handle_async_request(request)
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        if len(self.keys) == 1:
+            refusal = 'Bearer error="invalid_token", error_description="token expired"'
+            return httpx.Response(401, headers={"WWW-Authenticate": refusal})
+        return httpx.Response(201, json={"id": "ord_1", "status": "paid"})
+
+
+async def test_an_order_retried_after_a_refresh_carries_the_same_idempotency_key(
+    make_client: ClientFactory,
+    auth_transport: httpx.AsyncBaseTransport,
+    new_account: Account,
+    sent_paths: list[str],
+) -> None:
+    orders = OrdersRefusingTheFirstToken(auth_transport)
+    client = await signed_in(make_client, new_account, transport=orders)
+    sent_paths.clear()
+
+    async with client:
+        order = await client.create_order(
+            sku="MUG", quantity=1, unit_price_cents=900, currency="EUR"
+        )
+
+    assert order["id"] == "ord_1"
+    assert sent_paths == [TOKEN]  # the refresh between the two attempts went to the real auth
+    assert len(orders.keys) == 2
+    assert orders.keys[0] is not None
+    assert orders.keys[1] == orders.keys[0]
 
 
 class ClockThatCountsReads:

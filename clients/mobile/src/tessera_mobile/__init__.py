@@ -7,7 +7,9 @@ refresh token in a 0600 file; `TesseraClient` wraps the API calls; `tessera-mobi
 from tessera_mobile.auth import TesseraAuth
 from tessera_mobile.client import TesseraClient
 from tessera_mobile.errors import (
+    AnswerLostError,
     ApiError,
+    CorruptTokenFileError,
     InsecureTokenFileError,
     MobileClientError,
     NotSignedInError,
@@ -19,7 +21,9 @@ from tessera_mobile.errors import (
 from tessera_mobile.store import TokenStore
 
 __all__ = [
+    "AnswerLostError",
     "ApiError",
+    "CorruptTokenFileError",
     "InsecureTokenFileError",
     "MobileClientError",
     "NotSignedInError",

@@ -3,11 +3,13 @@
     tessera-mobile register --email ada@example.com          # password prompted
     tessera-mobile login --email ada@example.com --password-stdin < pw.txt
     tessera-mobile order create --sku BOOK-1 --quantity 2 --price-cents 1250 --currency EUR
+    tessera-mobile order create ... --idempotency-key KEY    # retry an order whose answer was lost
     tessera-mobile orders | invoices | sessions | logout
 
 The refresh token lives in --store (mode 0600); each invocation refreshes the access token from it,
-exactly as an app does after a cold start. Exit codes: 0 ok, 1 API or client error, 2 usage,
-3 not signed in / session ended, 4 Tessera unreachable.
+exactly as an app does after a cold start. Every failure is one line on stderr. Exit codes: 0 ok,
+1 API or client error (the token file included), 2 usage, 3 not signed in / session ended,
+4 Tessera unreachable or its answer lost (for `order create` the line gives the key to retry with).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import argparse
 import asyncio
 import getpass
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from tessera_mobile.client import TesseraClient
 from tessera_mobile.errors import (
+    AnswerLostError,
     MobileClientError,
     NotSignedInError,
     ServiceUnreachableError,
@@ -55,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--quantity", type=int, required=True)
     create.add_argument("--price-cents", type=int, required=True, help="unit price in cents")
     create.add_argument("--currency", default="EUR", help="ISO 4217 code")
+    create.add_argument(
+        "--idempotency-key",
+        help="the key of an earlier attempt whose answer was lost: the same item again gets "
+        "that order instead of a second one (default: a new key, so a new order)",
+    )
     commands.add_parser("invoices", help="list my invoices")
     commands.add_parser("sessions", help="list my signed-in devices")
     commands.add_parser("logout", help="sign out on this device")
@@ -70,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NotSignedInError, SessionExpiredError) as exc:
         _fail(str(exc))
         return EXIT_SIGNED_OUT
-    except ServiceUnreachableError as exc:
+    except (ServiceUnreachableError, AnswerLostError) as exc:
         _fail(str(exc))
         return EXIT_UNREACHABLE
     except MobileClientError as exc:
@@ -93,12 +102,7 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
             case "orders":
                 _print_rows(await client.list_orders(), ("id", "status", "total_cents", "currency"))
             case "order":
-                order = await client.create_order(
-                    sku=args.sku,
-                    quantity=args.quantity,
-                    unit_price_cents=args.price_cents,
-                    currency=args.currency,
-                )
+                order = await _create_order(client, args)
                 _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
             case "invoices":
                 _print_rows(
@@ -117,6 +121,24 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
                 await client.logout_all()
                 print("signed out on every device")
     return 0
+
+
+async def _create_order(client: TesseraClient, args: argparse.Namespace) -> dict[str, Any]:
+    """Place the order under a key chosen here, so a lost answer can be retried with it."""
+    key = args.idempotency_key or str(uuid.uuid4())
+    try:
+        return await client.create_order(
+            sku=args.sku,
+            quantity=args.quantity,
+            unit_price_cents=args.price_cents,
+            currency=args.currency,
+            idempotency_key=key,
+        )
+    except AnswerLostError as exc:
+        hint = (
+            f"to retry without placing it twice, run the same command with --idempotency-key {key}"
+        )
+        raise AnswerLostError(exc.base_url, exc.reason, retry_hint=hint) from exc
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -2,12 +2,14 @@
 
 Sign-in and registration go out without a bearer token; everything else goes through the auth,
 which refreshes when needed. Errors arrive as the exceptions in `errors.py`: a problem+json answer
-becomes `ApiError`, a refused connection `ServiceUnreachableError`, an ended session
-`SessionExpiredError` (with the store already cleared).
+becomes `ApiError`, a refused connection `ServiceUnreachableError`, a request whose answer never
+came back whole (read timeout, reset, broken HTTP) `AnswerLostError`, an ended session
+`SessionExpiredError` (with the store already cleared). The client never retries on its own.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +20,7 @@ import httpx
 
 from tessera_mobile.auth import CLIENT_ID, TesseraAuth
 from tessera_mobile.errors import (
+    AnswerLostError,
     ApiError,
     MobileClientError,
     NotSignedInError,
@@ -27,6 +30,9 @@ from tessera_mobile.errors import (
 from tessera_mobile.store import TokenStore
 
 USER_AGENT = "tessera-mobile/0.1"
+
+# What orders accepts as an Idempotency-Key (services/orders api/orders.py): 1-255 visible ASCII.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class TesseraClient:
@@ -130,12 +136,28 @@ class TesseraClient:
         currency: str,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Place an order; one Idempotency-Key per call, so a retried request is not a 2nd order."""
+        """Place an order, sent with `idempotency_key` (a fresh UUID when None).
+
+        To retry an order whose answer was lost (`AnswerLostError`, a gateway's 502), call again
+        with the same key and the same item: orders answers with the first order instead of
+        placing a second (the same key with another item is refused, 422). A call without a key
+        is always a new order.
+
+        >>> key = str(uuid.uuid4())  # chosen once per order the user places, kept until it answers
+        >>> order = await client.create_order(sku="MUG", quantity=1, unit_price_cents=900,
+        ...                                   currency="EUR", idempotency_key=key)
+        """
+        if idempotency_key is None:
+            idempotency_key = str(uuid.uuid4())
+        elif not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise MobileClientError(
+                "an idempotency key is 1 to 255 visible ASCII characters (no spaces)"
+            )
         body = {
             "items": [{"sku": sku, "quantity": quantity, "unit_price_cents": unit_price_cents}],
             "currency": currency,
         }
-        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        headers = {"Idempotency-Key": idempotency_key}
         return await self._json("POST", "/v1/orders", json=body, headers=headers)
 
     async def list_invoices(self) -> list[dict[str, Any]]:
@@ -171,9 +193,26 @@ class TesseraClient:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ServiceUnreachableError(self.base_url) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise MobileClientError(
+                f"cannot use {self.base_url} as Tessera's URL: it must start with http(s)://"
+            ) from exc
+        except httpx.RequestError as exc:  # sent, or partly: the server may have acted on it
+            raise AnswerLostError(self.base_url, _lost_answer_reason(exc)) from exc
         if response.is_success:
             return response
         raise _api_error(response)
+
+
+def _lost_answer_reason(exc: httpx.RequestError) -> str:
+    """Name what went wrong by its kind; httpx's own text may quote what the server sent."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.NetworkError):
+        return "connection lost"
+    if isinstance(exc, httpx.ProtocolError | httpx.DecodingError):
+        return "malformed HTTP answer"
+    return type(exc).__name__
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -6,10 +6,14 @@ MobileClientError                  base; str() is a one-line message fit for a u
  │                                 the store has been cleared, the user must sign in again
  ├── TokenRefreshError             the token endpoint failed for another reason (5xx,
  │                                 invalid_client, malformed answer); the stored token is kept
- ├── TokenStoreError               the refresh-token file cannot be trusted or written
- │    └── InsecureTokenFileError   the file is readable by others (mode wider than 0600)
+ ├── TokenStoreError               the refresh-token file cannot be trusted, read or written
+ │    ├── InsecureTokenFileError   the file is readable by others (mode wider than 0600)
+ │    └── CorruptTokenFileError    the file does not hold a refresh token: sign in again
  ├── ApiError                      a non-2xx answer from a Tessera API (problem+json parsed)
- └── ServiceUnreachableError       nothing answers at the base URL (connection refused, DNS)
+ ├── ServiceUnreachableError       nothing answers at the base URL (connection refused, DNS)
+ └── AnswerLostError               the request went out but no whole answer came back (read
+                                   timeout, connection reset, broken HTTP): it may have been
+                                   carried out
 """
 
 from __future__ import annotations
@@ -53,6 +57,19 @@ class InsecureTokenFileError(TokenStoreError):
     """Raised instead of reading a token file other users could read or write."""
 
 
+class CorruptTokenFileError(TokenStoreError):
+    """Raised when the token file holds something that is not a refresh token (not printable
+    ASCII, several lines): a disk or editing accident. The message names the file and never its
+    content, which may still be a token; signing in again replaces the file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"token file {path} is corrupt (it does not hold a refresh token): "
+            f"sign in again (tessera-mobile login) to replace it"
+        )
+        self.path = path
+
+
 class ApiError(MobileClientError):
     """A Tessera API answered with an error; fields come from its problem+json body."""
 
@@ -70,3 +87,21 @@ class ServiceUnreachableError(MobileClientError):
     def __init__(self, base_url: str) -> None:
         super().__init__(f"cannot reach Tessera at {base_url}: is `make run` running?")
         self.base_url = base_url
+
+
+class AnswerLostError(MobileClientError):
+    """Raised when a request may have reached Tessera but no complete answer came back.
+
+    A read timeout, a reset connection or a malformed HTTP answer says nothing about whether the
+    server carried the request out: a write may have happened. Retry reads freely; retry an order
+    only with the same Idempotency-Key (`retry_hint` says how, when the caller knows).
+    """
+
+    def __init__(self, base_url: str, reason: str, *, retry_hint: str | None = None) -> None:
+        message = (
+            f"no answer from Tessera at {base_url} ({reason}): "
+            "the request may or may not have been carried out"
+        )
+        super().__init__(f"{message}; {retry_hint}" if retry_hint else message)
+        self.base_url = base_url
+        self.reason = reason
