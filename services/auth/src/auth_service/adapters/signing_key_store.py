@@ -205,6 +205,7 @@ class SigningKeyStore:
         async with self._session_factory() as session:
             await _lock_keys(session)
             rows = list((await session.execute(select(SigningKeyRow))).scalars())
+            self._check_key_encryption_key(rows)
             now = self._clock()
             changes = plan([_record(row) for row in rows], now)
             if changes.empty:
@@ -228,6 +229,12 @@ class SigningKeyStore:
         if changes.rotates and trigger is not None:
             ROTATIONS.labels(trigger.value).inc()
         return _outcome(changes, records, self.schedule)
+
+    def _check_key_encryption_key(self, rows: Sequence[SigningKeyRow]) -> None:
+        """Refuse to add keys sealed under another KEK than the stored ones (an operator's
+        `keys rotate` with the wrong KEK would leave every replica unable to sign)."""
+        for row in rows[:1]:
+            self._wrapper.open(row.kid, row.encrypted_private_key)  # KeyEncryptionKeyError
 
     @staticmethod
     async def _all_rows(session: AsyncSession) -> list[SigningKeyRow]:
