@@ -33,6 +33,11 @@ migrate: sync ## Apply every service's Alembic migrations to its configured data
 	@$(UV_RUN) python -m orders_service migrate
 	@$(UV_RUN) python -m billing_service migrate
 
+.PHONY: keys-rotate
+keys-rotate: sync ## Rotate make run's signing key (compose: docker compose exec auth python -m auth_service keys rotate)
+	@DATABASE_URL=sqlite+aiosqlite:///var/auth.db KEY_ENCRYPTION_KEY_FILE=var/auth-kek \
+		$(UV_RUN) python -m auth_service keys rotate
+
 .PHONY: test
 test: sync ## Run every test: unit, integration, end-to-end (real processes, PostgreSQL and SQLite)
 	@$(UV_RUN) python -m tessera_dev.services_check

@@ -69,17 +69,14 @@ async def _list(store: SigningKeyStore) -> str:
     return "\n".join(lines) or "no signing keys yet (auth creates them at its first start)"
 
 
-def _summary(outcome: KeySetOutcome) -> str:
-    return (
-        f"active {outcome.active}; next {outcome.next} "
-        f"(may sign from {_when(outcome.next_ready_at)})"
-    )
+def _next_line(outcome: KeySetOutcome) -> str:
+    return f"next key {outcome.next} published, may sign from {_when(outcome.next_ready_at)}"
 
 
 async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
     first = await store.ensure_first_keys()
     if first.changes.create_active:
-        return 0, f"created the first signing keys: {_summary(first)}"
+        return 0, f"created the first signing keys: {first.active} active\n{_next_line(first)}"
     expected = first.active
     while True:
         try:
@@ -103,10 +100,12 @@ async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
         if outcome.changes.already_rotated_to is not None or not outcome.changes.rotates:
             if outcome.changes.create_next:
                 continue  # there was no next key: one is published now and must age first
-            return 0, f"already rotated by someone else; {_summary(outcome)}"
+            return 0, (
+                f"already rotated by someone else: {outcome.active} active\n{_next_line(outcome)}"
+            )
         return 0, (
             f"rotated: {outcome.changes.retire} retired (published until its tokens expire), "
-            f"{outcome.changes.activate} active; {_summary(outcome)}"
+            f"{outcome.changes.activate} active\n{_next_line(outcome)}"
         )
 
 
@@ -114,10 +113,11 @@ async def _revoke_current(store: SigningKeyStore) -> str:
     outcome = await store.rotate(expected_active=None, emergency=True)
     revoked = outcome.changes.revoke
     if revoked is None:
-        return f"there was no active key to revoke; {_summary(outcome)}"
+        return f"there was no active key to revoke: {outcome.active} active\n{_next_line(outcome)}"
     return (
         f"revoked {revoked}: removed from the JWKS, and a key revocation event makes every "
-        f"verifier refuse it and the tokens it signed; {_summary(outcome)}"
+        f"verifier refuse it and the tokens it signed\n{outcome.active} active\n"
+        f"{_next_line(outcome)}"
     )
 
 
