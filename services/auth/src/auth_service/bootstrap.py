@@ -50,7 +50,7 @@ def session_policy_from(settings: Settings) -> SessionPolicy:
             ),
         },
         grace_seconds=settings.REFRESH_GRACE_SECONDS,
-        access_token_ttl_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
+        longest_access_token_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -17,11 +18,28 @@ from auth_service.adapters.session_repository import (
 from auth_service.adapters.users_repository import SqlUserRepository
 
 
+@dataclass(frozen=True)
+class _PendingEvent:
+    kind: RevocationKind
+    value: str
+    expires_at: int
+    created_at: datetime
+    min_ver: int | None
+
+
 class SqlRevocationEvents:
-    """The outbox, written in the unit of work's own transaction."""
+    """The outbox, written in the unit of work's own transaction, just before it commits.
+
+    Writing an event takes the feed's advisory lock (commit order = cursor order). Holding it
+    while the use case goes on to lock session rows would deadlock against a transaction that
+    locked one of those rows first and now waits for the advisory lock (logout-all against a
+    concurrent logout). So events are queued and written by `commit`, after every row lock:
+    the advisory lock is always the last lock a transaction takes.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._pending: list[_PendingEvent] = []
 
     async def record(
         self,
@@ -32,14 +50,22 @@ class SqlRevocationEvents:
         created_at: datetime,
         min_ver: int | None = None,
     ) -> None:
-        await record_revocation_event(
-            self._session,
-            kind=kind,
-            value=value,
-            expires_at=expires_at,
-            created_at=created_at,
-            min_ver=min_ver,
-        )
+        if (kind == "user") != (min_ver is not None):
+            raise ValueError("min_ver is required for user events and only for them")
+        self._pending.append(_PendingEvent(kind, value, expires_at, created_at, min_ver))
+
+    async def write_pending(self) -> None:
+        """Insert the queued events (called by `SqlUnitOfWork.commit`)."""
+        pending, self._pending = self._pending, []
+        for event in pending:
+            await record_revocation_event(
+                self._session,
+                kind=event.kind,
+                value=event.value,
+                expires_at=event.expires_at,
+                created_at=event.created_at,
+                min_ver=event.min_ver,
+            )
 
 
 class SqlUnitOfWork:
@@ -79,4 +105,5 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
+        await self.revocations.write_pending()
         await self._session.commit()

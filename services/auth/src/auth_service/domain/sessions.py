@@ -39,14 +39,16 @@ class SessionPolicy:
 
     lifetimes: Mapping[str, SessionLifetime]
     grace_seconds: float
-    access_token_ttl_seconds: int
+    longest_access_token_seconds: int
+    """The longest lifetime auth can be configured with, not the current one: lowering the
+    lifetime must not shorten the events that guard tokens issued before."""
 
     def lifetime(self, client_id: str) -> SessionLifetime:
         return self.lifetimes[client_id]
 
     def event_expires_at(self, now: datetime) -> int:
         """A revocation event must outlive every access token already issued (unix seconds)."""
-        return int(now.timestamp()) + self.access_token_ttl_seconds + 1
+        return int(now.timestamp()) + self.longest_access_token_seconds + 1
 
 
 @dataclass(frozen=True)
