@@ -100,8 +100,12 @@ async def test_a_cookie_refresh_failing_the_csrf_checks_is_403_and_changes_nothi
             "/v1/auth/token", data={"grant_type": "refresh_token", "client_id": "web"}, headers=sent
         )
 
+        # the token endpoint answers RFC 6749 JSON, uncacheable, even for a CSRF refusal
         assert response.status_code == 403
-        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["cache-control"] == "no-store"
+        assert set(response.json()) == {"error", "error_description"}
+        assert response.json()["error"] == "invalid_request"
         assert len(await auth.refresh_token_rows()) == 1
         assert (await refresh_web(browser)).status_code == 200
 
@@ -156,6 +160,9 @@ async def test_cookie_logout_ends_the_session_and_clears_the_browser(auth: Auth)
         response = await browser.post("/v1/auth/logout", headers=csrf_header(browser))
 
         assert refused.status_code == 403
+        assert (
+            refused.headers["content-type"] == "application/problem+json"
+        )  # not the token endpoint
         assert response.status_code == 204
         assert response.headers["clear-site-data"] == '"cookies", "storage"'
         assert browser.cookies.get("__Secure-tessera_rt") is None
@@ -227,7 +234,7 @@ async def test_too_many_logins_get_429_with_retry_after_but_other_accounts_still
         assert await attempt("bob@example.com", PASSWORD) == 200
 
 
-async def test_refreshes_are_rate_limited_per_ip(settings: Settings) -> None:
+async def test_refreshes_are_rate_limited_per_ip_with_an_rfc6749_answer(settings: Settings) -> None:
     async with running(settings, REFRESH_RATE_LIMIT_PER_IP="2/minute") as auth:
         statuses = []
         for _ in range(3):
@@ -237,4 +244,8 @@ async def test_refreshes_are_rate_limited_per_ip(settings: Settings) -> None:
             )
             statuses.append(response.status_code)
         assert statuses == [400, 400, 429]
-        assert "retry-after" in response.headers
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["cache-control"] == "no-store"
+        assert set(response.json()) == {"error", "error_description"}
+        assert response.json()["error"] == "temporarily_unavailable"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from auth_service.adapters.audit_log import AuditRow
 from auth_service.config import Settings
 from auth_service.domain.accounts import create_or_promote_admin
 
+from ..service_helpers import service_token, with_service_clients  # noqa: TID252
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     PASSWORD,
     Auth,
@@ -98,6 +100,51 @@ async def test_logout_with_the_bearer_token_ends_this_session_only(auth: Auth) -
     assert [kind for kind, _, _ in await auth.events()] == ["session"]
 
 
+async def test_logout_refuses_a_refresh_token_of_another_session_and_ends_nothing(
+    auth: Auth,
+) -> None:
+    await register(auth.http, "ada@example.com")
+    phone = await mobile_login(auth.http, "ada@example.com")
+    tablet = await mobile_login(auth.http, "ada@example.com")
+
+    response = await auth.http.post(
+        "/v1/auth/logout",
+        headers=bearer(phone["access_token"]),
+        json={"refresh_token": tablet["refresh_token"]},
+    )
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "the refresh token does not belong to this access token's session",
+    }
+    assert await auth.events() == []
+    assert await _alive(auth, phone["refresh_token"], tablet["refresh_token"]) == [True, True]
+
+
+async def test_a_bearer_token_without_a_session_cannot_end_the_session_of_a_refresh_token(
+    settings: Settings,
+) -> None:
+    async with running(with_service_clients(settings)) as auth:
+        await register(auth.http, "ada@example.com")
+        phone = await mobile_login(auth.http, "ada@example.com")
+        no_sid = await service_token(auth.http, audience="auth")  # a valid token, no `sid`
+
+        response = await auth.http.post(
+            "/v1/auth/logout",
+            headers=bearer(no_sid),
+            json={"refresh_token": phone["refresh_token"]},
+        )
+
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"
+        assert await auth.events() == []
+        assert await _alive(auth, phone["refresh_token"]) == [True]
+
+
 async def test_logout_without_credentials_is_401(auth: Auth) -> None:
     response = await auth.http.post("/v1/auth/logout")
     assert response.status_code == 401
@@ -142,7 +189,7 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(auth: Au
         json={"current_password": PASSWORD, "new_password": "battery staple"},
     )
 
-    assert (wrong.status_code, response.status_code) == (401, 204)
+    assert (wrong.status_code, response.status_code) == (403, 204)
     assert await _alive(auth, phone["refresh_token"], tablet["refresh_token"]) == [True, False]
     assert ("user", ada_id, 2) in await auth.events()
     audit = await auth.audit_events()
@@ -153,6 +200,55 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(auth: Au
         json={"email": "ada@example.com", "password": "battery staple", "client_id": "mobile"},
     )
     assert login.status_code == 200
+
+
+async def test_a_wrong_current_password_is_403_not_401_and_changes_nothing(auth: Auth) -> None:
+    await register(auth.http, "ada@example.com")
+    phone = await mobile_login(auth.http, "ada@example.com")
+    tablet = await mobile_login(auth.http, "ada@example.com")
+
+    wrong = await auth.http.post(
+        "/v1/users/me/password",
+        headers=bearer(phone["access_token"]),
+        json={"current_password": "wrong horse", "new_password": "battery staple"},
+    )
+
+    # the bearer token is fine (no RFC 6750 challenge, nothing for a client to refresh): the
+    # change is what is refused
+    assert wrong.status_code == 403
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert "www-authenticate" not in wrong.headers
+    assert wrong.json()["detail"] == "the current password is wrong"
+    assert await _alive(auth, phone["refresh_token"], tablet["refresh_token"]) == [True, True]
+    assert (await mobile_login(auth.http, "ada@example.com"))["access_token"]  # old password
+    assert await auth.events() == []
+
+
+async def test_wrong_current_passwords_are_rate_limited_per_user(settings: Settings) -> None:
+    async with running(settings, LOGIN_RATE_LIMIT_PER_ACCOUNT="3/minute") as auth:
+        await register(auth.http, "ada@example.com")
+        await register(auth.http, "bob@example.com")
+        ada = bearer((await mobile_login(auth.http, "ada@example.com"))["access_token"])
+        bob = bearer((await mobile_login(auth.http, "bob@example.com"))["access_token"])
+
+        async def change(headers: dict[str, str], current: str) -> httpx.Response:
+            return await auth.http.post(
+                "/v1/users/me/password",
+                headers=headers,
+                json={"current_password": current, "new_password": "battery staple"},
+            )
+
+        guesses = [(await change(ada, f"guess {n}")).status_code for n in range(3)]
+        limited = await change(ada, PASSWORD)  # even the right one: no more argon2 for this user
+
+        assert guesses == [403, 403, 403]
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert (await auth.audit_events()).count("password.change_failed") == 3
+        # the password did not change, and ada's logins have their own budget
+        assert (await mobile_login(auth.http, "ada@example.com"))["access_token"]
+        assert (await change(bob, PASSWORD)).status_code == 204
 
 
 async def _admin(auth: Auth) -> dict[str, str]:

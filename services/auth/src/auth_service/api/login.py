@@ -130,7 +130,8 @@ async def logout(
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """End this session: by the refresh cookie (web, with CSRF) or by the bearer token."""
+    """End this session: by the refresh cookie (web, with CSRF) or by the bearer token (mobile;
+    a refresh token in the body must be of the same session, else 403 and nothing ends)."""
     settings = runtime.settings
     context = request_context(request, settings.trusted_proxies)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -139,18 +140,18 @@ async def logout(
         async with runtime.storage.unit_of_work() as uow:
             session = await session_of_refresh_token(uow, cookie_token)
         check_csrf(request, settings, runtime.csrf_key, session.id if session else None)
-        session_id: str | None = None
+        bearer: Caller | None = None
         refresh_token: str | None = cookie_token
         clear_browser_cookies(response, settings)
         response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     else:
-        principal = await _bearer_principal(request, authorization)
-        session_id, refresh_token = principal.sid, await _optional_body_refresh_token(request)
+        bearer = caller_of(await _bearer_principal(request, authorization))
+        refresh_token = await _optional_body_refresh_token(request)
     async with runtime.storage.unit_of_work() as uow:
         await log_out(
             uow,
             runtime.session_policy,
-            session_id=session_id,
+            bearer=bearer,
             refresh_token=refresh_token,
             now=runtime.now(),
             context=context,

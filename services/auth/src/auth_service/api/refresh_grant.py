@@ -5,6 +5,11 @@ from the refresh cookie (plus the CSRF check), mobile from the body; both at onc
 `invalid_request`. Web gets the successor as a new cookie, mobile in the body. A database
 failure answers 503 `temporarily_unavailable` and changes nothing (the rotation is one
 transaction), so the client may simply retry with the same token.
+
+Every refusal is RFC 6749 JSON with `Cache-Control: no-store`, like the rest of the token
+endpoint (DESIGN §10), including the ones that are problem+json elsewhere: the per-IP rate limit
+(429 `temporarily_unavailable`, Retry-After) and the CSRF/origin checks (403 `invalid_request`);
+`errors.py` says why those codes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from auth_service.domain.oauth_errors import (
 )
 from auth_service.domain.rotation import refresh_session
 from auth_service.domain.session_management import session_of_refresh_token
+from auth_service.errors import AuthServiceError, oauth_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +71,9 @@ async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JS
     runtime: AuthRuntime = request.app.state.runtime
     settings = runtime.settings
     context = request_context(request, settings.trusted_proxies)
-    await runtime.rate_limiter.hit("refresh-ip", context.ip or "unknown")
     web = False
     try:
+        await runtime.rate_limiter.hit("refresh-ip", context.ip or "unknown")
         client_id, presented = _presented_token(request, params, runtime)
         web = client_id is ClientId.WEB
         if web:
@@ -91,6 +97,8 @@ async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JS
         return response
     except OAuthError as exc:
         return error_response(exc)
+    except AuthServiceError as exc:  # RateLimitedError, ForbiddenRequestError: RFC 6749 here too
+        return oauth_error_response(exc)
     except (SQLAlchemyError, OSError):
         logger.exception("refresh failed on a storage error; nothing was changed")
         return JSONResponse(

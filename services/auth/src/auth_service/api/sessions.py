@@ -76,7 +76,18 @@ async def revoke_session(
 async def password(
     body: PasswordChangeRequest, request: Request, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Response:
-    """Change the password; every other session of the user ends."""
+    """Change the password; every other session of the user ends.
+
+    A wrong current password is 403; the attempts are rate limited per user (429 with
+    Retry-After), so a stolen access token can neither guess the password nor burn argon2 time.
+    """
+    # Reuses the "login-account" limit (bootstrap.rate_limiter_from has no password-change
+    # limit): guessing a password here gets the same budget as guessing it at login. Keyed by
+    # the user id, not email+IP, so one stolen token gets one budget from however many IPs; the
+    # key's own shape ("password-change", id) never shares a counter with login's (email, IP)
+    # keys, so failed changes do not slow the user's logins, nor the reverse.
+    limit_key = ("password-change", principal.sub)
+    await runtime.rate_limiter.hit("login-account", *limit_key)
     async with runtime.storage.unit_of_work() as uow:
         await change_password(
             uow,
@@ -88,6 +99,8 @@ async def password(
             now=runtime.now(),
             context=request_context(request, runtime.settings.trusted_proxies),
         )
+    # a success clears the count, as at login: only wrong passwords add up
+    await runtime.rate_limiter.reset("login-account", *limit_key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -41,6 +41,7 @@ def hash_refresh_token(token: str) -> bytes:
 
 
 def hashes_match(a: bytes | None, b: bytes | None) -> bool:
+    """Constant-time equality of two token hashes (never `==`); a missing one matches nothing."""
     return a is not None and b is not None and hmac.compare_digest(a, b)
 
 

@@ -9,7 +9,7 @@ successor), the second then finds it used and is either a benign repeat or reuse
     live (unused)        rotate: mark used, seal the successor under HKDF(raw token), issue
     used, the immediate  the same successor again, opened from the sealed copy (a lost
     parent of the live   response, two tabs); the window is a timestamp comparison
-    token, inside grace
+    token, inside grace  (`now - used_at <= grace`, see `_inside_grace_window`)
     any other used one   theft assumed: revoke the whole family, write a revocation event
                          and an audit row, answer invalid_grant
     unknown, revoked,    invalid_grant, nothing changes
@@ -27,6 +27,7 @@ from auth_service.domain.ports import UnitOfWork
 from auth_service.domain.refresh_tokens import (
     generate_refresh_token,
     hash_refresh_token,
+    hashes_match,
     looks_like_refresh_token,
     open_successor,
     seal_successor,
@@ -146,7 +147,7 @@ async def _successor_for_repeat(
     """The successor again if this is a benign repeat, else None (reuse)."""
     if policy.grace_seconds <= 0 or record.used_at is None or record.sealed_successor is None:
         return None
-    if not record.used_at <= now <= record.used_at + timedelta(seconds=policy.grace_seconds):
+    if not _inside_grace_window(policy, used_at=record.used_at, now=now):
         return None
     if record.successor_hash is None:
         return None
@@ -154,9 +155,22 @@ async def _successor_for_repeat(
     if successor_record is None or successor_record.used_at is not None:
         return None  # not the immediate parent of the live token
     successor = open_successor(presented, record.sealed_successor, session_id=record.session_id)
-    if successor is None or hash_refresh_token(successor) != record.successor_hash:
+    # constant time, like every comparison of a secret or its hash in auth
+    if successor is None or not hashes_match(hash_refresh_token(successor), record.successor_hash):
         return None
     return successor
+
+
+def _inside_grace_window(policy: SessionPolicy, *, used_at: datetime, now: datetime) -> bool:
+    """Whether a repeat at `now` of a token rotated at `used_at` is still a benign one.
+
+    Only the upper bound counts. `now` is read before the row lock is taken, while `used_at` is
+    the clock reading of whichever request won the lock, so a request that lost the race (or ran
+    on a replica whose clock is a little behind) sees `used_at` *after* its own `now`. That
+    negative age is the very case the window exists for, never theft: refusing it would revoke
+    the family of a user who merely refreshed twice at once. Past the window, reuse is exact.
+    """
+    return now - used_at <= timedelta(seconds=policy.grace_seconds)
 
 
 async def _revoke_for_reuse(

@@ -29,10 +29,11 @@ from auth_service.domain.sessions import (
 )
 from auth_service.domain.users import Role, User
 from auth_service.errors import (
-    InvalidCredentialsError,
+    SessionMismatchError,
     SessionNotFoundError,
     StaleTokenError,
     UserNotFoundError,
+    WrongCurrentPasswordError,
 )
 
 
@@ -97,33 +98,35 @@ async def log_out(
     uow: UnitOfWork,
     policy: SessionPolicy,
     *,
-    session_id: str | None,
+    bearer: Caller | None,
     refresh_token: str | None,
     now: datetime,
     context: RequestContext,
 ) -> bool:
-    """End the session named by an access token's `sid` and/or a refresh token of its family.
+    """End one session: the one a bearer token's `sid` names, or the one a refresh token names.
+
+    The web client logs out with its refresh cookie alone (`bearer` None; the caller checked
+    CSRF): that token's session ends. The mobile client logs out with its bearer token and may
+    send its refresh token too: then both must name the same session, else
+    `SessionMismatchError` and nothing ends. A bearer token without `sid` (a service token)
+    names no session, so it never ends the one a refresh token names. A refresh token that
+    names no session (unknown, pruned) confirms nothing and refutes nothing.
 
     Returns whether anything was revoked; an unknown or already ended session is not an error
-    (logout is idempotent). When both are given they must name the same session.
+    (logout is idempotent).
     """
-    sessions: dict[str, Session] = {}
-    if refresh_token is not None and looks_like_refresh_token(refresh_token):
-        record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token))
-        session = await uow.sessions.get(record.session_id) if record else None
-        if session is not None:
-            sessions[session.id] = session
-    if session_id is not None:
-        session = await uow.sessions.get(session_id)
-        if session is not None:
-            sessions[session.id] = session
-    if len(sessions) > 1 and len({s.user_id for s in sessions.values()}) > 1:
-        return False  # someone else's refresh token: not ours to end
-    revoked = False
-    for session in sessions.values():
-        revoked |= await revoke_session(
-            uow, policy, session, reason=RevocationReason.LOGOUT, now=now, context=context
-        )
+    named: Session | None = None
+    if refresh_token is not None:
+        named = await session_of_refresh_token(uow, refresh_token)
+    if bearer is not None:
+        if named is not None and named.id != bearer.session_id:
+            raise SessionMismatchError
+        named = await uow.sessions.get(bearer.session_id) if bearer.session_id else None
+    if named is None:
+        return False
+    revoked = await revoke_session(
+        uow, policy, named, reason=RevocationReason.LOGOUT, now=now, context=context
+    )
     await uow.commit()
     return revoked
 
@@ -157,7 +160,9 @@ async def change_password(
     """Replace the password; every other session ends and every access token goes stale.
 
     The caller's own session survives: its next refresh brings an access token with the new
-    `ver`.
+    `ver`. A wrong current password is audited and refused with `WrongCurrentPasswordError`
+    (403: the caller is authenticated, the change is what is refused); the handler rate limits
+    the attempts per user before this runs.
     """
     user = await caller_user(uow, policy, caller, now=now)
     check = await hasher.verify(user.password_hash, current_password)
@@ -172,7 +177,7 @@ async def change_password(
             )
         )
         await uow.commit()
-        raise InvalidCredentialsError
+        raise WrongCurrentPasswordError
     await uow.users.set_password_hash(user.id, await hasher.hash(new_password))
     await revoke_user_sessions(
         uow,
