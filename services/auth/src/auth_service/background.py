@@ -28,6 +28,9 @@ from auth_service.bootstrap import AuthRuntime
 
 AUDIENCE = "auth"
 LISTENER_CONNECT_WAIT_SECONDS = 5.0
+SEALED_SUCCESSOR_CLOCK_MARGIN = timedelta(seconds=60)
+"""Kept this much past the grace window before clearing: the replica clearing may run ahead of
+the one a benign retry reaches, and clearing early would turn that retry into reuse."""
 
 
 @dataclass
@@ -53,7 +56,8 @@ def _maintenance_chores(
     async def sealed_successors() -> int:
         window = timedelta(seconds=runtime.settings.REFRESH_GRACE_SECONDS)
         return await clear_expired_sealed_successors(
-            runtime.storage.session_factory, used_before=runtime.now() - window
+            runtime.storage.session_factory,
+            used_before=runtime.now() - window - SEALED_SUCCESSOR_CLOCK_MARGIN,
         )
 
     return [

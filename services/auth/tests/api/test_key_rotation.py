@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import jwt
 import pytest
 from auth_service.adapters.signing_key_store import SigningKeyStore
+from auth_service.background import SEALED_SUCCESSOR_CLOCK_MARGIN
 from auth_service.config import Settings
 
 from ..service_helpers import exchange, with_service_clients  # noqa: TID252 (test helpers)
@@ -148,6 +149,10 @@ async def test_the_maintenance_loop_clears_sealed_successors_once_the_grace_wind
         True
     ) == 1  # inside the window: kept, so a lost response can still be retried
 
-    auth.clock.advance(auth.runtime.settings.REFRESH_GRACE_SECONDS + 1)
+    # past the window, and past the margin kept for replicas whose clocks disagree a little
+    auth.clock.advance(auth.runtime.settings.REFRESH_GRACE_SECONDS + 30)
+    await auth.app.state.maintenance.run_once()
+    assert any(row.sealed_successor is not None for row in await auth.refresh_token_rows())
+    auth.clock.advance(SEALED_SUCCESSOR_CLOCK_MARGIN.total_seconds())
     await auth.app.state.maintenance.run_once()
     assert all(row.sealed_successor is None for row in await auth.refresh_token_rows())

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator
 
 import jwt
 import pytest
+from auth_service.adapters.session_repository import SqlRefreshTokenRepository
 from auth_service.config import Settings
 from auth_service.domain import rotation
 from auth_service.domain.refresh_tokens import hash_refresh_token
+from auth_service.domain.sessions import RefreshTokenRecord
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     Auth,
@@ -76,6 +79,100 @@ async def test_a_lost_response_retried_inside_the_window_gets_the_same_successor
     assert retry.json()["refresh_token"] == first["refresh_token"]
     assert "refresh.repeat" in await auth.audit_events()
     assert (await refresh_mobile(auth.http, first["refresh_token"])).status_code == 200
+
+
+async def test_a_refresh_that_read_the_clock_before_the_winner_rotated_gets_the_same_successor(
+    auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of two concurrent refreshes, made deterministic: the loser reads the clock,
+    then waits for the row lock while the winner (reading the clock a second later) rotates."""
+    token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+    loser_is_waiting_for_the_lock = asyncio.Event()
+    winner_has_committed = asyncio.Event()
+    real_lock = SqlRefreshTokenRepository.lock
+    lock_calls = 0
+
+    async def lock_after_the_winner(
+        self: SqlRefreshTokenRepository, token_hash: bytes
+    ) -> RefreshTokenRecord | None:
+        nonlocal lock_calls
+        lock_calls += 1
+        if lock_calls == 1:  # the loser: its `now` is already read
+            loser_is_waiting_for_the_lock.set()
+            await winner_has_committed.wait()
+        return await real_lock(self, token_hash)
+
+    monkeypatch.setattr(SqlRefreshTokenRepository, "lock", lock_after_the_winner)
+    loser = asyncio.create_task(refresh_mobile(auth.http, token))
+    await loser_is_waiting_for_the_lock.wait()
+    auth.clock.advance(1)
+    winner = await refresh_mobile(auth.http, token)
+    winner_has_committed.set()
+    repeat = await loser
+
+    assert (winner.status_code, repeat.status_code) == (200, 200), repeat.text
+    successor = winner.json()["refresh_token"]
+    assert repeat.json()["refresh_token"] == successor
+    rotated = next(r for r in await auth.refresh_token_rows() if r.generation == 1)
+    assert rotated.used_at is not None
+    assert rotated.used_at.timestamp() == auth.clock.now  # the winner's reading, after the loser's
+    (session,) = (await auth.sessions()).values()
+    assert session.revoked_at is None
+    assert await auth.events() == []
+    assert (await refresh_mobile(auth.http, successor)).status_code == 200
+
+
+async def test_a_repeat_served_by_a_replica_whose_clock_is_behind_gets_the_same_successor(
+    auth: Auth,
+) -> None:
+    token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+    auth.clock.advance(3)
+    first = (await refresh_mobile(auth.http, token)).json()["refresh_token"]  # a replica 3 s ahead
+    auth.clock.advance(-3)
+
+    retry = await refresh_mobile(auth.http, token)
+
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["refresh_token"] == first
+    assert await auth.events() == []
+    assert (await refresh_mobile(auth.http, first)).status_code == 200
+
+
+@pytest.mark.parametrize(("seconds_after", "benign"), [(10, True), (10.5, False)])
+async def test_the_window_ends_exactly_at_the_grace_seconds(
+    auth: Auth, seconds_after: float, benign: bool
+) -> None:
+    token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+    first = (await refresh_mobile(auth.http, token)).json()["refresh_token"]
+    auth.clock.advance(seconds_after)
+
+    retry = await refresh_mobile(auth.http, token)
+
+    if benign:
+        assert retry.json()["refresh_token"] == first
+        assert await auth.events() == []
+    else:
+        assert retry.json()["error"] == "invalid_grant"
+        assert [kind for kind, _, _ in await auth.events()] == ["session"]
+
+
+async def test_a_repeat_checks_the_opened_successor_against_its_hash_in_constant_time(
+    auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+    first = (await refresh_mobile(auth.http, token)).json()["refresh_token"]
+    compared: list[tuple[object, object]] = []
+    real_compare_digest = hmac.compare_digest
+
+    def recording_compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real_compare_digest(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording_compare_digest)
+    retry = await refresh_mobile(auth.http, token)
+
+    assert retry.json()["refresh_token"] == first
+    assert (hash_refresh_token(first), hash_refresh_token(first)) in compared
 
 
 async def test_the_parent_presented_after_the_window_revokes_the_family(auth: Auth) -> None:
@@ -248,3 +345,15 @@ async def test_a_database_error_during_refresh_is_503_and_leaves_the_family_inta
     (session,) = (await auth.sessions()).values()
     assert session.revoked_at is None
     assert await auth.events() == []
+
+
+async def test_a_body_that_is_not_a_form_is_an_rfc6749_invalid_request(auth: Auth) -> None:
+    response = await auth.http.post(
+        "/v1/auth/token",
+        content=b"grant_type=refresh_token",
+        headers={"Content-Type": "multipart/form-data"},  # no boundary: unparseable
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response.headers["cache-control"] == "no-store"

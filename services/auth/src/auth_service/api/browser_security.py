@@ -12,7 +12,8 @@
   Host) or in CORS_ALLOWED_ORIGINS; `Sec-Fetch-Site` (when sent) must be `same-origin`, or
   `same-site`/`cross-site` from an allow-listed origin.
 
-Any failure is `ForbiddenRequestError` (403 problem+json), at the token endpoint too.
+Any failure is `ForbiddenRequestError`: 403 problem+json at login and logout, and 403 RFC 6749
+`invalid_request` (with `Cache-Control: no-store`) at the token endpoint.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from auth_service.api.refresh_grant import refresh_token_grant
 from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler, error_response
@@ -47,7 +48,10 @@ async def token_parameters(request: Request) -> Mapping[str, str]:
             raise InvalidRequestError("the body must be a JSON object of strings")
         items = list(body.items())
     else:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException:  # a multipart body Starlette cannot parse (no boundary, ...)
+            raise InvalidRequestError("the body is not a form") from None
         items = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
     params: dict[str, str] = {}
     for key, value in items:
