@@ -43,6 +43,10 @@ test: sync ## Run every test: unit, integration, end-to-end (real processes, Pos
 	@$(UV_RUN) python -m tessera_dev.services_check
 	@$(UV_RUN) pytest -q
 
+.PHONY: screenshots
+screenshots: sync ## Refresh docs/screenshots/ from the browser tests (make test leaves them alone)
+	@TESSERA_UPDATE_SCREENSHOTS=1 $(UV_RUN) pytest -q tests/browser
+
 .PHONY: lint
 lint: sync ## ruff, ruff format --check, mypy --strict
 	@$(UV_RUN) ruff check .

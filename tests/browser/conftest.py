@@ -12,6 +12,7 @@ tests: a page the user might visit that is not the SPA.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import shutil
 import subprocess
@@ -37,7 +38,10 @@ from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, s
 
 REPO = Path(__file__).resolve().parents[2]
 SPA_DIR = REPO / "clients" / "spa"
-SCREENSHOT_DIR = REPO / "docs" / "screenshots"
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = "TESSERA_UPDATE_SCREENSHOTS"
+"""Set (by `make screenshots`) to write the screenshots into docs/; otherwise they go to the
+test run's temporary directory, so `make test` never changes a tracked file."""
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -194,6 +198,7 @@ class Spa:
     """
 
     url: str
+    screenshot_dir: Path
 
     def open(self, page: Page, route: str = "") -> None:
         page.goto(f"{self.url}/{route}")
@@ -242,13 +247,14 @@ class Spa:
         expect(page.locator('[data-screen="login"]')).to_be_visible()
 
     def screenshot(self, page: Page, name: str) -> None:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOT_DIR / f"{name}.png", full_page=True)
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=self.screenshot_dir / f"{name}.png", full_page=True)
 
 
 @pytest.fixture(scope="session")
-def spa(spa_url: str) -> Spa:
-    return Spa(spa_url)
+def spa(spa_url: str, tmp_path_factory: pytest.TempPathFactory) -> Spa:
+    update_docs = os.environ.get(UPDATE_SCREENSHOTS) == "1"
+    return Spa(spa_url, DOCS_SCREENSHOTS if update_docs else tmp_path_factory.mktemp("screens"))
 
 
 class ApiTraffic:
