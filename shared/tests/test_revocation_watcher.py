@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from tessera import (
     InvalidTokenError,
     RevocationIndex,
     RevocationWatcher,
+    ServiceIdentity,
     ServiceTokenProvider,
     TokenVerifier,
 )
@@ -251,3 +253,56 @@ async def test_start_returns_without_the_feed_and_the_watcher_catches_up(feed: F
         await feed.double.publish("session", "s", FAR)
         feed.double.feed_down = False
         await eventually(lambda: watcher.ready and "s" in index.sessions)
+
+
+async def test_the_readiness_report_shows_a_lost_feed_as_growing_staleness_while_ready(
+    feed: Feed,
+) -> None:
+    monotonic = [100.0]
+    index = RevocationIndex(clock=lambda: monotonic[0])
+    identity = ServiceIdentity(
+        index=index,
+        watcher_tokens=None,
+        exchanger=None,
+        auth_url=feed.base_url,
+        fail_closed_after_seconds=None,
+    )
+    async with running(feed, index) as watcher:
+        identity.watcher = watcher
+        live = identity.revocation_status()
+        feed.double.feed_down = True
+        feed.double.drop_watches()
+        await eventually(lambda: watcher.reconnects >= 1)
+        monotonic[0] += 120
+        lost = identity.revocation_status()
+        still_ready = await identity.revocations_ready()
+
+    assert live["policy"] == "fail_open"
+    assert (live["listed"], live["staleness_seconds"]) == (True, 0.0)
+    assert isinstance(lost["staleness_seconds"], float)
+    assert lost["staleness_seconds"] >= 120
+    assert still_ready  # fail-open: a stale index is reported, not a reason to stop serving
+
+
+async def test_the_index_size_and_lag_are_exported_as_metrics(feed: Feed) -> None:
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    monotonic = [100.0]
+    index = RevocationIndex(clock=lambda: monotonic[0])
+    await feed.double.publish("session", "sid-1", FAR)
+    await feed.double.publish("session", "sid-2", FAR)
+    await feed.double.publish("token", "jti-1", FAR)
+    async with running(feed, index) as watcher:
+        await eventually(lambda: len(index.sessions) == 2 and len(index.tokens) == 1)
+        assert sample("tessera_revocation_index_entries", kind="session") == 2
+        assert sample("tessera_revocation_index_entries", kind="token") == 1
+        assert sample("tessera_revocation_lag_seconds") == 0
+
+        feed.double.feed_down = True
+        feed.double.drop_watches()
+        await eventually(lambda: watcher.reconnects >= 1)
+        monotonic[0] += 42
+        lag = sample("tessera_revocation_lag_seconds")
+    assert lag is not None
+    assert lag >= 42

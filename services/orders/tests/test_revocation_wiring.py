@@ -122,6 +122,25 @@ async def test_without_service_credentials_there_is_no_watcher_and_orders_is_rea
     assert (ready.status_code, ready.json()["checks"]["revocations"]) == (200, True)
 
 
+async def test_in_the_default_fail_open_mode_readyz_stays_ready_and_shows_the_feeds_state(
+    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange
+) -> None:
+    async with orders_app(
+        tmp_path, keys, exchange, AUTH_URL=_unused_url(), SERVICE_CLIENT_SECRET="orders-secret"
+    ) as (_, orders):
+        ready = await orders.get("/readyz")
+
+    # never listed: not ready (nothing to verify revocations with yet), and it says why
+    assert ready.status_code == 503
+    assert ready.json()["details"]["revocations"] == {
+        "policy": "fail_open",
+        "watching": True,
+        "listed": False,
+        "staleness_seconds": None,
+        "cursor": None,
+    }
+
+
 def test_production_refuses_to_start_without_service_credentials(tmp_path: Path) -> None:
     production: dict[str, Any] = {
         "ENVIRONMENT": "production",

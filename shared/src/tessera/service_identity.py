@@ -18,6 +18,7 @@ watcher and no exchanger: the index stays empty and calls needing an exchange fa
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -138,6 +139,25 @@ class ServiceIdentity:
             fail_closed_after_seconds=self._fail_closed_after,
         )
         await self.watcher.start()
+
+    def revocation_status(self) -> dict[str, object]:
+        """For /readyz: the policy, whether the feed was listed, and how stale the index may be
+        (reported in the default fail-open mode too, where staleness never fails readiness)."""
+        policy = (
+            "fail_open"
+            if self._fail_closed_after is None
+            else f"fail_closed_after_{self._fail_closed_after:g}s"
+        )
+        if self.watcher is None:
+            return {"policy": policy, "watching": False}
+        staleness = self.watcher.staleness_seconds
+        return {
+            "policy": policy,
+            "watching": True,
+            "listed": self.watcher.ready,
+            "staleness_seconds": None if math.isinf(staleness) else round(staleness, 3),
+            "cursor": self.watcher.cursor,
+        }
 
     async def revocations_ready(self) -> bool:
         """Readiness: the feed was listed once; when failing closed, also not too stale."""

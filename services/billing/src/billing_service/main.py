@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
             "jwks": keys_ready,
             "revocations": identity.revocations_ready,
         },
+        details={"revocations": identity.revocation_status},
     )
     install_problem_handlers(app)
     app.include_router(invoices.router)

@@ -96,6 +96,7 @@ def create_app(
             "jwks": keys_ready,
             "revocations": identity.revocations_ready,
         },
+        details={"revocations": identity.revocation_status},
     )
     install_problem_handlers(app)
     app.include_router(orders.router)

@@ -18,6 +18,8 @@ from tessera.http.access_log import RequestContextMiddleware
 from tessera.http.problems import install_problem_handlers, problem_response
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+ReadinessDetail = Callable[[], Mapping[str, object]]
+"""State worth showing in /readyz that does not decide readiness (e.g. a fail-open feed's lag)."""
 READINESS_TIMEOUT_SECONDS = 2.0
 logger = logging.getLogger(__name__)
 
@@ -27,13 +29,16 @@ def install_service_defaults(
     *,
     service: str,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    details: Mapping[str, ReadinessDetail] | None = None,
 ) -> None:
     """Add the request-id/access-log middleware, problem handlers and operations routes.
 
     `readiness` maps a dependency name (e.g. "database", "jwks") to a check; `/readyz` answers
     200 only when every check returns True within two seconds, else 503 problem+json naming them.
+    `details` adds named state to either answer without deciding it (`"details": {...}`).
     """
     checks = dict(readiness or {})
+    reporters = dict(details or {})
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
     app.state.service_name = service
@@ -47,11 +52,18 @@ def install_service_defaults(
         results = dict(
             zip(checks, await asyncio.gather(*(_run(c) for c in checks.values())), strict=True)
         )
+        extra = {"details": {name: dict(report()) for name, report in reporters.items()}}
+        if not reporters:
+            extra = {}
         if all(results.values()):
-            return JSONResponse({"status": "ready", "service": service, "checks": results})
+            body = {"status": "ready", "service": service, "checks": results, **extra}
+            return JSONResponse(body)
         failing = ", ".join(name for name, ok in results.items() if not ok)
         return problem_response(
-            503, "Service Unavailable", f"Not ready: {failing}", extensions={"checks": results}
+            503,
+            "Service Unavailable",
+            f"Not ready: {failing}",
+            extensions={"checks": results, **extra},
         )
 
     @app.get("/metrics", include_in_schema=False)
