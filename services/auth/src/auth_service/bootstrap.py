@@ -88,6 +88,7 @@ def rate_limiter_from(settings: Settings) -> RateLimiter:
             "login-ip": settings.LOGIN_RATE_LIMIT_PER_IP,
             "refresh-ip": settings.REFRESH_RATE_LIMIT_PER_IP,
             "register-ip": settings.REGISTER_RATE_LIMIT_PER_IP,
+            "client-auth-failure-ip": settings.CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP,
         },
     )
 

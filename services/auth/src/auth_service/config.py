@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     LOGIN_RATE_LIMIT_PER_IP: str = "30/minute;300/hour"
     REFRESH_RATE_LIMIT_PER_IP: str = "120/minute;2000/hour"
     REGISTER_RATE_LIMIT_PER_IP: str = "10/minute;50/hour"
+    # Failed service-client authentications at the token endpoint (only failures count).
+    CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP: str = "20/minute;200/hour"
 
     @field_validator("ISSUER")
     @classmethod

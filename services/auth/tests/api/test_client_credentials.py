@@ -136,3 +136,28 @@ async def test_a_repeated_parameter_is_invalid_request(http: httpx.AsyncClient) 
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+async def test_failed_client_authentications_are_rate_limited_per_ip_but_successes_are_not(
+    settings: Settings,
+) -> None:
+    limited = Settings.model_validate(
+        {
+            **with_service_clients(settings).model_dump(),
+            "CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP": "3/minute",
+        }
+    )
+    async with running_auth(limited) as auth:
+        for _ in range(10):  # a busy service authenticating correctly is never slowed
+            ok = await ask(auth.http, basic("orders", ORDERS_SECRET), audience="auth")
+            assert ok.status_code == 200
+        for _ in range(3):
+            wrong = await ask(auth.http, basic("orders", "guess"), audience="auth")
+            assert wrong.json()["error"] == "invalid_client"
+
+        refused = await ask(auth.http, basic("orders", ORDERS_SECRET), audience="auth")
+
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["cache-control"] == "no-store"

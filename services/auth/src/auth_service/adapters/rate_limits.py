@@ -68,6 +68,21 @@ class RateLimiter:
         if retry_after > 0:
             raise RateLimitedError(math.ceil(retry_after))
 
+    async def check(self, scope: str, *key: str) -> None:
+        """`RateLimitedError` if the key is already over a tier, without counting an attempt
+        (for limits that count only failures: `check` first, `hit` on failure)."""
+        retry_after = 0.0
+        try:
+            for item in self._rules.get(scope, ()):
+                if not await self._limiter.test(item, scope, *key):
+                    stats = await self._limiter.get_window_stats(item, scope, *key)
+                    retry_after = max(retry_after, stats.reset_time - self._clock())
+        except Exception:  # the limiter's storage is down: serve rather than refuse everyone
+            logger.warning("rate limiter unavailable; not limiting", exc_info=True)
+            return
+        if retry_after > 0:
+            raise RateLimitedError(math.ceil(retry_after))
+
     async def reset(self, scope: str, *key: str) -> None:
         try:
             for item in self._rules.get(scope, ()):

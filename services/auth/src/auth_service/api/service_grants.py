@@ -6,7 +6,9 @@ the grant, and answer RFC 6749 JSON: a token response, or `{"error", "error_desc
 
 Client authentication (RFC 6749 §2.3.1): HTTP Basic (id and secret form-urlencoded, then
 base64) or `client_id` + `client_secret` in the body; both at once is `invalid_request`, a bad
-one is 401 `invalid_client` with a `WWW-Authenticate: Basic` challenge.
+one is 401 `invalid_client` with a `WWW-Authenticate: Basic` challenge. Failed client
+authentications are rate limited per IP (`CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP`; only failures
+count, so a busy service is never slowed): over the limit, 429 `temporarily_unavailable`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from urllib.parse import unquote_plus
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from auth_service.api.client_context import request_context
 from auth_service.domain.client_credentials import CLIENT_CREDENTIALS, issue_service_token
 from auth_service.domain.oauth_errors import InvalidClientError, InvalidRequestError, OAuthError
 from auth_service.domain.service_clients import ServiceClient, authenticate_client
 from auth_service.domain.token_exchange import TOKEN_EXCHANGE, ExchangeRequest, exchange_token
+from auth_service.errors import RateLimitedError, oauth_error_response
 from auth_service.service_identity import ServiceIdentity
 
 GrantHandler = Callable[[Request, Mapping[str, str]], Awaitable[JSONResponse]]
@@ -67,8 +71,16 @@ def _identity(request: Request) -> ServiceIdentity:
 
 
 async def _authenticated_client(request: Request, params: Mapping[str, str]) -> ServiceClient:
-    client_id, secret = client_credentials_of(request.headers.get("authorization"), params)
-    return await authenticate_client(_identity(request).clients, client_id, secret)
+    identity = _identity(request)
+    limiter = identity.runtime.rate_limiter
+    ip = request_context(request, identity.settings.trusted_proxies).ip or "unknown"
+    await limiter.check("client-auth-failure-ip", ip)
+    try:
+        client_id, secret = client_credentials_of(request.headers.get("authorization"), params)
+        return await authenticate_client(identity.clients, client_id, secret)
+    except InvalidClientError:
+        await limiter.hit("client-auth-failure-ip", ip)
+        raise
 
 
 async def client_credentials_grant(request: Request, params: Mapping[str, str]) -> JSONResponse:
@@ -83,6 +95,8 @@ async def client_credentials_grant(request: Request, params: Mapping[str, str]) 
         )
     except OAuthError as exc:
         return error_response(exc)
+    except RateLimitedError as exc:
+        return oauth_error_response(exc)
     return token_response(
         {
             "access_token": result.token.token,
@@ -116,6 +130,8 @@ async def token_exchange_grant(request: Request, params: Mapping[str, str]) -> J
         )
     except OAuthError as exc:
         return error_response(exc)
+    except RateLimitedError as exc:
+        return oauth_error_response(exc)
     return token_response(
         {
             "access_token": result.token.token,
