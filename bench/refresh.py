@@ -7,7 +7,8 @@
 - Signing: raw RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on one core, in the same
   run; the ratio rotations/s ÷ signatures/s is the issue's measure (target >= 0.5).
 - Duplicates: after the timed phase, 32 clients refresh one token at once; then every family is
-  checked for a generation with more than one token. Both must give 0 duplicate successors.
+  checked for a generation with more than one token. Both must give 0 duplicate successors, the
+  32 contended callers no error (all get the one successor), and that family must stay alive.
 
     uv run --frozen python -m bench.refresh
 """
@@ -130,6 +131,11 @@ async def _measure(database_url: str) -> dict[str, float]:
         contended = await login()
         answers = await asyncio.gather(*(_refresh(http, contended) for _ in range(CLIENTS)))
         successors = {a.json()["refresh_token"] for a in answers if a.status_code == 200}
+        contended_errors = sum(a.status_code != 200 for a in answers)
+        # the family must still be alive: its one successor refreshes
+        alive = len(successors) == 1 and (
+            (await _refresh(http, next(iter(successors)))).status_code == 200
+        )
 
         runtime: Any = app.state.runtime
         async with runtime.storage.session_factory() as session:
@@ -140,6 +146,8 @@ async def _measure(database_url: str) -> dict[str, float]:
         "rotations_per_s": rotations / elapsed,
         "failed_refreshes": float(failures),
         "duplicate_successors": float(duplicates),
+        "contended_errors": float(contended_errors),
+        "contended_family_revoked": float(not alive),
     }
 
 
@@ -156,6 +164,8 @@ def run() -> dict[str, float]:
         "ratio_rotations_to_signs": results["rotations_per_s"] / signatures,
         "failed_refreshes": results["failed_refreshes"],
         "duplicate_successors": results["duplicate_successors"],
+        "contended_refresh_errors": results["contended_errors"],
+        "contended_family_revoked": results["contended_family_revoked"],
     }
 
 
