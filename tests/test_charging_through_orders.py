@@ -5,7 +5,9 @@ client with the secrets the platform was given (`tessera_dev.grants`), to show w
 refuses: a user's own token at Charge, a service token with no user, and an exchanged token
 presented anywhere but billing. Then the order flow's guarantees: one order and one charge per
 idempotency key however many concurrent submissions; a billing outage leaves the order
-`payment_pending`, and paying later charges exactly once; cancelling refunds once.
+`payment_pending`, and paying later charges exactly once, also when billing charged and only
+its answer was lost on the way back (a fault proxy between orders and billing); cancelling
+refunds once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.grants import access_token_of, client_credentials, exchange, service_client_secret
 from tessera_dev.harness import RunningPlatform
+
+from .fault_proxy import FaultProxy
 
 ORDER = {
     "items": [{"sku": "TESSERA-MUG", "quantity": 1, "unit_price_cents": 1250}],
@@ -156,6 +160,46 @@ def test_an_order_placed_while_billing_is_down_is_pending_and_paying_later_charg
     assert again.status_code in (200, 409), again.text
     invoices = _invoices_for(billing, account, order_id)
     assert [i["id"] for i in invoices] == [paid.json()["invoice_id"]]
+
+
+def test_a_charge_whose_answer_is_lost_stays_pending_and_paying_later_charges_once(
+    platform: RunningPlatform, billing: httpx.Client, account: Account
+) -> None:
+    orders_service = platform.plan.service("orders")
+    target = platform.plan.service("billing").grpc_target
+    assert target is not None
+    host, port = target.rsplit(":", 1)
+
+    def start_orders(billing_target: str) -> None:
+        settings = {**orders_service.settings, "BILLING_GRPC_TARGET": billing_target}
+        platform.start_process(
+            "orders", orders_service.serve_argv, settings, ready_url=orders_service.health_url
+        )
+
+    with FaultProxy(upstream=(host, int(port))) as proxy:
+        platform.stop_process("orders")
+        start_orders(proxy.address)  # orders now reaches billing only through the proxy
+        try:
+            with httpx.Client(base_url=orders_service.base_url, timeout=30) as orders:
+                warm = orders.post("/v1/orders", json=ORDER, headers=account.bearer)
+                assert warm.status_code == 201, warm.text  # the proxy passes answers
+
+                proxy.lose_answers()
+                placed = orders.post("/v1/orders", json=ORDER, headers=account.bearer)
+                proxy.heal()
+                order_id = placed.json()["id"]
+                charged = _invoices_for(billing, account, order_id)
+                paid = orders.post(f"/v1/orders/{order_id}/pay", headers=account.bearer)
+        finally:
+            platform.stop_process("orders")
+            start_orders(orders_service.settings["BILLING_GRPC_TARGET"])
+
+    assert proxy.answers_lost > 0
+    assert (placed.status_code, placed.json()["status"]) == (202, "payment_pending")
+    assert len(charged) == 1  # billing did charge: only its answer was lost
+    assert (paid.status_code, paid.json()["status"]) == (200, "paid"), paid.text
+    assert paid.json()["invoice_id"] == charged[0]["id"]
+    assert [i["id"] for i in _invoices_for(billing, account, order_id)] == [charged[0]["id"]]
 
 
 def test_cancelling_a_paid_order_refunds_it_once(
