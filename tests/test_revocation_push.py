@@ -8,26 +8,25 @@ from its cursor, or re-lists at start-up, and events written meanwhile still tak
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import grpc
 import httpx
 import pytest
-from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera.billing.v1 import billing_pb2_grpc
+from tessera_dev import probes
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.grants import access_token_of, exchange, service_client_secret
 from tessera_dev.harness import RunningPlatform
+from tessera_dev.probes import billing_stub
 
 BOUND_SECONDS = 10.0
 
 
 @pytest.fixture
 def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    target = platform.plan.service("billing").grpc_target
-    assert target is not None
-    with grpc.insecure_channel(target) as channel:
-        yield billing_pb2_grpc.BillingServiceStub(channel)
+    with billing_stub(platform) as stub:
+        yield stub
 
 
 @pytest.fixture
@@ -35,31 +34,15 @@ def mobile(platform: RunningPlatform) -> Account:
     return register_and_login(platform.plan.service("auth").base_url, client_id="mobile")
 
 
-def eventually(condition: Callable[[], bool], seconds: float = BOUND_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+def eventually(condition: Callable[[], bool]) -> bool:
+    return probes.eventually(condition, BOUND_SECONDS)
 
 
 def orders_status(platform: RunningPlatform, token: str) -> int:
-    with httpx.Client(base_url=platform.plan.service("orders").base_url, timeout=10) as client:
-        return client.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}).status_code
+    return probes.orders_status(platform.plan.service("orders").base_url, token)
 
 
-def billing_code(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
-    try:
-        stub.ListInvoices(
-            billing_pb2.ListInvoicesRequest(page_size=1),
-            metadata=(("authorization", f"Bearer {token}"),),
-            timeout=10,
-        )
-    except grpc.RpcError as error:
-        code: grpc.StatusCode = error.code()
-        return code
-    return grpc.StatusCode.OK
+billing_code = probes.list_invoices_code
 
 
 def exchanged_for_billing(platform: RunningPlatform, account_token: str) -> str:

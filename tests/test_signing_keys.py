@@ -37,6 +37,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera_dev import probes
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.harness import (
     RunningPlatform,
@@ -45,6 +46,7 @@ from tessera_dev.harness import (
     temporary_postgres_databases,
 )
 from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.probes import billing_stub
 from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
@@ -159,13 +161,8 @@ def kid_of(token: str) -> str:
     return kid
 
 
-def eventually(condition: Callable[[], bool], seconds: float = BOUND_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
+def eventually(condition: Callable[[], bool]) -> bool:
+    return probes.eventually(condition, BOUND_SECONDS)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -173,23 +170,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def orders_status(platform: KeyPlatform, token: str) -> int:
-    with httpx.Client(base_url=platform.orders_url, timeout=10) as client:
-        return client.get("/v1/orders", headers=bearer(token)).status_code
+    return probes.orders_status(platform.orders_url, token)
 
 
 def billing_code(platform: KeyPlatform, token: str) -> grpc.StatusCode:
-    with grpc.insecure_channel(platform.grpc_target) as channel:
-        stub = billing_pb2_grpc.BillingServiceStub(channel)
-        try:
-            stub.ListInvoices(
-                billing_pb2.ListInvoicesRequest(page_size=1),
-                metadata=(("authorization", f"Bearer {token}"),),
-                timeout=10,
-            )
-        except grpc.RpcError as error:
-            code: grpc.StatusCode = error.code()
-            return code
-    return grpc.StatusCode.OK
+    with billing_stub(platform.running) as stub:
+        return probes.list_invoices_code(stub, token)
 
 
 def accepted_everywhere(platform: KeyPlatform, token: str) -> bool:

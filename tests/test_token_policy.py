@@ -26,9 +26,10 @@ import pytest
 from auth_service.bootstrap import open_storage, signing_key_store_from
 from auth_service.config import Settings
 from auth_service.domain.keys import SigningKey
-from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera.billing.v1 import billing_pb2_grpc
 from tessera_dev.accounts import Account
 from tessera_dev.harness import RunningPlatform
+from tessera_dev.probes import billing_stub, list_invoices_code
 
 
 @dataclass(frozen=True)
@@ -107,23 +108,11 @@ def resign(key: SigningKey, account: Account, change: Change) -> str:
 
 @pytest.fixture
 def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    target = platform.plan.service("billing").grpc_target
-    assert target is not None
-    with grpc.insecure_channel(target) as channel:
-        yield billing_pb2_grpc.BillingServiceStub(channel)
+    with billing_stub(platform) as stub:
+        yield stub
 
 
-def _list_invoices(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
-    try:
-        stub.ListInvoices(
-            billing_pb2.ListInvoicesRequest(page_size=1),
-            metadata=(("authorization", f"Bearer {token}"),),
-            timeout=10,
-        )
-    except grpc.RpcError as error:
-        code: grpc.StatusCode = error.code()
-        return code
-    return grpc.StatusCode.OK
+_list_invoices = list_invoices_code
 
 
 def test_a_correctly_resigned_copy_of_the_real_token_is_accepted(

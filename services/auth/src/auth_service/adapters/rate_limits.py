@@ -56,25 +56,23 @@ class RateLimiter:
 
     async def hit(self, scope: str, *key: str) -> None:
         """Count one attempt; `RateLimitedError` (with seconds to wait) when over a tier."""
-        retry_after = 0.0
-        try:
-            for item in self._rules.get(scope, ()):
-                if not await self._limiter.hit(item, scope, *key):
-                    stats = await self._limiter.get_window_stats(item, scope, *key)
-                    retry_after = max(retry_after, stats.reset_time - self._clock())
-        except Exception:  # the limiter's storage is down: serve rather than refuse everyone
-            logger.warning("rate limiter unavailable; not limiting", exc_info=True)
-            return
-        if retry_after > 0:
-            raise RateLimitedError(math.ceil(retry_after))
+        await self._enforce(scope, key, count=True)
 
     async def check(self, scope: str, *key: str) -> None:
         """`RateLimitedError` if the key is already over a tier, without counting an attempt
         (for limits that count only failures: `check` first, `hit` on failure)."""
+        await self._enforce(scope, key, count=False)
+
+    async def _enforce(self, scope: str, key: tuple[str, ...], *, count: bool) -> None:
         retry_after = 0.0
         try:
             for item in self._rules.get(scope, ()):
-                if not await self._limiter.test(item, scope, *key):
+                allowed = (
+                    await self._limiter.hit(item, scope, *key)
+                    if count
+                    else await self._limiter.test(item, scope, *key)
+                )
+                if not allowed:
                     stats = await self._limiter.get_window_stats(item, scope, *key)
                     retry_after = max(retry_after, stats.reset_time - self._clock())
         except Exception:  # the limiter's storage is down: serve rather than refuse everyone
