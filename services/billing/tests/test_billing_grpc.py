@@ -10,6 +10,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tessera.billing.v1 import billing_pb2
 
 IssueToken = Callable[..., str]
@@ -181,6 +182,19 @@ async def test_the_health_service_answers_without_a_token(billing_on_sqlite: Any
             health_pb2.HealthCheckRequest(service="tessera.billing.v1.BillingService")
         )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_the_billing_service_so_grpcurl_can_call_it(
+    billing_on_sqlite: Any,
+) -> None:
+    port = billing_on_sqlite.state.grpc_port
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        answers = [answer async for answer in stub.ServerReflectionInfo(iter([request]))]
+    services = {service.name for service in answers[0].list_services_response.service}
+    assert "tessera.billing.v1.BillingService" in services
+    assert "grpc.health.v1.Health" in services
 
 
 async def test_a_users_own_token_cannot_refund(
