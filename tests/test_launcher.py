@@ -81,6 +81,9 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     assert httpx.get(f"http://127.0.0.1:{ports.gateway}/.well-known/jwks.json").status_code == 200
     assert httpx.get(f"http://127.0.0.1:{ports.orders}/readyz").status_code == 200
     assert (tmp_path / "var" / "auth.db").exists()
+    kek = tmp_path / "var" / "auth-kek"
+    assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    assert f"generated a development key-encryption key at {kek}" in launcher.text
     for url in (f"http://localhost:{ports.gateway}/", f"127.0.0.1:{ports.billing_grpc}"):
         assert url in launcher.text
 

@@ -145,8 +145,10 @@ def _banner(plan: Platform) -> list[str]:
     ]
 
 
-async def run(plan: Platform, ready_timeout: float) -> int:
+async def run(plan: Platform, ready_timeout: float, notes: Sequence[str] = ()) -> int:
     console = Console([*(s.name for s in plan.services), "gateway", "launcher"])
+    for note in notes:
+        console.line("launcher", note)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -191,17 +193,19 @@ async def run(plan: Platform, ready_timeout: float) -> int:
     return code
 
 
-def ensure_key_encryption_key_file(path: Path) -> None:
-    """auth's dev key-encryption key, kept beside the SQLite files (created once, mode 0600).
+def ensure_key_encryption_key_file(path: Path) -> bool:
+    """auth's dev key-encryption key, kept beside the SQLite files (created once, mode 0600);
+    True when this call created it.
 
     auth would create `var/auth-kek` under its cwd itself; naming the file keeps a `--var-dir`
     platform's keys inside that directory.
     """
     if path.exists():
-        return
+        return False
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii") + "\n")
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,7 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     var_dir: Path = args.var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     kek_file = var_dir / "auth-kek"
-    ensure_key_encryption_key_file(kek_file)
+    notes = []
+    if ensure_key_encryption_key_file(kek_file):
+        notes.append(
+            f"generated a development key-encryption key at {kek_file} (mode 0600); it seals "
+            "auth's signing keys: production sets KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE"
+        )
     plan = describe_platform(
         ports=ports,
         database_urls=sqlite_database_urls(var_dir),
@@ -232,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Fresh per run: nothing outlives the run that could authenticate as a service.
         service_clients=generate_service_client_secrets(var_dir),
     )
-    return asyncio.run(run(plan, args.ready_timeout))
+    return asyncio.run(run(plan, args.ready_timeout, notes))
 
 
 if __name__ == "__main__":

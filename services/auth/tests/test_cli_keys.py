@@ -6,6 +6,7 @@ The JWKS max-age is short here, so a next key may sign a few seconds after it wa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from auth_service.bootstrap import open_storage, signing_key_store_from
+from auth_service.config import Settings
 
 FAST_KEY_SCHEDULE = {"JWKS_MAX_AGE_SECONDS": "1", "SIGNING_KEY_RELOAD_SECONDS": "0.1"}
 
@@ -26,16 +29,18 @@ class Operator:
         self.directory = directory
         self.kek = base64.b64encode(secrets.token_bytes(32)).decode()
 
-    def env(self, **overrides: str) -> dict[str, str]:
-        return {
+    def env(self, **overrides: str | None) -> dict[str, str]:
+        """The operator's environment; an override of None removes the variable."""
+        environment = {
             **os.environ,
             **FAST_KEY_SCHEDULE,
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.directory / 'auth.db'}",
             "KEY_ENCRYPTION_KEY": self.kek,
             **overrides,
         }
+        return {name: value for name, value in environment.items() if value is not None}
 
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, **env: str | None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "auth_service", *args],
             stdout=subprocess.PIPE,
@@ -45,7 +50,7 @@ class Operator:
             cwd=self.directory,
         )
 
-    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
         process = self.start(*args, **env)
         stdout, stderr = process.communicate(timeout=60)
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -53,6 +58,17 @@ class Operator:
     def states(self) -> dict[str, str]:
         with sqlite3.connect(self.directory / "auth.db") as db:
             return dict(db.execute("SELECT kid, state FROM signing_keys").fetchall())
+
+    def start_auth_once(self) -> None:
+        """What auth's first start does to the key table: the first active and next keys."""
+        environment = {k: v for k, v in self.env().items() if k in Settings.model_fields}
+        settings = Settings.model_validate(environment)
+
+        async def first_keys() -> None:
+            async with open_storage(settings) as storage:
+                await signing_key_store_from(settings, storage).load_key_ring()
+
+        asyncio.run(first_keys())
 
     def key_events(self) -> list[str]:
         with sqlite3.connect(self.directory / "auth.db") as db:
@@ -71,6 +87,12 @@ def migrated(operator: Operator) -> Operator:
     return operator
 
 
+@pytest.fixture
+def started(migrated: Operator) -> Operator:
+    migrated.start_auth_once()
+    return migrated
+
+
 def kid_in(states: dict[str, str], state: str) -> str:
     (kid,) = [kid for kid, s in states.items() if s == state]
     return kid
@@ -84,21 +106,33 @@ def test_before_migrate_the_commands_say_what_to_run_in_one_line(operator: Opera
     assert "Traceback" not in result.stderr
 
 
-def test_on_a_new_database_rotate_creates_the_first_keys(migrated: Operator) -> None:
+def test_before_auth_first_started_there_is_nothing_to_rotate_and_nothing_is_created(
+    migrated: Operator,
+) -> None:
     assert "no signing keys yet" in migrated.run("keys", "list").stdout
 
     result = migrated.run("keys", "rotate")
 
-    assert result.returncode == 0, result.stderr
-    assert "created the first signing keys" in result.stdout
-    assert sorted(migrated.states().values()) == ["active", "next"]
+    assert result.returncode == 1
+    assert "auth creates the first ones at its first start" in result.stderr
+    assert migrated.states() == {}
+
+
+def test_without_any_key_encryption_key_the_commands_never_invent_one(
+    started: Operator,
+) -> None:
+    result = started.run("keys", "list", KEY_ENCRYPTION_KEY=None)
+
+    assert result.returncode == 1
+    assert "KEY_ENCRYPTION_KEY" in result.stderr
+    assert not (started.directory / "var" / "auth-kek").exists()
 
 
 def test_rotate_waits_until_the_next_key_may_sign_then_moves_each_key_one_state_on(
     migrated: Operator,
 ) -> None:
     slow = {"JWKS_MAX_AGE_SECONDS": "8"}  # long enough to outlast two CLI start-ups
-    migrated.run("keys", "rotate", **slow)
+    migrated.start_auth_once()
     before = migrated.states()
 
     impatient = migrated.run("keys", "rotate", "--no-wait", **slow)
@@ -120,8 +154,8 @@ def test_rotate_waits_until_the_next_key_may_sign_then_moves_each_key_one_state_
     assert "may sign from" in listing
 
 
-def test_two_operators_rotating_at_once_make_one_rotation(migrated: Operator) -> None:
-    migrated.run("keys", "rotate")
+def test_two_operators_rotating_at_once_make_one_rotation(started: Operator) -> None:
+    migrated = started
     before = migrated.states()
 
     first, second = migrated.start("keys", "rotate"), migrated.start("keys", "rotate")
@@ -135,22 +169,36 @@ def test_two_operators_rotating_at_once_make_one_rotation(migrated: Operator) ->
     assert after[kid_in(before, "next")] == "active"
 
 
-def test_revoke_current_drops_the_key_at_once_and_publishes_a_key_event(
-    migrated: Operator,
+def test_revoke_current_drops_the_key_it_names_at_once_and_publishes_a_key_event(
+    started: Operator,
 ) -> None:
-    migrated.run("keys", "rotate")
-    compromised = kid_in(migrated.states(), "active")
+    compromised = kid_in(started.states(), "active")
 
-    result = migrated.run("keys", "rotate", "--revoke-current", "--no-wait")
+    result = started.run("keys", "rotate", "--revoke-current", "--no-wait")
 
     assert result.returncode == 0, result.stderr
+    assert f"revoking {compromised}" in result.stderr
     assert f"revoked {compromised}" in result.stdout
-    assert compromised not in migrated.states()
-    assert migrated.key_events() == [compromised]
+    assert compromised not in started.states()
+    assert started.key_events() == [compromised]
 
 
-def test_a_wrong_key_encryption_key_changes_nothing(migrated: Operator) -> None:
-    migrated.run("keys", "rotate")
+def test_revoking_a_key_by_kid_is_safe_to_retry(started: Operator) -> None:
+    compromised = kid_in(started.states(), "next")
+
+    first = started.run("keys", "revoke", compromised)
+    retry = started.run("keys", "revoke", compromised)
+
+    assert first.returncode == 0, first.stderr
+    assert retry.returncode == 1
+    assert "nothing changed" in retry.stderr
+    assert compromised not in started.states()
+    assert sorted(started.states().values()) == ["active", "next"]  # a new next key
+    assert started.key_events() == [compromised]
+
+
+def test_a_wrong_key_encryption_key_changes_nothing(started: Operator) -> None:
+    migrated = started
     before = migrated.states()
     other_kek = base64.b64encode(secrets.token_bytes(32)).decode()
 

@@ -22,7 +22,7 @@ from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.signing_key_store import SigningKeyStore
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
-from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, Settings
+from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_TOKEN_LEEWAY_SECONDS, Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.key_lifecycle import KeySchedule
 from auth_service.domain.keys import KeyRing
@@ -55,23 +55,28 @@ def session_policy_from(settings: Settings) -> SessionPolicy:
 
 
 def key_schedule_from(settings: Settings) -> KeySchedule:
-    """The key lifecycle's periods. A retired key is kept for the longest token lifetime auth
-    can be configured with, not the current one, so lowering the lifetime never drops a key
-    that signed a live token."""
+    """The key lifecycle's periods. A retired key is kept for the longest token lifetime and
+    leeway a service can be configured with, not the current ones, so lowering either (here or
+    at a verifier) never drops a key that signed a token someone still accepts."""
     return KeySchedule.from_periods(
         jwks_max_age_seconds=settings.JWKS_MAX_AGE_SECONDS,
         reload_seconds=settings.SIGNING_KEY_RELOAD_SECONDS,
         max_token_lifetime_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS,
-        leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+        # orders and billing set their own leeway, up to the same bound
+        leeway_seconds=MAX_TOKEN_LEEWAY_SECONDS,
         rotation_interval_seconds=settings.SIGNING_KEY_ROTATION_INTERVAL_SECONDS,
     )
 
 
 def signing_key_store_from(
-    settings: Settings, storage: Storage, clock: Callable[[], float] = time.time
+    settings: Settings,
+    storage: Storage,
+    clock: Callable[[], float] = time.time,
+    *,
+    create_dev_key: bool = True,
 ) -> SigningKeyStore:
     """The key store, with the KEK from settings (the CLI's `keys` commands use this too)."""
-    wrapper = KeyWrapper(load_key_encryption_key(settings))
+    wrapper = KeyWrapper(load_key_encryption_key(settings, create_dev_key=create_dev_key))
     return SigningKeyStore(
         storage.session_factory,
         wrapper,

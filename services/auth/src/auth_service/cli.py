@@ -107,7 +107,12 @@ def serve(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: auth's settings are invalid: {problems}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
         from auth_service.adapters.migrations import upgrade_database  # alembic is slow to import
 

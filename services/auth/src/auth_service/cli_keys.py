@@ -8,7 +8,14 @@ operator and the schedule) make one: the second finds the key already rotated.
 
 `keys rotate --revoke-current` is for a compromised key: it is removed from the JWKS at once
 and a `key` revocation event tells every verifier to refuse it and the tokens it signed within
-about a second. Users stay logged in: their clients refresh into tokens of the new key.
+about a second. Users stay logged in: their clients refresh into tokens of the new key. The
+command names the key it read as active and revokes exactly that one, so a retry, a second
+operator, or a scheduled rotation in between never revokes the healthy replacement; `keys
+revoke KID` revokes a key in any state (a retired key found compromised later, say).
+
+These commands never create the first keys (auth does at its first start) and never generate a
+development KEK: run them with auth's own settings (`docker compose exec auth ...`,
+`kubectl exec ...`, or `make keys-rotate` for `make run`).
 
 Kids are public (they are in every token header); nothing secret is ever printed.
 """
@@ -49,6 +56,8 @@ def add_key_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="fail (exit 3) instead of waiting while the next key is too young to sign",
     )
+    revoke = keys.add_parser("revoke", help="emergency: remove one key (any state), revoke it")
+    revoke.add_argument("kid", help="the key id, as `keys list` shows it")
 
 
 def _when(moment: datetime | None) -> str:
@@ -73,11 +82,19 @@ def _next_line(outcome: KeySetOutcome) -> str:
     return f"next key {outcome.next} published, may sign from {_when(outcome.next_ready_at)}"
 
 
+class NoKeysError(Exception):
+    """Raised when the database holds no signing keys (auth has never started on it)."""
+
+
+async def _active_kid(store: SigningKeyStore) -> str:
+    active = [key.kid for key in await store.records() if key.state == KeyState.ACTIVE]
+    if not active:
+        raise NoKeysError("no signing keys yet: auth creates the first ones at its first start")
+    return active[0]
+
+
 async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
-    first = await store.ensure_first_keys()
-    if first.changes.create_active:
-        return 0, f"created the first signing keys: {first.active} active\n{_next_line(first)}"
-    expected = first.active
+    expected = await _active_kid(store)
     while True:
         try:
             outcome = await store.rotate(expected_active=expected)
@@ -109,13 +126,13 @@ async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
         )
 
 
-async def _revoke_current(store: SigningKeyStore) -> str:
-    outcome = await store.rotate(expected_active=None, emergency=True)
-    revoked = outcome.changes.revoke
-    if revoked is None:
-        return f"there was no active key to revoke: {outcome.active} active\n{_next_line(outcome)}"
-    return (
-        f"revoked {revoked}: removed from the JWKS, and a key revocation event makes every "
+async def _revoke(store: SigningKeyStore, kid: str) -> tuple[int, str]:
+    print(f"revoking {kid}", file=sys.stderr, flush=True)
+    outcome = await store.revoke(kid)
+    if outcome.changes.revoke is None:
+        return 1, f"no key {kid} (already revoked or removed, or mistyped); nothing changed"
+    return 0, (
+        f"revoked {kid}: removed from the JWKS, and a key revocation event makes every "
         f"verifier refuse it and the tokens it signed\n{outcome.active} active\n"
         f"{_next_line(outcome)}"
     )
@@ -123,18 +140,20 @@ async def _revoke_current(store: SigningKeyStore) -> str:
 
 async def _run(settings: Settings, args: argparse.Namespace) -> tuple[int, str]:
     async with open_storage(settings) as storage:
-        store = signing_key_store_from(settings, storage)
+        store = signing_key_store_from(settings, storage, create_dev_key=False)
         if args.keys_command == "list":
             return 0, await _list(store)
+        if args.keys_command == "revoke":
+            return await _revoke(store, args.kid)
         if args.revoke_current:
-            return 0, await _revoke_current(store)
+            return await _revoke(store, await _active_kid(store))
         return await _rotate(store, no_wait=args.no_wait)
 
 
 def run_key_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code, output = asyncio.run(_run(settings, args))
-    except KeyStoreError as exc:  # KEK missing or wrong, or the key table inconsistent
+    except (KeyStoreError, NoKeysError) as exc:  # KEK missing or wrong, no keys, inconsistent
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DBAPIError as exc:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+MAX_TOKEN_LEEWAY_SECONDS = 300
+"""The largest `TOKEN_LEEWAY_SECONDS` any service accepts (auth, orders, billing)."""
 DEV_KEY_ENCRYPTION_KEY_FILE = Path("var/auth-kek")
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
     HTTP_PORT: int = Field(default=8001, ge=1, le=65535)
     ISSUER: str = "http://localhost:8000"
     ACCESS_TOKEN_TTL_SECONDS: int = Field(default=300, ge=1, le=MAX_ACCESS_TOKEN_TTL_SECONDS)
-    TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=300)
+    TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=MAX_TOKEN_LEEWAY_SECONDS)
     LOG_LEVEL: str = "INFO"
     TRUSTED_PROXIES: str = "127.0.0.1"
     REDIS_URL: str | None = None

@@ -237,6 +237,24 @@ async def test_emergency_rotation_drops_the_key_and_records_a_key_revocation_eve
     assert audit[-1] == "signing_key_revoked"
 
 
+async def test_a_retired_key_found_compromised_later_is_revoked_without_touching_the_active(
+    database_url: str, kek: bytes, clock: WallClock
+) -> None:
+    async with replica(database_url, kek, clock) as store:
+        old = (await store.load_key_ring()).signing_key.kid
+        clock.advance(seconds=SCHEDULE.lead.total_seconds())
+        rotated = await store.rotate(expected_active=old)  # the schedule got there first
+
+        outcome = await store.revoke(old)
+        again = await store.revoke(old)  # a retry changes nothing
+
+    assert old not in await states(database_url)
+    assert outcome.active == rotated.active
+    assert again.changes.empty
+    events = await rows_of(database_url, RevocationEventRow)
+    assert [(event.kind, event.value) for event in events] == [("key", old)]
+
+
 async def test_a_replica_reloads_what_another_one_rotated_and_forgets_removed_keys(
     database_url: str, kek: bytes, clock: WallClock
 ) -> None:

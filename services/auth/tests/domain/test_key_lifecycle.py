@@ -12,6 +12,7 @@ from auth_service.domain.key_lifecycle import (
     RotationNotReadyError,
     plan_first_keys,
     plan_maintenance,
+    plan_revocation,
     plan_rotation,
 )
 from auth_service.domain.keys import KeyState
@@ -44,8 +45,9 @@ def test_a_next_key_signs_only_after_max_age_reload_and_a_margin() -> None:
 
 
 def test_a_retired_key_stays_published_for_the_longest_token_a_replica_could_still_sign() -> None:
-    assert SCHEDULE.retention == timedelta(seconds=1 + 900 + 30)
-    assert SCHEDULE.removable_at(retired("r", T0)) == T0 + timedelta(seconds=931)
+    # reload + longest lifetime + leeway + a minute for clocks that disagree
+    assert SCHEDULE.retention == timedelta(seconds=1 + 900 + 30 + 60)
+    assert SCHEDULE.removable_at(retired("r", T0)) == T0 + timedelta(seconds=991)
 
 
 def test_the_first_start_creates_an_active_and_a_next_key() -> None:
@@ -85,6 +87,15 @@ def test_emergency_rotation_removes_the_active_key_and_promotes_even_a_young_nex
     assert alone == KeyChanges(revoke="a", create_active=True, create_next=True)
 
 
+def test_revoking_a_named_key_handles_it_in_any_state_and_a_gone_key_not_at_all() -> None:
+    keys = [active("a"), next_key("n"), retired("r", T0)]
+    assert plan_revocation(keys, "a") == KeyChanges(revoke="a", activate="n", create_next=True)
+    assert plan_revocation(keys, "n") == KeyChanges(revoke="n", create_next=True)
+    assert plan_revocation(keys, "r") == KeyChanges(revoke="r")
+    # a retry, or a second operator: the key is gone and the replacement is left alone
+    assert plan_revocation([active("n"), next_key("m")], "a").empty
+
+
 def test_maintenance_rotates_when_due_and_the_next_key_is_ready() -> None:
     keys = [active(since=T0), next_key(published=T0)]
     due = T0 + timedelta(days=30)
@@ -98,9 +109,9 @@ def test_maintenance_rotates_when_due_and_the_next_key_is_ready() -> None:
 
 def test_maintenance_removes_retired_keys_only_after_their_retention() -> None:
     keys = [active(), next_key(), retired("old", T0), retired("older", T0 - timedelta(hours=1))]
-    now = T0 + timedelta(seconds=930)
+    now = T0 + timedelta(seconds=990)
     assert plan_maintenance(keys, SCHEDULE, now=now).remove == ("older",)
-    now = T0 + timedelta(seconds=931)
+    now = T0 + timedelta(seconds=991)
     assert plan_maintenance(keys, SCHEDULE, now=now).remove == ("old", "older")
 
 

@@ -49,8 +49,10 @@ def _create_dev_key_file(path: Path) -> None:
         temporary.unlink()
 
 
-def load_key_encryption_key(settings: Settings) -> bytes:
-    """The KEK from settings; in dev with none configured, the generated `var/auth-kek`."""
+def load_key_encryption_key(settings: Settings, *, create_dev_key: bool = True) -> bytes:
+    """The KEK from settings; in dev with none configured, the generated `var/auth-kek`
+    (created on first use unless `create_dev_key` is False: operator commands never invent a
+    KEK the running service does not have)."""
     if settings.KEY_ENCRYPTION_KEY is not None:
         return decode_key_encryption_key(settings.KEY_ENCRYPTION_KEY.get_secret_value())
     if settings.KEY_ENCRYPTION_KEY_FILE is not None:
@@ -58,6 +60,11 @@ def load_key_encryption_key(settings: Settings) -> bytes:
     if settings.ENVIRONMENT != "dev":
         raise KeyEncryptionKeyError("no key-encryption key configured")
     if not DEV_KEY_ENCRYPTION_KEY_FILE.exists():
+        if not create_dev_key:
+            raise KeyEncryptionKeyError(
+                f"no key-encryption key configured and no {DEV_KEY_ENCRYPTION_KEY_FILE} here: "
+                "run with auth's settings (KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE)"
+            )
         _create_dev_key_file(DEV_KEY_ENCRYPTION_KEY_FILE)
     return _read_key_file(DEV_KEY_ENCRYPTION_KEY_FILE)
 

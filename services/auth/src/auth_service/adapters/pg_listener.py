@@ -5,7 +5,9 @@ auth replicas tell each other about two kinds of commits: revocation events (wat
 `tessera_signing_keys`). Both are `NOTIFY`s queued inside the committing transaction, so
 PostgreSQL delivers them only if it commits. One dedicated asyncpg connection listens on every
 subscribed channel; a lost connection is re-opened with back-off, and on every (re)connect each
-subscriber is called once to catch up on whatever it may have missed meanwhile.
+subscriber is called once to catch up on whatever it may have missed meanwhile. A connection
+that died without telling (a half-open TCP connection after a network partition) is found by a
+`SELECT 1` every `probe_seconds`.
 """
 
 from __future__ import annotations
@@ -35,9 +37,16 @@ def asyncpg_dsn(database_url: str) -> str:
 class PostgresListener:
     """Calls `subscribe`d callbacks when their channel is notified; reconnects for ever."""
 
-    def __init__(self, database_url: str, *, backoff_max_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        backoff_max_seconds: float = 5.0,
+        probe_seconds: float = 15.0,
+    ) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._backoff_max = backoff_max_seconds
+        self._probe_seconds = probe_seconds
         self._subscribers: dict[str, list[Callable[[], None]]] = {}
         self.connected = asyncio.Event()
 
@@ -59,18 +68,18 @@ class PostgresListener:
         while True:
             try:
                 await self._listen_until_lost()
-                delay = 0.1
                 logger.warning("PostgreSQL listener connection lost; reconnecting")
+                delay = 0.1
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 logger.warning(
                     "PostgreSQL listener cannot listen; retrying",
                     extra={"error": type(exc).__name__, "retry_in_seconds": delay},
                 )
-                await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
+            await asyncio.sleep(delay)
 
     async def _listen_until_lost(self) -> None:
-        """Connect, LISTEN on every channel, catch up, then wait until the connection dies."""
+        """Connect, LISTEN on every channel, catch up, then return when the connection dies."""
         lost = asyncio.Event()
         connection = await asyncpg.connect(self._dsn, timeout=5)
         try:
@@ -80,7 +89,11 @@ class PostgresListener:
             self.connected.set()
             LISTENER_CONNECTED.set(1)
             self._catch_up()  # anything committed while we were not listening
-            await lost.wait()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self._probe_seconds)
+                if not lost.is_set():
+                    await connection.fetchval("SELECT 1", timeout=5)  # raises on a dead link
         finally:
             self.connected.clear()
             LISTENER_CONNECTED.set(0)

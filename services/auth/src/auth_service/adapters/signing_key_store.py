@@ -38,6 +38,7 @@ from auth_service.domain.key_lifecycle import (
     RotationTrigger,
     plan_first_keys,
     plan_maintenance,
+    plan_revocation,
     plan_rotation,
 )
 from auth_service.domain.keys import (
@@ -188,6 +189,13 @@ class SigningKeyStore:
             trigger=trigger,
         )
 
+    async def revoke(self, kid: str) -> KeySetOutcome:
+        """Emergency: remove `kid` in whatever state, with a `key` revocation event (see
+        `plan_revocation`); nothing changes if it is already gone."""
+        return await self._change(
+            lambda keys, _now: plan_revocation(keys, kid), trigger=RotationTrigger.EMERGENCY
+        )
+
     async def maintain(self) -> KeySetOutcome:
         """The scheduled pass: next key, rotation when due, removal of expired retired keys."""
         return await self._change(
@@ -226,7 +234,7 @@ class SigningKeyStore:
                 # the table was changed without it.
                 raise KeyStoreError("another writer changed the signing keys") from exc
             records = [_record(row) for row in (await self._all_rows(session))]
-        if changes.rotates and trigger is not None:
+        if (changes.rotates or changes.revoke) and trigger is not None:
             ROTATIONS.labels(trigger.value).inc()
         return _outcome(changes, records, self.schedule)
 

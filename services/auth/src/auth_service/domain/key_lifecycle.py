@@ -11,7 +11,8 @@ A key's life::
 - `active` signs. Exactly one key is active (the database enforces it).
 - `retired` no longer signs but stays published until every token it signed has expired,
   counted from when the last replica could still sign with it: retirement + reload interval +
-  the longest token lifetime auth can be configured with + the verifiers' leeway.
+  the longest token lifetime auth can be configured with + the longest leeway a verifier can be
+  configured with + a minute for clocks that disagree.
 
 Every function here is pure (no clock, no I/O): the key store reads the keys under a lock, asks
 `plan_rotation` / `plan_maintenance` what to do, and writes the answer in the same transaction.
@@ -28,6 +29,8 @@ from auth_service.domain.keys import KeyState
 
 PUBLICATION_MARGIN = timedelta(seconds=2)
 """Slack for fetch latency and timers on top of max-age + reload before a next key may sign."""
+RETENTION_MARGIN = timedelta(seconds=60)
+"""Slack on a retired key's retention for clocks that disagree between hosts."""
 
 
 class RotationTrigger(enum.StrEnum):
@@ -87,7 +90,7 @@ class KeySchedule:
     @property
     def retention(self) -> timedelta:
         """How long a retired key stays published."""
-        return self.last_token_expiry + self.leeway
+        return self.last_token_expiry + self.leeway + RETENTION_MARGIN
 
     def ready_at(self, next_key: KeyRecord) -> datetime:
         """When a `next` key may start signing."""
@@ -166,9 +169,8 @@ def plan_rotation(
     """Rotate away from the active key `expected_active` (None: whichever is active).
 
     Normal rotation promotes the next key, and only once `schedule.ready_at` has passed
-    (`RotationNotReadyError` otherwise). Emergency rotation removes the active key at once and
-    promotes the next key however young: tokens of the new key may be refused by a verifier
-    for one unknown-kid refetch, tokens of the compromised key must not be accepted anywhere.
+    (`RotationNotReadyError` otherwise). `emergency` revokes the active key
+    (`plan_revocation`).
     """
     active, next_key = _one(keys, KeyState.ACTIVE), _one(keys, KeyState.NEXT)
     if expected_active is not None and (active is None or active.kid != expected_active):
@@ -176,14 +178,34 @@ def plan_rotation(
     if active is None:
         return plan_first_keys(keys)
     if emergency:
-        if next_key is None:
-            return KeyChanges(revoke=active.kid, create_active=True, create_next=True)
-        return KeyChanges(revoke=active.kid, activate=next_key.kid, create_next=True)
+        return plan_revocation(keys, active.kid)
     if next_key is None:
         return KeyChanges(create_next=True)  # the caller waits for it to age, then rotates
     if now < schedule.ready_at(next_key):
         raise RotationNotReadyError(next_key.kid, schedule.ready_at(next_key))
     return KeyChanges(retire=active.kid, activate=next_key.kid, create_next=True)
+
+
+def plan_revocation(keys: Sequence[KeyRecord], kid: str) -> KeyChanges:
+    """Revoke the key `kid` (compromised) in whatever state it is; nothing if it is gone.
+
+    An active key is removed and the next key promoted however young: tokens of the new key may
+    be refused by a verifier until its immediate refetch, but tokens of the compromised key must
+    not be accepted anywhere. A next or retired key is removed (a new next key replaces a next
+    one). Naming the key, not "the current one", keeps a retry, a second operator or a
+    rotation that happened meanwhile from revoking the healthy replacement.
+    """
+    target = next((key for key in keys if key.kid == kid), None)
+    if target is None:
+        return KeyChanges()
+    if target.state == KeyState.NEXT:
+        return KeyChanges(revoke=kid, create_next=True)
+    if target.state == KeyState.RETIRED:
+        return KeyChanges(revoke=kid)
+    next_key = _one(keys, KeyState.NEXT)
+    if next_key is None:
+        return KeyChanges(revoke=kid, create_active=True, create_next=True)
+    return KeyChanges(revoke=kid, activate=next_key.kid, create_next=True)
 
 
 def plan_maintenance(
