@@ -6,6 +6,10 @@
   the successor, audits, and signs an access token (RS256), all in one transaction.
 - Signing: raw RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on one core, in the same
   run; the ratio rotations/s ÷ signatures/s is the issue's measure (target >= 0.5).
+- Floor: in the same harness (in-process ASGI, 32 clients), an endpoint that only signs an
+  RS256 JWT, no database at all. Its rate bounds what any rotation could reach here, so
+  `ratio_sign_only_endpoint_to_signs` shows how much of the 0.5 target HTTP plus one signature
+  already take, and `ratio_rotations_to_sign_only_endpoint` what the rotation itself costs.
 - Duplicates: after the timed phase, 32 clients refresh one token at once; then every family is
   checked for a generation with more than one token. Both must give 0 duplicate successors, the
   32 contended callers no error (all get the one successor), and that family must stay alive.
@@ -26,12 +30,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import jwt
 from auth_service.adapters.migrations import upgrade_database
 from auth_service.adapters.session_repository import RefreshTokenRow
 from auth_service.config import Settings
 from auth_service.main import create_app
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -151,17 +157,51 @@ async def _measure(database_url: str) -> dict[str, float]:
     }
 
 
+async def sign_only_endpoint_per_second() -> float:
+    """Requests/s of a FastAPI endpoint that signs one access token and touches nothing else."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    floor = FastAPI()
+
+    @floor.post("/sign")
+    async def sign() -> dict[str, str]:
+        now = int(time.time())
+        claims = {"sub": "user", "aud": ["auth", "orders"], "iat": now, "exp": now + 300}
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k", "typ": "at+jwt"})
+        return {"access_token": token}
+
+    transport = httpx.ASGITransport(app=floor)
+    async with httpx.AsyncClient(transport=transport, base_url="http://floor.bench") as http:
+        for _ in range(100):
+            await http.post("/sign")
+        deadline = time.perf_counter() + SECONDS
+
+        async def client() -> int:
+            calls = 0
+            while time.perf_counter() < deadline:
+                await http.post("/sign")
+                calls += 1
+            return calls
+
+        started = time.perf_counter()
+        calls = sum(await asyncio.gather(*(client() for _ in range(CLIENTS))))
+        return calls / (time.perf_counter() - started)
+
+
 def run() -> dict[str, float]:
     async def measure() -> dict[str, float]:
         async with fresh_postgres_database() as url:
             return await _measure(url)
 
     results = asyncio.run(measure())
+    floor = asyncio.run(sign_only_endpoint_per_second())
     signatures = rsa_signatures_per_second()
     return {
         "rotations_per_s_32_clients": results["rotations_per_s"],
         "rsa2048_signs_per_s_per_core": signatures,
         "ratio_rotations_to_signs": results["rotations_per_s"] / signatures,
+        "sign_only_endpoint_per_s": floor,
+        "ratio_sign_only_endpoint_to_signs": floor / signatures,
+        "ratio_rotations_to_sign_only_endpoint": results["rotations_per_s"] / floor,
         "failed_refreshes": results["failed_refreshes"],
         "duplicate_successors": results["duplicate_successors"],
         "contended_refresh_errors": results["contended_errors"],
