@@ -36,7 +36,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev import probes
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.harness import (
@@ -241,20 +240,12 @@ class Load:
                 time.sleep(0.2)
 
     def _billing(self) -> None:
-        with grpc.insecure_channel(self.platform.grpc_target) as channel:
-            stub = billing_pb2_grpc.BillingServiceStub(channel)
+        with billing_stub(self.platform.running) as stub:
             while not self._stop.is_set():
                 for token in self._snapshot():
-                    try:
-                        stub.ListInvoices(
-                            billing_pb2.ListInvoicesRequest(page_size=1),
-                            metadata=(("authorization", f"Bearer {token}"),),
-                            timeout=30,
-                        )
-                        ok, code = True, "OK"
-                    except grpc.RpcError as error:
-                        ok, code = False, error.code().name
-                    self._record(f"ListInvoices {code} kid={kid_of(token)[:8]}", ok)
+                    code = probes.list_invoices_code(stub, token)
+                    ok = code == grpc.StatusCode.OK
+                    self._record(f"ListInvoices {code.name} kid={kid_of(token)[:8]}", ok)
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -418,18 +409,8 @@ def test_a_flood_of_random_kids_costs_each_verifier_at_most_one_fetch_per_cooldo
 
     with httpx.Client(base_url=sqlite_platform.orders_url, timeout=10) as client:
         statuses = {client.get("/v1/orders", headers=bearer(t)).status_code for t in tokens}
-    codes: set[grpc.StatusCode] = set()
-    with grpc.insecure_channel(sqlite_platform.grpc_target) as channel:
-        stub = billing_pb2_grpc.BillingServiceStub(channel)
-        for token in tokens:
-            try:
-                stub.ListInvoices(
-                    billing_pb2.ListInvoicesRequest(page_size=1),
-                    metadata=(("authorization", f"Bearer {token}"),),
-                    timeout=10,
-                )
-            except grpc.RpcError as error:
-                codes.add(error.code())
+    with billing_stub(sqlite_platform.running) as stub:
+        codes = {probes.list_invoices_code(stub, token) for token in tokens}
 
     elapsed = time.monotonic() - started
     assert statuses == {401}
