@@ -24,8 +24,8 @@ handlers never catch anything. Token failures (`StaleTokenError`) answer with an
 401 means "these credentials are no good" and clients refresh and retry on it, so a refusal that
 a new token cannot fix, made to a caller whose token is fine, is a 403.
 
-The one exception is the token endpoint, which answers RFC 6749 JSON (DESIGN §10): the refresh
-grant catches the errors that can reach it there (its rate limit, the CSRF/origin checks) and
+The one exception is the token endpoint, which answers RFC 6749 JSON (DESIGN §10): it catches
+the errors that can reach it there (rate limits, the CSRF/origin checks) for every grant and
 answers `oauth_error_response(exc)`, each class naming its RFC 6749 code in `oauth_error`.
 """
 

@@ -8,8 +8,9 @@ transaction), so the client may simply retry with the same token.
 
 Every refusal is RFC 6749 JSON with `Cache-Control: no-store`, like the rest of the token
 endpoint (DESIGN §10), including the ones that are problem+json elsewhere: the per-IP rate limit
-(429 `temporarily_unavailable`, Retry-After) and the CSRF/origin checks (403 `invalid_request`);
-`errors.py` says why those codes.
+(429 `temporarily_unavailable`, Retry-After) and the CSRF/origin checks (403 `invalid_request`),
+which the token endpoint (`api/token.py`) answers for every grant; `errors.py` says why those
+codes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from auth_service.domain.oauth_errors import (
 )
 from auth_service.domain.rotation import refresh_session
 from auth_service.domain.session_management import session_of_refresh_token
-from auth_service.errors import AuthServiceError, oauth_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,6 @@ async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JS
         return response
     except OAuthError as exc:
         return error_response(exc)
-    except AuthServiceError as exc:  # RateLimitedError, ForbiddenRequestError: RFC 6749 here too
-        return oauth_error_response(exc)
     except (SQLAlchemyError, OSError):
         logger.exception("refresh failed on a storage error; nothing was changed")
         return JSONResponse(

@@ -27,7 +27,6 @@ from auth_service.domain.client_credentials import CLIENT_CREDENTIALS, issue_ser
 from auth_service.domain.oauth_errors import InvalidClientError, InvalidRequestError, OAuthError
 from auth_service.domain.service_clients import ServiceClient, authenticate_client
 from auth_service.domain.token_exchange import TOKEN_EXCHANGE, ExchangeRequest, exchange_token
-from auth_service.errors import RateLimitedError, oauth_error_response
 from auth_service.service_identity import ServiceIdentity
 
 GrantHandler = Callable[[Request, Mapping[str, str]], Awaitable[JSONResponse]]
@@ -95,8 +94,6 @@ async def client_credentials_grant(request: Request, params: Mapping[str, str]) 
         )
     except OAuthError as exc:
         return error_response(exc)
-    except RateLimitedError as exc:
-        return oauth_error_response(exc)
     return token_response(
         {
             "access_token": result.token.token,
@@ -130,8 +127,6 @@ async def token_exchange_grant(request: Request, params: Mapping[str, str]) -> J
         )
     except OAuthError as exc:
         return error_response(exc)
-    except RateLimitedError as exc:
-        return oauth_error_response(exc)
     return token_response(
         {
             "access_token": result.token.token,

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from auth_service.api.refresh_grant import refresh_token_grant
 from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler, error_response
 from auth_service.domain.oauth_errors import InvalidRequestError, OAuthError
+from auth_service.errors import AuthServiceError, oauth_error_response
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 GRANTS: dict[str, GrantHandler] = {}
@@ -75,4 +76,7 @@ async def token(request: Request) -> JSONResponse:
             raise UnsupportedGrantTypeError(f"grant_type {grant_type!r} is not supported")
     except OAuthError as exc:
         return error_response(exc)
-    return await handler(request, params)
+    try:
+        return await handler(request, params)
+    except AuthServiceError as exc:  # a rate limit, the CSRF/origin checks: RFC 6749 here too
+        return oauth_error_response(exc)
