@@ -65,9 +65,8 @@ def _when(moment: datetime | None) -> str:
 
 
 async def _list(store: SigningKeyStore) -> str:
-    order = {KeyState.ACTIVE: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
     lines = []
-    for key in sorted(await store.records(), key=lambda k: (order[k.state], k.created_at)):
+    for key in sorted(await store.records(), key=lambda k: (k.state.listing_order, k.created_at)):
         if key.state == KeyState.NEXT:
             timing = f"may sign from {_when(store.schedule.ready_at(key))}"
         elif key.state == KeyState.RETIRED:

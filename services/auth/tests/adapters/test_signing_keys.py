@@ -222,7 +222,7 @@ async def test_emergency_rotation_drops_the_key_and_records_a_key_revocation_eve
     async with replica(database_url, kek, clock) as store:
         ring = await store.load_key_ring()
         compromised = ring.signing_key.kid
-        outcome = await store.rotate(expected_active=None, emergency=True)  # no wait at all
+        outcome = await store.revoke(compromised)  # no wait at all
 
     after = await states(database_url)
     assert compromised not in after
@@ -268,7 +268,7 @@ async def test_a_replica_reloads_what_another_one_rotated_and_forgets_removed_ke
         old = ring.signing_key.kid
         assert not await refresher.reload()  # nothing changed yet
 
-        outcome = await second.rotate(expected_active=None, emergency=True)
+        outcome = await second.revoke(old)
 
         assert await refresher.reload()
         assert ring.signing_key.kid == outcome.active
@@ -303,8 +303,9 @@ async def test_an_unknown_kid_reloads_at_most_once_per_cooldown(
 
         # a key another replica made and activated a moment ago (twice revoking: the second
         # promotes a key this ring has never seen) is found once the cooldown allows
-        await second.rotate(expected_active=None, emergency=True)
-        activated = (await second.rotate(expected_active=None, emergency=True)).active
+        promoted = (await second.revoke(ring.signing_key.kid)).active
+        assert promoted is not None
+        activated = (await second.revoke(promoted)).active
         assert activated is not None
         assert await ring.get_key(activated) is None
         ticks[0] += 5

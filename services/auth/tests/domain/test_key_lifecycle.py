@@ -79,17 +79,15 @@ def test_without_a_next_key_rotation_publishes_one_first() -> None:
     )
 
 
-def test_emergency_rotation_removes_the_active_key_and_promotes_even_a_young_next_key() -> None:
+def test_revoking_the_active_key_promotes_even_a_young_next_key() -> None:
     keys = [active(), next_key(published=T0)]
-    changes = plan_rotation(keys, SCHEDULE, now=T0, expected_active=None, emergency=True)
-    assert changes == KeyChanges(revoke="a", activate="n", create_next=True)
-    alone = plan_rotation([active()], SCHEDULE, now=T0, expected_active=None, emergency=True)
+    assert plan_revocation(keys, "a") == KeyChanges(revoke="a", activate="n", create_next=True)
+    alone = plan_revocation([active()], "a")
     assert alone == KeyChanges(revoke="a", create_active=True, create_next=True)
 
 
 def test_revoking_a_named_key_handles_it_in_any_state_and_a_gone_key_not_at_all() -> None:
     keys = [active("a"), next_key("n"), retired("r", T0)]
-    assert plan_revocation(keys, "a") == KeyChanges(revoke="a", activate="n", create_next=True)
     assert plan_revocation(keys, "n") == KeyChanges(revoke="n", create_next=True)
     assert plan_revocation(keys, "r") == KeyChanges(revoke="r")
     # a retry, or a second operator: the key is gone and the replacement is left alone

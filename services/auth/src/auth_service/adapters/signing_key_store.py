@@ -123,8 +123,7 @@ class SigningKeyStore:
 
     async def records(self) -> list[KeyRecord]:
         async with self._session_factory() as session:
-            rows = (await session.execute(select(SigningKeyRow))).scalars().all()
-        return [_record(row) for row in rows]
+            return [_record(row) for row in await _all_rows(session)]
 
     async def fingerprint(self) -> KeyFingerprint:
         """(kid, state) of every key: cheap to poll, and changes whenever the key set does."""
@@ -136,7 +135,7 @@ class SigningKeyStore:
         """Every stored key; the active private key is reused from `current` when it has not
         changed (opening and parsing it costs milliseconds)."""
         async with self._session_factory() as session:
-            rows = (await session.execute(select(SigningKeyRow))).scalars().all()
+            rows = await _all_rows(session)
         active = [row for row in rows if row.state == KeyState.ACTIVE.value]
         if not active:
             raise KeyStoreError("there is no active signing key")
@@ -154,9 +153,7 @@ class SigningKeyStore:
 
     async def load_key_ring(self) -> KeyRing:
         """Start-up: the ring of every stored key, creating the first ones if there are none."""
-        records = await self.records()
-        if not plan_first_keys(records).empty:
-            await self.ensure_first_keys()
+        await self.ensure_first_keys()  # reads only, unless a key is missing
         stored = await self.read_keys()
         return KeyRing(stored.signing_key, stored.published)
 
@@ -172,21 +169,14 @@ class SigningKeyStore:
     async def ensure_first_keys(self) -> KeySetOutcome:
         return await self._change(lambda keys, _now: plan_first_keys(keys), trigger=None)
 
-    async def rotate(
-        self, *, expected_active: str | None, emergency: bool = False
-    ) -> KeySetOutcome:
+    async def rotate(self, *, expected_active: str | None) -> KeySetOutcome:
         """Rotate away from `expected_active`; see `plan_rotation` (it may raise
         `RotationNotReadyError`)."""
-        trigger = RotationTrigger.EMERGENCY if emergency else RotationTrigger.MANUAL
         return await self._change(
             lambda keys, now: plan_rotation(
-                keys,
-                self.schedule,
-                now=now,
-                expected_active=expected_active,
-                emergency=emergency,
+                keys, self.schedule, now=now, expected_active=expected_active
             ),
-            trigger=trigger,
+            trigger=RotationTrigger.MANUAL,
         )
 
     async def revoke(self, kid: str) -> KeySetOutcome:
@@ -212,7 +202,7 @@ class SigningKeyStore:
         fresh = await _generate(int(guess.create_active) + int(guess.create_next))
         async with self._session_factory() as session:
             await _lock_keys(session)
-            rows = list((await session.execute(select(SigningKeyRow))).scalars())
+            rows = await _all_rows(session)
             self._check_key_encryption_key(rows)
             now = self._clock()
             changes = plan([_record(row) for row in rows], now)
@@ -233,7 +223,7 @@ class SigningKeyStore:
                 # Only a second active key can collide, and the lock rules that out unless
                 # the table was changed without it.
                 raise KeyStoreError("another writer changed the signing keys") from exc
-            records = [_record(row) for row in (await self._all_rows(session))]
+            records = [_record(row) for row in await _all_rows(session)]
         if (changes.rotates or changes.revoke) and trigger is not None:
             ROTATIONS.labels(trigger.value).inc()
         return _outcome(changes, records, self.schedule)
@@ -243,10 +233,6 @@ class SigningKeyStore:
         `keys rotate` with the wrong KEK would leave every replica unable to sign)."""
         for row in rows[:1]:
             self._wrapper.open(row.kid, row.encrypted_private_key)  # KeyEncryptionKeyError
-
-    @staticmethod
-    async def _all_rows(session: AsyncSession) -> list[SigningKeyRow]:
-        return list((await session.execute(select(SigningKeyRow))).scalars())
 
     async def _apply(
         self,
@@ -331,6 +317,10 @@ class SigningKeyStore:
             event = "signing_keys_maintained"
         detail = {name: value for name, value in detail.items() if value}
         await SqlAuditLog(session).record(AuditEntry(event=event, occurred_at=now, detail=detail))
+
+
+async def _all_rows(session: AsyncSession) -> list[SigningKeyRow]:
+    return list((await session.execute(select(SigningKeyRow))).scalars())
 
 
 def _dialect(session: AsyncSession) -> str:

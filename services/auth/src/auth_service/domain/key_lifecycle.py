@@ -164,21 +164,17 @@ def plan_rotation(
     *,
     now: datetime,
     expected_active: str | None,
-    emergency: bool = False,
 ) -> KeyChanges:
     """Rotate away from the active key `expected_active` (None: whichever is active).
 
     Normal rotation promotes the next key, and only once `schedule.ready_at` has passed
-    (`RotationNotReadyError` otherwise). `emergency` revokes the active key
-    (`plan_revocation`).
+    (`RotationNotReadyError` otherwise). A compromised key is `plan_revocation`'s.
     """
     active, next_key = _one(keys, KeyState.ACTIVE), _one(keys, KeyState.NEXT)
     if expected_active is not None and (active is None or active.kid != expected_active):
         return KeyChanges(already_rotated_to=active.kid if active else None)
     if active is None:
         return plan_first_keys(keys)
-    if emergency:
-        return plan_revocation(keys, active.kid)
     if next_key is None:
         return KeyChanges(create_next=True)  # the caller waits for it to age, then rotates
     if now < schedule.ready_at(next_key):

@@ -29,6 +29,11 @@ class KeyState(enum.StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"
 
+    @property
+    def listing_order(self) -> int:
+        """Active first, then next, then retired: the JWKS and `keys list` order."""
+        return (KeyState.ACTIVE, KeyState.NEXT, KeyState.RETIRED).index(self)
+
 
 def _b64url_uint(value: int) -> str:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
@@ -117,6 +122,5 @@ class KeyRing:
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The JWK Set document: active key first, then next, then retired keys."""
-        order = {KeyState.ACTIVE: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
-        keys = sorted(self._snapshot[1].values(), key=lambda k: (order[k.state], k.kid))
+        keys = sorted(self._snapshot[1].values(), key=lambda k: (k.state.listing_order, k.kid))
         return {"keys": [key.jwk() for key in keys]}
