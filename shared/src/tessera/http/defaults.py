@@ -52,9 +52,7 @@ def install_service_defaults(
         results = dict(
             zip(checks, await asyncio.gather(*(_run(c) for c in checks.values())), strict=True)
         )
-        extra = {"details": {name: dict(report()) for name, report in reporters.items()}}
-        if not reporters:
-            extra = {}
+        extra = {"details": {n: dict(r()) for n, r in reporters.items()}} if reporters else {}
         if all(results.values()):
             body = {"status": "ready", "service": service, "checks": results, **extra}
             return JSONResponse(body)

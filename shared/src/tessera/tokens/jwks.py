@@ -212,8 +212,7 @@ class JwksCache:
         if self._keys.pop(kid, None) is not None:
             JWKS_KEYS.set(len(self._keys))
         self._etag = None  # the next fetch must read the whole document again
-        self._next_refresh_at = 0.0
-        self._wake.set()
+        self._wake.set()  # the background task refetches now, whatever the cooldown
 
     def seconds_until_refresh(self) -> float:
         """How long the background task waits before its next refresh."""
