@@ -3,7 +3,7 @@
 `python -m bench.billing_twin` serves exactly what `python -m billing_service serve` serves
 (billing's own `create_app`: HTTP and the gRPC server with its auth interceptor on GRPC_PORT),
 and, in the same process, a second gRPC server on `BENCH_TWIN_GRPC_PORT` with no interceptor at
-all: billing's own `BillingServicer` over the same ledgers, whose `ListInvoices` runs for a fixed
+all: billing's own `BillingServicer` over the same use cases, whose `ListInvoices` runs for a fixed
 caller (`BENCH_FIXED_USER_ID`) instead of a verified one. The twin exists only here.
 """
 
@@ -14,39 +14,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
-import uvicorn
-from billing_service.adapters.ledgers import Ledgers
 from billing_service.config import Settings
 from billing_service.grpc_api.servicer import BillingServicer
 from billing_service.main import create_app
+from billing_service.use_cases import Invoices
 from fastapi import FastAPI
 from tessera import Principal, configure_logging, current_principal_var
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera.service_cli import serve
 
+from bench.callers import fixed_caller
 
-def fixed_caller(user_id: str) -> Principal:
-    """The caller the twin answers for: the user, acting through orders (as exchanged)."""
-    return Principal(
-        sub=user_id,
-        sid=None,
-        client_id="orders",
-        scopes=frozenset({"invoices:read", "billing:charge", "billing:refund"}),
-        roles=frozenset(),
-        ver=0,
-        jti="bench",
-        issued_at=0,
-        expires_at=2**62,
-        audience=("billing",),
-        actor="orders",
-        token="",
-    )
+EXCHANGED_SCOPES = frozenset({"invoices:read", "billing:charge", "billing:refund"})
 
 
 class FixedCallerServicer(BillingServicer):
     """billing's servicer; ListInvoices runs for a fixed caller, no token involved."""
 
-    def __init__(self, ledgers: Ledgers, *, caller: Principal) -> None:
-        super().__init__(ledgers)
+    def __init__(self, invoices: Invoices, *, caller: Principal) -> None:
+        super().__init__(invoices)
         self._caller = caller
 
     async def ListInvoices(  # noqa: N802 - the gRPC method name
@@ -60,15 +46,19 @@ class FixedCallerServicer(BillingServicer):
 
 
 def build_app(settings: Settings, fixed_user_id: str, twin_port: int) -> FastAPI:
-    """billing's app, whose lifespan also runs the twin server over billing's own ledgers."""
+    """billing's app, whose lifespan also runs the twin server over billing's own use cases."""
     app = create_app(settings)
     billing_lifespan = app.router.lifespan_context
+    # the user, acting through orders (as an exchanged token says)
+    caller = fixed_caller(
+        fixed_user_id, scopes=EXCHANGED_SCOPES, audience="billing", actor="orders"
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with billing_lifespan(app):
             twin = grpc.aio.server()
-            servicer = FixedCallerServicer(app.state.ledgers, caller=fixed_caller(fixed_user_id))
+            servicer = FixedCallerServicer(app.state.invoices, caller=caller)
             billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, twin)
             twin.add_insecure_port(f"{settings.grpc_host}:{twin_port}")
             await twin.start()
@@ -84,19 +74,11 @@ def build_app(settings: Settings, fixed_user_id: str, twin_port: int) -> FastAPI
 def main() -> None:
     settings = Settings()
     configure_logging("billing-twin", settings.LOG_LEVEL)
-    app = build_app(
-        settings, os.environ["BENCH_FIXED_USER_ID"], int(os.environ["BENCH_TWIN_GRPC_PORT"])
+    fixed_user, twin_port = (
+        os.environ["BENCH_FIXED_USER_ID"],
+        int(os.environ["BENCH_TWIN_GRPC_PORT"]),
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-    )
-    uvicorn.Server(config).run()
+    serve(build_app(settings, fixed_user, twin_port), settings)
 
 
 if __name__ == "__main__":

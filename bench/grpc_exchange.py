@@ -38,7 +38,8 @@ from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
 from tessera_dev.platform import describe_platform, sqlite_database_urls
 from tessera_dev.service_clients import generate_service_client_secrets
 
-from bench.billing_twin import fixed_caller
+from bench.billing_twin import EXCHANGED_SCOPES
+from bench.callers import fixed_caller
 
 CONCURRENCY = 16
 ROUND_SECONDS = 2.5
@@ -66,7 +67,7 @@ async def _measure(
     *, target: str, twin_target: str, token_url: str, secret: str, user_id: str, token: str
 ) -> dict[str, float]:
     exchanger = TokenExchanger(token_url=token_url, client_id="orders", client_secret=secret)
-    caller = fixed_caller(user_id)
+    caller = fixed_caller(user_id, scopes=EXCHANGED_SCOPES, audience="billing", actor="orders")
     # What orders holds once it has verified the user's own token: the principal with its token.
     current_principal_var.set(replace(caller, client_id="web", actor=None, token=token))
     interceptor = ClientAuthInterceptor(exchanged_token_source(exchanger))

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 
-import uvicorn
 from fastapi import APIRouter, FastAPI
 from orders_service.api import orders
-from orders_service.api.deps import OrderDeskDep
+from orders_service.api.deps import OrdersDep
 from orders_service.config import Settings
 from orders_service.main import create_app
-from tessera import Principal, configure_logging
+from tessera import configure_logging
+from tessera.service_cli import serve
+
+from bench.callers import fixed_caller
 
 TWIN_PATH = "/bench/v1/orders-without-auth"
 
@@ -27,25 +29,12 @@ TWIN_PATH = "/bench/v1/orders-without-auth"
 def build_app(settings: Settings, fixed_user_id: str) -> FastAPI:
     """orders' app with the twin route mounted on a router of its own."""
     app = create_app(settings)
-    caller = Principal(
-        sub=fixed_user_id,
-        sid=None,
-        client_id="bench",
-        scopes=frozenset({"orders:read"}),
-        roles=frozenset(),
-        ver=0,
-        jti="bench",
-        issued_at=0,
-        expires_at=2**62,
-        audience=("orders",),
-        actor=None,
-        token="",
-    )
+    caller = fixed_caller(fixed_user_id, scopes=frozenset({"orders:read"}), audience="orders")
     twin = APIRouter()
 
     @twin.get(TWIN_PATH)
-    async def list_orders_without_auth(desk: OrderDeskDep) -> orders.OrderList:
-        return await orders.list_orders(caller=caller, desk=desk)
+    async def list_orders_without_auth(use_cases: OrdersDep) -> orders.OrderList:
+        return await orders.list_orders(caller=caller, use_cases=use_cases)
 
     app.include_router(twin)
     return app
@@ -54,18 +43,7 @@ def build_app(settings: Settings, fixed_user_id: str) -> FastAPI:
 def main() -> None:
     settings = Settings()
     configure_logging("orders-twin", settings.LOG_LEVEL)
-    config = uvicorn.Config(
-        build_app(settings, os.environ["BENCH_FIXED_USER_ID"]),
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=True,
-        forwarded_allow_ips=settings.TRUSTED_PROXIES,
-        log_config=None,
-        access_log=False,
-    )
-    uvicorn.Server(config).run()
+    serve(build_app(settings, os.environ["BENCH_FIXED_USER_ID"]), settings)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 import jwt
-from auth_service.adapters.migrations import upgrade_database
-from auth_service.adapters.session_repository import RefreshTokenRow
+from auth_service.adapters.migrations import MIGRATIONS
+from auth_service.adapters.models import RefreshTokenRow
 from auth_service.config import Settings
 from auth_service.main import create_app
 from cryptography.hazmat.primitives import hashes
@@ -70,7 +70,7 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
         try:
-            await upgrade_database(url)
+            await MIGRATIONS.upgrade(url)
             yield url
         finally:
             async with admin.connect() as connection:

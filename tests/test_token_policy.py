@@ -23,7 +23,8 @@ import grpc
 import httpx
 import jwt
 import pytest
-from auth_service.bootstrap import open_storage, signing_key_store_from
+from auth_service.adapters.storage import open_storage
+from auth_service.bootstrap import signing_key_store_from
 from auth_service.config import Settings
 from auth_service.domain.keys import SigningKey
 from tessera.billing.v1 import billing_pb2_grpc
@@ -80,7 +81,7 @@ def auth_signing_key(platform: RunningPlatform) -> SigningKey:
     )
 
     async def load() -> SigningKey:
-        async with open_storage(settings) as storage:
+        async with open_storage(settings.DATABASE_URL) as storage:
             ring = await signing_key_store_from(settings, storage).load_key_ring()
             return ring.signing_key
 

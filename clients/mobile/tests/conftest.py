@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from auth_service.adapters.migrations import upgrade_database
+from auth_service.adapters.migrations import MIGRATIONS
 from auth_service.config import Settings
 from auth_service.main import create_app
 from pydantic import SecretStr
@@ -94,7 +94,7 @@ async def auth_transport(
     auth_database_url: str, clock: FakeClock
 ) -> AsyncIterator[CountingTransport]:
     """Auth's app, lifespan running, on a fresh Alembic-migrated SQLite database."""
-    await upgrade_database(auth_database_url)
+    await MIGRATIONS.upgrade(auth_database_url)
     app = create_app(auth_settings(auth_database_url), clock=clock)
     async with app.router.lifespan_context(app):
         yield CountingTransport(httpx.ASGITransport(app=app))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from auth_service.adapters.migrations import upgrade_database
+from auth_service.adapters.migrations import MIGRATIONS
 from auth_service.config import Settings
 from auth_service.main import create_app
 from sqlalchemy import text
@@ -43,7 +43,7 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 
 @pytest.fixture
 async def database_url(empty_database_url: str) -> str:
-    await upgrade_database(empty_database_url)
+    await MIGRATIONS.upgrade(empty_database_url)
     return empty_database_url
 
 

@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from auth_service.adapters.audit_log import AuditRow
-from auth_service.adapters.revocation_events import RevocationEventRow
-from auth_service.adapters.session_repository import RefreshTokenRow, SessionRow
+from auth_service.adapters.models import AuditRow, RefreshTokenRow, RevocationEventRow, SessionRow
 from auth_service.bootstrap import AuthRuntime
 from auth_service.config import Settings
 from auth_service.main import create_app

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from auth_service.bootstrap import open_storage, signing_key_store_from
+from auth_service.adapters.storage import open_storage
+from auth_service.bootstrap import signing_key_store_from
 from auth_service.config import Settings
 
 FAST_KEY_SCHEDULE = {"JWKS_MAX_AGE_SECONDS": "1", "SIGNING_KEY_RELOAD_SECONDS": "0.1"}
@@ -65,7 +66,7 @@ class Operator:
         settings = Settings.model_validate(environment)
 
         async def first_keys() -> None:
-            async with open_storage(settings) as storage:
+            async with open_storage(settings.DATABASE_URL) as storage:
                 await signing_key_store_from(settings, storage).load_key_ring()
 
         asyncio.run(first_keys())

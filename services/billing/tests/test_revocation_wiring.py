@@ -8,7 +8,6 @@ real auth end to end in the root tests/.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -18,14 +17,13 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from billing_service.adapters.migrations import upgrade_to_head
+from billing_service.adapters.migrations import MIGRATIONS
 from billing_service.config import Settings
 from billing_service.main import create_app
 from pydantic import ValidationError
-from tessera import RevocationEvent
+from tessera import KeySource, RevocationEvent
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
-
-from .conftest import ISSUER, InTestKeys
+from tessera_dev.testing import ISSUER
 
 IssueToken = Callable[..., str]
 Stub = Any
@@ -63,10 +61,10 @@ def _unused_url() -> str:
 
 
 async def test_with_the_feed_unreachable_readyz_fails_but_fail_open_keeps_serving(
-    tmp_path: Path, keys: InTestKeys, issue_token: IssueToken
+    tmp_path: Path, keys: KeySource, issue_token: IssueToken
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/billing.db"
-    await asyncio.to_thread(upgrade_to_head, url)
+    await MIGRATIONS.upgrade(url)
     settings = Settings(
         DATABASE_URL=url,
         GRPC_PORT=0,

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import pytest
+from tessera.storage import Database
 from orders_service.adapters.billing_client import GrpcBillingGateway
-from orders_service.adapters.database import create_engine, create_session_factory
-from orders_service.adapters.migrations import upgrade_to_head
+from orders_service.adapters.migrations import MIGRATIONS
 from orders_service.adapters.repository import SqlOrderStore
 from orders_service.api.orders import order_answer
-from orders_service.domain.desk import OrderDesk
 from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer, fingerprint_of
 from orders_service.domain.orders import OrderLine, new_order
 from orders_service.errors import RequestInProgressError
+from orders_service.use_cases import Orders
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 LINES = [OrderLine("tea", 2, 350)]
@@ -35,12 +34,12 @@ class Clock:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlOrderStore]:
     url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
-    await asyncio.to_thread(upgrade_to_head, url)
-    engine = create_engine(url)
+    await MIGRATIONS.upgrade(url)
+    database = Database.connect(url)
     try:
-        yield SqlOrderStore(create_session_factory(engine))
+        yield SqlOrderStore(database.sessions)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 async def test_a_retry_waits_for_a_running_first_request_and_answers_for_a_dead_one(
@@ -51,7 +50,7 @@ async def test_a_retry_waits_for_a_running_first_request_and_answers_for_a_dead_
     assert await store.add(first, idempotency=REQUEST)
     clock = Clock()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{unused_port}") as channel:
-        desk = OrderDesk(
+        use_cases = Orders(
             store=store,
             payments=GrpcBillingGateway(channel, deadline_seconds=1),
             clock=clock,
@@ -59,7 +58,7 @@ async def test_a_retry_waits_for_a_running_first_request_and_answers_for_a_dead_
         )
 
         async def retry() -> RecordedAnswer:
-            return await desk.place_once(
+            return await use_cases.place_once(
                 owner_id="alice", lines=LINES, currency="EUR", request=REQUEST, render=order_answer
             )
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from tessera import current_principal_var
+from tessera import KeySource, current_principal_var
 
-from .conftest import InTestExchange, InTestKeys, running_orders
+from .conftest import InTestExchange, running_orders
 
 IssueToken = Callable[..., str]
 
@@ -150,7 +150,7 @@ async def forward_the_users_own_token() -> str | None:
 
 @pytest.fixture
 async def orders_forwarding_user_tokens(
-    tmp_path: Path, keys: InTestKeys, billing_app: FastAPI
+    tmp_path: Path, keys: KeySource, billing_app: FastAPI
 ) -> AsyncIterator[httpx.AsyncClient]:
     target = f"127.0.0.1:{billing_app.state.grpc_port}"
     url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
@@ -208,7 +208,7 @@ async def silent_billing() -> AsyncIterator[str]:
 
 async def test_a_billing_past_its_deadline_keeps_the_order_pending_and_cancel_is_503(
     tmp_path: Path,
-    keys: InTestKeys,
+    keys: KeySource,
     silent_billing: str,
     exchange: InTestExchange,
     issue_token: IssueToken,

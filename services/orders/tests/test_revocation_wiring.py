@@ -7,7 +7,6 @@ the shared library, and against real auth end to end in the root tests/).
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,24 +17,25 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from orders_service.adapters.migrations import upgrade_to_head
+from orders_service.adapters.migrations import MIGRATIONS
 from orders_service.config import Settings
 from orders_service.main import create_app
 from pydantic import ValidationError
-from tessera import RevocationEvent
+from tessera import KeySource, RevocationEvent
 from tessera.revocation.events import EventKind
+from tessera_dev.testing import ISSUER, KID
 
-from .conftest import ISSUER, KID, InTestExchange, InTestKeys
+from .conftest import InTestExchange
 
 IssueToken = Callable[..., str]
 
 
 @asynccontextmanager
 async def orders_app(
-    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange, **settings: Any
+    tmp_path: Path, keys: KeySource, exchange: InTestExchange, **settings: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     url = f"sqlite+aiosqlite:///{tmp_path}/orders.db"
-    await asyncio.to_thread(upgrade_to_head, url)
+    await MIGRATIONS.upgrade(url)
     app = create_app(
         Settings(DATABASE_URL=url, ISSUER=ISSUER, **settings),
         keys=keys,
@@ -55,7 +55,7 @@ def _event(kind: EventKind, value: str, min_ver: int | None = None) -> Revocatio
 
 
 async def test_revoked_sessions_users_and_keys_are_401_without_asking_auth(
-    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange, issue_token: IssueToken
+    tmp_path: Path, keys: KeySource, exchange: InTestExchange, issue_token: IssueToken
 ) -> None:
     alice, bob, carol = issue_token("alice"), issue_token("bob"), issue_token("carol")
     async with orders_app(tmp_path, keys, exchange) as (app, orders):
@@ -89,7 +89,7 @@ def _unused_url() -> str:
 
 
 async def test_with_the_feed_unreachable_readyz_fails_and_fail_closed_refuses_tokens(
-    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange, issue_token: IssueToken
+    tmp_path: Path, keys: KeySource, exchange: InTestExchange, issue_token: IssueToken
 ) -> None:
     # Credentials configured, auth nowhere: the watcher starts, cannot list, and retries.
     async with orders_app(
@@ -113,7 +113,7 @@ async def test_with_the_feed_unreachable_readyz_fails_and_fail_closed_refuses_to
 
 
 async def test_without_service_credentials_there_is_no_watcher_and_orders_is_ready(
-    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange
+    tmp_path: Path, keys: KeySource, exchange: InTestExchange
 ) -> None:
     async with orders_app(tmp_path, keys, exchange) as (app, orders):
         ready = await orders.get("/readyz")
@@ -123,7 +123,7 @@ async def test_without_service_credentials_there_is_no_watcher_and_orders_is_rea
 
 
 async def test_in_the_default_fail_open_mode_readyz_stays_ready_and_shows_the_feeds_state(
-    tmp_path: Path, keys: InTestKeys, exchange: InTestExchange
+    tmp_path: Path, keys: KeySource, exchange: InTestExchange
 ) -> None:
     async with orders_app(
         tmp_path, keys, exchange, AUTH_URL=_unused_url(), SERVICE_CLIENT_SECRET="orders-secret"

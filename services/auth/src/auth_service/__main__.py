@@ -1,4 +1,4 @@
-"""`python -m auth_service ...`."""
+"""Entry point: `python -m auth_service` (see cli.py)."""
 
 import sys
 

@@ -1,33 +1,67 @@
-"""Wiring: build the service's long-lived parts from `Settings` once, in one place.
+"""Wiring: build every long-lived part of one auth process from `Settings`, in one place.
 
-The FastAPI lifespan and the CLI both use `open_runtime`, so the app and `create-admin` hash,
-store and sign exactly alike.
+`open_runtime` is the app's lifespan: it connects the database, loads (or creates) the signing
+keys, builds the use cases over their ports, and runs the background parts until it exits:
+
+    PostgresListener ──NOTIFY──> RevocationEventStore.wakeups  (watchers long-polling here wake)
+                     └─NOTIFY──> KeyRingRefresher               (this replica reloads its keys)
+    KeyRingRefresher ─changed──> feed wake-up (a key event may have come with it), and the
+                                 verifiers forget tokens of keys that left the ring
+    MaintenanceLoop (one replica at a time): key schedule, event pruning, sealed successors
+
+The CLI builds only what each command needs from the same functions (`*_from(settings)`), so
+the app and `create-admin` or `keys rotate` hash, store and sign exactly alike.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from tessera import KeySource, TokenVerifier
 
-from auth_service.adapters.database import create_engine, create_session_factory
+from auth_service.adapters.client_repository import ServiceClientStore
+from auth_service.adapters.client_settings import (
+    configured_client_secrets,
+    configured_permissions,
+    exchange_rules,
+)
 from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
+from auth_service.adapters.key_ring_refresher import KeyRingRefresher
+from auth_service.adapters.maintenance import Chore, MaintenanceLoop
+from auth_service.adapters.pg_listener import PostgresListener
 from auth_service.adapters.rate_limits import RateLimiter
-from auth_service.adapters.signing_key_store import SigningKeyStore
-from auth_service.adapters.unit_of_work import SqlUnitOfWork
+from auth_service.adapters.revocation_events import RevocationEventStore
+from auth_service.adapters.session_repository import clear_expired_sealed_successors
+from auth_service.adapters.signing_key_store import KEYS_CHANNEL, SigningKeyStore
+from auth_service.adapters.storage import Storage, open_storage
+from auth_service.adapters.subject_status import SqlSubjectStatus
 from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_TOKEN_LEEWAY_SECONDS, Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.key_lifecycle import KeySchedule
 from auth_service.domain.keys import KeyRing
 from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
 from auth_service.domain.sessions import SessionLifetime, SessionPolicy
+from auth_service.use_cases.accounts import Accounts
+from auth_service.use_cases.administration import Administration
+from auth_service.use_cases.login import Logins
+from auth_service.use_cases.refresh import RefreshTokens
+from auth_service.use_cases.revocation_feed import RevocationFeed
+from auth_service.use_cases.service_clients import ServiceClients
+from auth_service.use_cases.service_grants import ServiceGrants
+from auth_service.use_cases.sessions import Sessions
+
+AUDIENCE = "auth"
+LISTENER_CONNECT_WAIT_SECONDS = 5.0
+SEALED_SUCCESSOR_CLOCK_MARGIN = timedelta(seconds=60)
+"""Kept this much past the grace window before clearing: the replica clearing may run ahead of
+the one a benign retry reaches, and clearing early would turn that retry into reuse."""
 
 
 def password_hasher_from(settings: Settings) -> PasswordHasher:
@@ -104,20 +138,50 @@ def csrf_key_from(key_encryption_key: bytes) -> bytes:
     return hkdf.derive(key_encryption_key)
 
 
-@dataclass
-class Storage:
-    """The database: engine, sessions, and units of work over them."""
+def service_clients_from(storage: Storage, clock: Callable[[], datetime]) -> ServiceClients:
+    return ServiceClients(ServiceClientStore(storage.session_factory), clock)
 
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[Any]
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.session_factory)
+async def provision_configured_clients(settings: Settings, clients: ServiceClients) -> list[str]:
+    """Create or update the clients named in the settings; returns the ids changed."""
+    return await clients.provision(
+        configured_client_secrets(settings), configured_permissions(settings)
+    )
+
+
+class SubjectVerifiers:
+    """A verifier of subject tokens per calling client (`aud` must name it), over the key ring."""
+
+    def __init__(self, settings: Settings, keys: KeySource, clock: Callable[[], float]) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._clock = clock
+        self._verifiers: dict[str, TokenVerifier] = {}
+
+    def __call__(self, caller: str) -> TokenVerifier:
+        verifier = self._verifiers.get(caller)
+        if verifier is None:
+            verifier = TokenVerifier(
+                issuer=self._settings.ISSUER,
+                audience=caller,
+                keys=self._keys,
+                leeway_seconds=self._settings.TOKEN_LEEWAY_SECONDS,
+                clock=self._clock,
+                cache_size=1_000,
+            )
+            self._verifiers[caller] = verifier
+        return verifier
+
+    def forget_keys(self, kids: frozenset[str]) -> None:
+        """Drop cached subject tokens signed by keys that left the ring (emergency revocation)."""
+        for verifier in self._verifiers.values():
+            for kid in kids:
+                verifier.forget_key(kid)
 
 
 @dataclass
 class AuthRuntime:
-    """Everything a request handler needs, built at start-up."""
+    """Everything the request handlers reach through `app.state.runtime`, built at start-up."""
 
     settings: Settings
     storage: Storage
@@ -127,6 +191,17 @@ class AuthRuntime:
     token_issuer: AccessTokenIssuer
     session_policy: SessionPolicy
     rate_limiter: RateLimiter
+    token_verifier: TokenVerifier
+    """auth's verifier of its own tokens, in process: the refreshed key ring is its KeySource."""
+    key_refresher: KeyRingRefresher
+    maintenance: MaintenanceLoop
+    accounts: Accounts
+    logins: Logins
+    refresh_tokens: RefreshTokens
+    sessions: Sessions
+    administration: Administration
+    service_grants: ServiceGrants
+    revocation_feed: RevocationFeed
     csrf_key: bytes = field(repr=False)
     clock: Callable[[], float] = time.time
 
@@ -134,27 +209,67 @@ class AuthRuntime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
 
-@asynccontextmanager
-async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
-    engine = create_engine(settings.DATABASE_URL)
+def _maintenance_chores(
+    settings: Settings,
+    storage: Storage,
+    key_store: SigningKeyStore,
+    refresher: KeyRingRefresher,
+    feed: RevocationFeed,
+    now: Callable[[], datetime],
+) -> list[Chore]:
+    async def keys() -> str | None:
+        outcome = await key_store.maintain()
+        if outcome.changes.empty:
+            return None
+        refresher.request_reload()
+        return f"signing keys: active={outcome.active} next={outcome.next}"
+
+    async def sealed_successors() -> int:
+        window = timedelta(seconds=settings.REFRESH_GRACE_SECONDS)
+        return await clear_expired_sealed_successors(
+            storage.session_factory, used_before=now() - window - SEALED_SUCCESSOR_CLOCK_MARGIN
+        )
+
+    return [
+        Chore("signing_keys", keys),
+        Chore("revocation_events", feed.prune),
+        Chore("sealed_successors", sealed_successors),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def _listening(listener: PostgresListener | None) -> AsyncIterator[None]:
+    """Run the LISTEN connection (PostgreSQL only) while the block runs."""
+    if listener is None:
+        yield
+        return
+    task = asyncio.create_task(listener.run(), name="postgres-listen")
     try:
-        yield Storage(engine, create_session_factory(engine))
+        with contextlib.suppress(TimeoutError):  # serve anyway; polling covers the gap
+            await asyncio.wait_for(listener.connected.wait(), LISTENER_CONNECT_WAIT_SECONDS)
+        yield
     finally:
-        await engine.dispose()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings,
     *,
     password_hasher: PasswordHasher | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[AuthRuntime]:
-    """Connect storage, load (or create) the signing keys, and build the issuer."""
+    """The whole auth process, running until the block exits (see the module docstring)."""
     hasher = password_hasher or password_hasher_from(settings)
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock(), UTC)
+
     try:
         await hasher.warm_up()
-        async with open_storage(settings) as storage:
+        async with open_storage(settings.DATABASE_URL) as storage:
             key_encryption_key = load_key_encryption_key(settings)
             key_store = signing_key_store_from(settings, storage, clock)
             keys = await key_store.load_key_ring()
@@ -164,17 +279,88 @@ async def open_runtime(
                 ttl_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
                 clock=clock,
             )
-            yield AuthRuntime(
-                settings,
-                storage,
-                hasher,
-                key_store,
-                keys,
-                issuer,
-                session_policy=session_policy_from(settings),
-                rate_limiter=rate_limiter_from(settings),
+            policy = session_policy_from(settings)
+            limiter = rate_limiter_from(settings)
+            postgres = storage.engine.dialect.name == "postgresql"
+            listener = PostgresListener(settings.DATABASE_URL) if postgres else None
+            events = RevocationEventStore(storage, listener=listener)
+            feed = RevocationFeed(
+                events.source,
+                events.wakeups,
+                events.prune,
+                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+                clock=clock,
+            )
+            refresher = KeyRingRefresher(
+                key_store, keys, reload_seconds=settings.SIGNING_KEY_RELOAD_SECONDS
+            )
+            verifier = TokenVerifier(
+                issuer=settings.ISSUER,
+                audience=AUDIENCE,
+                keys=refresher,
+                leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
+                clock=clock,
+            )
+            subject_verifiers = SubjectVerifiers(settings, refresher, clock)
+
+            def keys_changed(removed: frozenset[str]) -> None:
+                for kid in removed:
+                    verifier.forget_key(kid)
+                subject_verifiers.forget_keys(removed)
+                events.wakeups.notify()  # on SQLite, a key event written by the CLI is served now
+
+            refresher.on_change(keys_changed)
+            if listener is not None:
+                listener.subscribe(KEYS_CHANNEL, refresher.request_reload)
+            maintenance = MaintenanceLoop(
+                storage.engine,
+                _maintenance_chores(settings, storage, key_store, refresher, feed, now),
+                interval_seconds=settings.MAINTENANCE_INTERVAL_SECONDS,
+            )
+            clients = service_clients_from(storage, now)
+            await provision_configured_clients(settings, clients)
+            uow = storage.unit_of_work
+            runtime = AuthRuntime(
+                settings=settings,
+                storage=storage,
+                password_hasher=hasher,
+                key_store=key_store,
+                keys=keys,
+                token_issuer=issuer,
+                session_policy=policy,
+                rate_limiter=limiter,
+                token_verifier=verifier,
+                key_refresher=refresher,
+                maintenance=maintenance,
+                accounts=Accounts(uow, hasher, limiter, now),
+                logins=Logins(uow, hasher, issuer, limiter, now),
+                refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
+                sessions=Sessions(uow, policy, hasher, limiter, now),
+                administration=Administration(uow, policy, now),
+                service_grants=ServiceGrants(
+                    clients.repository,
+                    exchange_rules(settings),
+                    subject_verifiers,
+                    SqlSubjectStatus(storage.session_factory, policy, now),
+                    issuer,
+                    limiter,
+                    clock,
+                ),
+                revocation_feed=feed,
                 csrf_key=csrf_key_from(key_encryption_key),
                 clock=clock,
             )
+            events.start()
+            refresher.start()
+            try:
+                async with _listening(listener):
+                    maintenance.start()
+                    try:
+                        yield runtime
+                    finally:
+                        await maintenance.aclose()
+            finally:
+                await refresher.aclose()
+                events.stop()
     finally:
         hasher.close()

@@ -12,19 +12,16 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from auth_service.adapters.client_repository import ServiceClientStore
+from tessera.service_cli import ServiceCommand, Subcommands
+
 from auth_service.adapters.client_settings import configured_permissions
-from auth_service.bootstrap import open_storage
+from auth_service.adapters.storage import open_storage
+from auth_service.bootstrap import service_clients_from
 from auth_service.config import Settings
-from auth_service.domain.service_clients import (
-    ClientAlreadyExistsError,
-    ClientPermissions,
-    create_client,
-    rotate_client_secret,
-)
+from auth_service.domain.service_clients import ClientAlreadyExistsError, ClientPermissions
 
 
-def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
     clients = commands.add_parser("clients", help="manage service clients").add_subparsers(
         dest="clients_command", required=True
     )
@@ -47,31 +44,28 @@ def _permissions(settings: Settings, args: argparse.Namespace) -> ClientPermissi
     )
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> str:
-    now = datetime.now(UTC)
-    async with open_storage(settings) as storage:
-        store = ServiceClientStore(storage.session_factory)
+async def _clients_command(settings: Settings, args: argparse.Namespace) -> str:
+    async with open_storage(settings.DATABASE_URL) as storage:
+        clients = service_clients_from(storage, lambda: datetime.now(UTC))
         if args.clients_command == "create":
-            _, secret = await create_client(
-                store, args.client_id, _permissions(settings, args), now=now
-            )
+            _, secret = await clients.create(args.client_id, _permissions(settings, args))
             return secret
         if args.clients_command == "rotate":
-            _, secret = await rotate_client_secret(store, args.client_id, now=now)
+            _, secret = await clients.rotate(args.client_id)
             return secret
         lines = [
             f"{client.client_id}\tgrants={','.join(client.permissions.grants) or '-'}"
             f"\taudiences={','.join(client.permissions.audiences) or '-'}"
             f"\tscopes={','.join(client.permissions.scopes) or '-'}"
             f"\tcreated={client.created_at.isoformat()}\trotated={client.rotated_at.isoformat()}"
-            for client in await store.list()
+            for client in await clients.registered()
         ]
         return "\n".join(lines)
 
 
-def run_client_command(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        output = asyncio.run(_run(settings, args))
+        output = asyncio.run(_clients_command(settings, args))
     except ClientAlreadyExistsError as exc:
         print(f"error: {exc}; use `clients rotate` for a new secret", file=sys.stderr)
         return 1
@@ -85,3 +79,6 @@ def run_client_command(settings: Settings, args: argparse.Namespace) -> int:
             f"secret for {args.client_id!r} printed above; it is not shown again", file=sys.stderr
         )
     return 0
+
+
+CLIENTS_COMMAND = ServiceCommand[Settings]("clients", _add, _run)

@@ -29,9 +29,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from tessera.service_cli import ServiceCommand, Subcommands
 
 from auth_service.adapters.signing_key_store import KeySetOutcome, SigningKeyStore
-from auth_service.bootstrap import open_storage, signing_key_store_from
+from auth_service.adapters.storage import open_storage
+from auth_service.bootstrap import signing_key_store_from
 from auth_service.config import Settings
 from auth_service.domain.key_lifecycle import RotationNotReadyError
 from auth_service.domain.keys import KeyState
@@ -40,7 +42,7 @@ from auth_service.errors import KeyStoreError
 EXIT_NOT_READY = 3
 
 
-def add_key_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
     keys = commands.add_parser("keys", help="list and rotate the signing keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -138,7 +140,7 @@ async def _revoke(store: SigningKeyStore, kid: str) -> tuple[int, str]:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> tuple[int, str]:
-    async with open_storage(settings) as storage:
+    async with open_storage(settings.DATABASE_URL) as storage:
         store = signing_key_store_from(settings, storage, create_dev_key=False)
         if args.keys_command == "list":
             return 0, await _list(store)
@@ -149,7 +151,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> tuple[int, str]:
         return await _rotate(store, no_wait=args.no_wait)
 
 
-def run_key_command(settings: Settings, args: argparse.Namespace) -> int:
+def _run_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code, output = asyncio.run(_run(settings, args))
     except (KeyStoreError, NoKeysError) as exc:  # KEK missing or wrong, no keys, inconsistent
@@ -169,3 +171,6 @@ def run_key_command(settings: Settings, args: argparse.Namespace) -> int:
         return 130
     print(output, file=sys.stdout if code == 0 else sys.stderr)
     return code
+
+
+KEYS_COMMAND = ServiceCommand[Settings]("keys", _add, _run_command)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tessera.settings import MAX_TOKEN_LEEWAY_SECONDS, ServiceSettings
+
+__all__ = ["MAX_ACCESS_TOKEN_TTL_SECONDS", "MAX_TOKEN_LEEWAY_SECONDS", "Settings"]
 
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
-MAX_TOKEN_LEEWAY_SECONDS = 300
-"""The largest `TOKEN_LEEWAY_SECONDS` any service accepts (auth, orders, billing)."""
 DEV_KEY_ENCRYPTION_KEY_FILE = Path("var/auth-kek")
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 
@@ -54,20 +54,15 @@ DEFAULT_TOKEN_EXCHANGE_RULES: TokenExchangeRules = {
 }
 
 
-class Settings(BaseSettings):
-    """Everything the auth service can be configured with."""
+class Settings(BaseSettings, ServiceSettings):
+    """Everything the auth service can be configured with (what every service has, where it
+    listens, its database, the issuer, comes from `tessera.ServiceSettings`)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    ENVIRONMENT: Literal["dev", "production"] = "dev"
     DATABASE_URL: str = "sqlite+aiosqlite:///var/auth.db"
-    HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(default=8001, ge=1, le=65535)
-    ISSUER: str = "http://localhost:8000"
     ACCESS_TOKEN_TTL_SECONDS: int = Field(default=300, ge=1, le=MAX_ACCESS_TOKEN_TTL_SECONDS)
-    TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=MAX_TOKEN_LEEWAY_SECONDS)
-    LOG_LEVEL: str = "INFO"
-    TRUSTED_PROXIES: str = "127.0.0.1"
     REDIS_URL: str | None = None
 
     # Key-encryption key (base64 of 32 bytes) wrapping the signing keys stored in the database.
@@ -184,10 +179,6 @@ class Settings(BaseSettings):
     @property
     def cors_allowed_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.CORS_ALLOWED_ORIGINS.split(",") if o.strip()]
-
-    @property
-    def trusted_proxies(self) -> list[str]:
-        return [ip.strip() for ip in self.TRUSTED_PROXIES.split(",") if ip.strip()]
 
 
 def decode_key_encryption_key(encoded: str) -> bytes:

@@ -1,4 +1,8 @@
-"""Build the auth FastAPI app: routers, shared service defaults, and the start-up wiring."""
+"""Build the auth FastAPI app: the shared service defaults, the routers, and CORS.
+
+Everything the handlers use is built once in the lifespan by `bootstrap.open_runtime` and
+reached as `app.state.runtime`; auth verifies its own tokens in process (no JWKS round trip).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from tessera import install_service_defaults
+from tessera import create_service_app
 
-from auth_service.adapters.database import database_is_reachable
 from auth_service.api import login, revocations, sessions, token, users, well_known
-from auth_service.background import run_background
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
-from auth_service.errors import install_error_handlers
-from auth_service.service_identity import open_service_identity
 
 
 def create_app(
@@ -31,30 +31,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime,
-            run_background(runtime, clock=clock) as background,
-        ):
+        async with open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime:
             app.state.runtime = runtime
-            app.state.token_verifier = background.token_verifier
-            app.state.revocation_feed = background.revocation_feed
-            app.state.key_refresher = background.key_refresher
-            app.state.maintenance = background.maintenance
-            identity = await open_service_identity(
-                runtime, keys=background.key_refresher, clock=clock
-            )
-            background.key_refresher.on_change(identity.forget_keys)
-            app.state.service_identity = identity
+            app.state.token_verifier = runtime.token_verifier
             yield
-
-    app = FastAPI(title="Tessera auth", version="1", lifespan=lifespan)
 
     async def database_ready() -> bool:
         runtime: AuthRuntime | None = getattr(app.state, "runtime", None)
-        return runtime is not None and await database_is_reachable(runtime.storage.engine)
+        return runtime is not None and await runtime.storage.is_reachable()
 
-    install_service_defaults(app, service="auth", readiness={"database": database_ready})
-    install_error_handlers(app)
+    app = create_service_app(
+        service="auth",
+        title="Tessera auth",
+        lifespan=lifespan,
+        readiness={"database": database_ready},
+    )
     for module in (users, login, token, sessions, well_known, revocations):
         app.include_router(module.router)
     # browsers on other allow-listed origins (never "*": credentials are allowed)

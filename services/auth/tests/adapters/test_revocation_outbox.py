@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from auth_service.adapters.database import create_engine, create_session_factory
-from auth_service.adapters.models import UserRow
-from auth_service.adapters.revocation_events import RevocationEventRow, record_revocation_event
-from auth_service.adapters.session_repository import SessionRow
+from auth_service.adapters.models import RevocationEventRow, SessionRow, UserRow
+from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tessera.storage import create_engine, create_session_factory
 
 pytestmark = pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 BOUND_SECONDS = 30.0

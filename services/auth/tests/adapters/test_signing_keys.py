@@ -17,12 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from auth_service.adapters.audit_log import AuditRow
-from auth_service.adapters.database import create_engine, create_session_factory
 from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
 from auth_service.adapters.key_ring_refresher import KeyRingRefresher
-from auth_service.adapters.models import SigningKeyRow
-from auth_service.adapters.revocation_events import RevocationEventRow
+from auth_service.adapters.models import AuditRow, RevocationEventRow, SigningKeyRow
 from auth_service.adapters.signing_key_store import SigningKeyStore
 from auth_service.config import DEV_KEY_ENCRYPTION_KEY_FILE, Settings
 from auth_service.domain.key_lifecycle import KeySchedule, RotationNotReadyError
@@ -30,6 +27,7 @@ from auth_service.domain.keys import KeyRing
 from auth_service.errors import KeyEncryptionKeyError
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from tessera.storage import create_engine, create_session_factory
 
 Row = TypeVar("Row")
 SCHEDULE = KeySchedule.from_periods(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import jwt
 import pytest
 from auth_service.adapters.signing_key_store import SigningKeyStore
-from auth_service.background import SEALED_SUCCESSOR_CLOCK_MARGIN
+from auth_service.bootstrap import SEALED_SUCCESSOR_CLOCK_MARGIN
 from auth_service.config import Settings
 
 from ..service_helpers import exchange, with_service_clients  # noqa: TID252 (test helpers)
@@ -55,7 +55,7 @@ async def rotate(auth: Auth) -> str:
 
 async def seen_by_this_replica(auth: Auth) -> None:
     """Reload now (on PostgreSQL the NOTIFY may already have done it; then nothing changes)."""
-    await auth.app.state.key_refresher.reload()
+    await auth.app.state.runtime.key_refresher.reload()
 
 
 async def test_after_a_rotation_new_tokens_carry_the_new_kid_and_old_tokens_still_work(
@@ -89,12 +89,12 @@ async def test_a_retired_key_leaves_the_jwks_once_its_tokens_have_expired(auth: 
     schedule = key_store(auth).schedule
 
     auth.clock.advance(schedule.retention.total_seconds() - 1)
-    await auth.app.state.maintenance.run_once()
+    await auth.app.state.runtime.maintenance.run_once()
     await seen_by_this_replica(auth)
     assert old_kid in await jwks_states(auth)
 
     auth.clock.advance(1)
-    await auth.app.state.maintenance.run_once()
+    await auth.app.state.runtime.maintenance.run_once()
     await seen_by_this_replica(auth)
     assert old_kid not in await jwks_states(auth)
 
@@ -144,15 +144,15 @@ async def test_the_maintenance_loop_clears_sealed_successors_once_the_grace_wind
     )
     assert rotated.status_code == 200
 
-    await auth.app.state.maintenance.run_once()
+    await auth.app.state.runtime.maintenance.run_once()
     assert [row.sealed_successor is not None for row in await auth.refresh_token_rows()].count(
         True
     ) == 1  # inside the window: kept, so a lost response can still be retried
 
     # past the window, and past the margin kept for replicas whose clocks disagree a little
     auth.clock.advance(auth.runtime.settings.REFRESH_GRACE_SECONDS + 30)
-    await auth.app.state.maintenance.run_once()
+    await auth.app.state.runtime.maintenance.run_once()
     assert any(row.sealed_successor is not None for row in await auth.refresh_token_rows())
     auth.clock.advance(SEALED_SUCCESSOR_CLOCK_MARGIN.total_seconds())
-    await auth.app.state.maintenance.run_once()
+    await auth.app.state.runtime.maintenance.run_once()
     assert all(row.sealed_successor is None for row in await auth.refresh_token_rows())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
-from auth_service.bootstrap import open_storage
+from auth_service.adapters.rate_limits import RateLimiter
+from auth_service.adapters.storage import open_storage
 from auth_service.config import Settings
-from auth_service.domain.accounts import create_or_promote_admin
 from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
+from auth_service.use_cases.accounts import Accounts
 
 from ..conftest import log_in, register  # noqa: TID252 (shared test helpers)
 
@@ -46,10 +49,14 @@ async def test_a_token_minted_before_a_role_change_is_stale(
     old_token = await access_token(client, "ada@example.com")
     hasher = PasswordHasher(Argon2Parameters(time_cost=1, memory_kib=1024, parallelism=1))
     try:
-        async with open_storage(settings) as storage, storage.unit_of_work() as uow:
-            await create_or_promote_admin(
-                uow=uow, hasher=hasher, email="ada@example.com", password=None
+        async with open_storage(settings.DATABASE_URL) as storage:
+            accounts = Accounts(
+                storage.unit_of_work,
+                hasher,
+                RateLimiter.create(None, {}),
+                lambda: datetime.now(UTC),
             )
+            await accounts.create_or_promote_admin(email="ada@example.com", password=None)
     finally:
         hasher.close()
 

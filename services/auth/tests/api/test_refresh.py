@@ -10,9 +10,9 @@ import jwt
 import pytest
 from auth_service.adapters.session_repository import SqlRefreshTokenRepository
 from auth_service.config import Settings
-from auth_service.domain import rotation
 from auth_service.domain.refresh_tokens import hash_refresh_token
 from auth_service.domain.sessions import RefreshTokenRecord
+from auth_service.use_cases import refresh as rotation
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     Auth,

@@ -132,7 +132,7 @@ async def test_a_cursor_older_than_the_pruned_history_is_410_then_relisting_work
     await revoke(auth, "session", "sid-expired", expires_in=-3600)
     await revoke(auth, "session", "sid-live")
 
-    assert await auth.app.state.revocation_feed.prune() == 1
+    assert await auth.app.state.runtime.revocation_feed.prune() == 1
     gone = await watch(auth, feed_headers, cursor, timeout=0)
 
     assert gone.status_code == 410

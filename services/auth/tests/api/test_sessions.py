@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from auth_service.adapters.audit_log import AuditRow
+from auth_service.adapters.models import AuditRow
 from auth_service.config import Settings
-from auth_service.domain.accounts import create_or_promote_admin
 
 from ..service_helpers import service_token, with_service_clients  # noqa: TID252
 from ..session_support import (  # noqa: TID252 (shared test helpers)
@@ -252,13 +251,7 @@ async def test_wrong_current_passwords_are_rate_limited_per_user(settings: Setti
 
 
 async def _admin(auth: Auth) -> dict[str, str]:
-    async with auth.runtime.storage.unit_of_work() as uow:
-        await create_or_promote_admin(
-            uow=uow,
-            hasher=auth.runtime.password_hasher,
-            email="root@example.com",
-            password=PASSWORD,
-        )
+    await auth.runtime.accounts.create_or_promote_admin(email="root@example.com", password=PASSWORD)
     login = await mobile_login(auth.http, "root@example.com")
     return bearer(login["access_token"])
 

@@ -10,24 +10,24 @@ from pathlib import Path
 import pytest
 from auth_service.adapters.client_repository import ServiceClientStore
 from auth_service.adapters.client_settings import ServiceClientConfigError
-from auth_service.bootstrap import open_storage
+from auth_service.adapters.storage import open_storage
+from auth_service.bootstrap import provision_configured_clients
 from auth_service.cli import main
 from auth_service.config import Settings
-from auth_service.domain.oauth_errors import InvalidClientError
 from auth_service.domain.service_clients import (
     authenticate_client,
     hash_client_secret,
-    rotate_client_secret,
     secret_matches,
 )
-from auth_service.service_identity import provision_configured_clients
+from auth_service.errors import InvalidClientError
+from auth_service.use_cases.service_clients import ServiceClients
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[ServiceClientStore]:
-    async with open_storage(settings) as storage:
+    async with open_storage(settings.DATABASE_URL) as storage:
         yield ServiceClientStore(storage.session_factory)
 
 
@@ -48,7 +48,10 @@ async def test_clients_from_a_mounted_file_are_provisioned_hashed(
     secrets_file.write_text(json.dumps({"orders": "orders-secret", "billing": "billing-secret"}))
     configured = settings.model_copy(update={"SERVICE_CLIENTS_FILE": secrets_file})
 
-    assert await provision_configured_clients(configured, store, now=T0) == ["billing", "orders"]
+    assert await provision_configured_clients(configured, ServiceClients(store, lambda: T0)) == [
+        "billing",
+        "orders",
+    ]
 
     orders = await authenticate_client(store, "orders", "orders-secret")
     assert orders.permissions.audiences == ("auth",)
@@ -65,12 +68,14 @@ async def test_reprovisioning_is_a_no_op_and_a_new_configured_secret_replaces_th
     secrets_file = tmp_path / "service-clients.json"
     configured = settings.model_copy(update={"SERVICE_CLIENTS_FILE": secrets_file})
     secrets_file.write_text(json.dumps({"orders": "first-secret"}))
-    await provision_configured_clients(configured, store, now=T0)
+    await provision_configured_clients(configured, ServiceClients(store, lambda: T0))
 
-    assert await provision_configured_clients(configured, store, now=T0) == []
+    assert await provision_configured_clients(configured, ServiceClients(store, lambda: T0)) == []
     secrets_file.write_text(json.dumps({"orders": "second-secret"}))
     later = T0 + timedelta(days=1)
-    assert await provision_configured_clients(configured, store, now=later) == ["orders"]
+    assert await provision_configured_clients(configured, ServiceClients(store, lambda: later)) == [
+        "orders"
+    ]
 
     rotated = await authenticate_client(store, "orders", "second-secret")
     assert (rotated.created_at, rotated.rotated_at) == (T0, later)
@@ -83,9 +88,9 @@ async def test_rotating_a_secret_stops_the_old_one_at_once(
 ) -> None:
     configured = settings.model_copy(update={"SERVICE_CLIENTS": {"orders": "old-secret"}})
     configured = Settings.model_validate(configured.model_dump())
-    await provision_configured_clients(configured, store, now=T0)
+    await provision_configured_clients(configured, ServiceClients(store, lambda: T0))
 
-    _, new_secret = await rotate_client_secret(store, "orders", now=T0)
+    _, new_secret = await ServiceClients(store, lambda: T0).rotate("orders")
 
     assert new_secret.startswith("tsc_")
     await authenticate_client(store, "orders", new_secret)
@@ -107,7 +112,7 @@ async def test_production_refuses_short_configured_secrets(
     )
 
     with pytest.raises(ServiceClientConfigError, match="at least 32"):
-        await provision_configured_clients(configured, store, now=T0)
+        await provision_configured_clients(configured, ServiceClients(store, lambda: T0))
 
 
 def test_cli_creates_rotates_and_lists_clients_printing_each_secret_once(

@@ -1,73 +1,61 @@
-"""billing's exception tree, mapped once to HTTP and gRPC status codes.
+"""billing's exception tree; `tessera` maps it once to HTTP and gRPC status codes.
 
 ```
 BillingError                    base class; never raised itself
-├── InvalidChargeError          bad amount or currency         422 / INVALID_ARGUMENT
-├── IdempotencyKeyReusedError   same key, different charge     422 / INVALID_ARGUMENT
-├── InvalidPageTokenError       a page token we did not issue  422 / INVALID_ARGUMENT
+├── InvalidArgumentError        the call's own arguments are refused  422 / INVALID_ARGUMENT
+│   ├── InvalidChargeError      bad amount or currency
+│   ├── IdempotencyKeyReusedError  same key, different charge
+│   └── InvalidPageTokenError   a page token we did not issue
 ├── PermissionDeniedError       the token lacks what a call needs  403 / PERMISSION_DENIED
 ├── InvoiceNotFoundError        unknown, or somebody else's    404 / NOT_FOUND
 └── NotRefundableError          the invoice cannot be refunded 409 / FAILED_PRECONDITION
 ```
 
-The codes are plain names so this module (and the domain raising these) imports no framework;
-the HTTP handler and the gRPC servicer read `http_status` and `grpc_code`.
+The gRPC codes are plain names so this module (and the domain raising these) imports no
+framework; the HTTP handlers and the gRPC servicer are `tessera`'s.
 """
 
 from __future__ import annotations
 
+from tessera.errors import ServiceError
 
-class BillingError(Exception):
+
+class BillingError(ServiceError, title="Billing error"):
     """Base of every failure billing reports to its callers; `str(error)` is safe to show."""
 
-    http_status = 500
-    grpc_code = "INTERNAL"
-    title = "Billing error"
+
+class InvalidArgumentError(BillingError, http_status=422, grpc_code="INVALID_ARGUMENT"):
+    """Base of the refusals of what a call asked for; no retry of the same call helps."""
 
 
-class InvalidChargeError(BillingError):
+class InvalidChargeError(InvalidArgumentError, title="Invalid charge"):
     """Raised when a charge has a non-positive amount or a currency that is not ISO 4217."""
 
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
-    title = "Invalid charge"
 
-
-class IdempotencyKeyReusedError(BillingError):
+class IdempotencyKeyReusedError(InvalidArgumentError, title="Idempotency key reused"):
     """Raised when an idempotency key already charged a different order, amount or currency."""
 
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
-    title = "Idempotency key reused"
 
-
-class InvalidPageTokenError(BillingError):
+class InvalidPageTokenError(InvalidArgumentError, title="Invalid page token"):
     """Raised when a page token is not one billing issued."""
 
-    http_status = 422
-    grpc_code = "INVALID_ARGUMENT"
-    title = "Invalid page token"
 
-
-class PermissionDeniedError(BillingError):
+class PermissionDeniedError(
+    BillingError, http_status=403, grpc_code="PERMISSION_DENIED", title="Forbidden"
+):
     """Raised when a verified caller lacks the scope (or acting service) a call needs."""
 
-    http_status = 403
-    grpc_code = "PERMISSION_DENIED"
-    title = "Forbidden"
 
-
-class InvoiceNotFoundError(BillingError):
+class InvoiceNotFoundError(
+    BillingError, http_status=404, grpc_code="NOT_FOUND", title="Invoice not found"
+):
     """Raised for an unknown invoice and for anybody else's, so ids cannot be probed."""
 
-    http_status = 404
-    grpc_code = "NOT_FOUND"
-    title = "Invoice not found"
 
-
-class NotRefundableError(BillingError):
+class NotRefundableError(
+    BillingError,
+    http_status=409,
+    grpc_code="FAILED_PRECONDITION",
+    title="Invoice not refundable",
+):
     """Raised when an invoice is in a state that cannot be refunded."""
-
-    http_status = 409
-    grpc_code = "FAILED_PRECONDITION"
-    title = "Invoice not refundable"

@@ -1,4 +1,4 @@
-"""The orders service's exception tree, mapped once to HTTP status codes.
+"""The orders service's exception tree; `tessera` maps it once to HTTP (problem+json).
 
 ```
 OrdersError                       base class; never raised itself
@@ -16,99 +16,65 @@ OrdersError                       base class; never raised itself
     └── BillingFailedError        any other answer from billing                      502
 ```
 
-This module imports no framework; the HTTP handler reads `http_status` (and `retry_after`,
-sent as `Retry-After` on transient failures), and the billing client raises the
-`PaymentError` subclasses from gRPC status codes.
+This module imports no framework: each class states its status (and `retry_after`, sent as
+`Retry-After` on transient failures); the billing client raises the `PaymentError` subclasses
+from gRPC status codes.
 """
 
 from __future__ import annotations
 
+from tessera.errors import ServiceError
 
-class OrdersError(Exception):
+
+class OrdersError(ServiceError, title="Orders error"):
     """Base of every failure the orders service reports; `str(error)` is safe to show."""
 
-    http_status = 500
-    title = "Orders error"
-    www_authenticate: str | None = None
-    retry_after: int | None = None
-    """Seconds after which a retry may succeed (the `Retry-After` header), if it may."""
 
-
-class InvalidOrderError(OrdersError):
+class InvalidOrderError(OrdersError, http_status=422, title="Invalid order"):
     """Raised when an order breaks a rule of `domain.orders.new_order`."""
 
-    http_status = 422
-    title = "Invalid order"
 
-
-class OrderNotFoundError(OrdersError):
+class OrderNotFoundError(OrdersError, http_status=404, title="Order not found"):
     """Raised for an unknown order and for anybody else's, so ids cannot be probed."""
 
-    http_status = 404
-    title = "Order not found"
 
-
-class OrderStateError(OrdersError):
+class OrderStateError(OrdersError, http_status=409, title="Conflict"):
     """Raised when the order cannot be paid or cancelled in its current status."""
 
-    http_status = 409
-    title = "Conflict"
 
-
-class IdempotencyKeyReusedError(OrdersError):
+class IdempotencyKeyReusedError(OrdersError, http_status=422, title="Idempotency key reused"):
     """Raised when an Idempotency-Key comes back with a different request body."""
 
-    http_status = 422
-    title = "Idempotency key reused"
 
-
-class RequestInProgressError(OrdersError):
+class RequestInProgressError(
+    OrdersError, http_status=409, title="Request in progress", retry_after=1
+):
     """Raised for a retry that arrives while the key's first request is still running."""
 
-    http_status = 409
-    title = "Request in progress"
-    retry_after = 1
 
-
-class PaymentError(OrdersError):
+class PaymentError(OrdersError, http_status=502, title="Payment failed"):
     """Raised when billing's Charge did not succeed."""
 
-    http_status = 502
-    title = "Payment failed"
 
-
-class BillingUnavailableError(PaymentError):
+class BillingUnavailableError(
+    PaymentError, http_status=503, title="Billing unavailable", retry_after=5
+):
     """Raised when billing cannot be reached in time; the charge may be retried later."""
 
-    http_status = 503
-    title = "Billing unavailable"
-    retry_after = 5
 
-
-class ChargeUnauthenticatedError(PaymentError):
+class ChargeUnauthenticatedError(PaymentError, http_status=401, title="Unauthorized"):
     """Raised when billing does not accept the caller's token (UNAUTHENTICATED)."""
 
-    http_status = 401
-    title = "Unauthorized"
     www_authenticate = 'Bearer error="invalid_token"'
 
 
-class ChargeForbiddenError(PaymentError):
+class ChargeForbiddenError(PaymentError, http_status=403, title="Forbidden"):
     """Raised when billing refuses the caller the charge (PERMISSION_DENIED)."""
 
-    http_status = 403
-    title = "Forbidden"
 
-
-class ChargeRejectedError(PaymentError):
+class ChargeRejectedError(PaymentError, http_status=422, title="Charge rejected"):
     """Raised when billing refuses the charge as invalid (INVALID_ARGUMENT); no retry helps."""
 
-    http_status = 422
-    title = "Charge rejected"
 
-
-class BillingFailedError(PaymentError):
+class BillingFailedError(PaymentError, http_status=502, title="Billing failed"):
     """Raised for any other gRPC status from billing."""
-
-    http_status = 502
-    title = "Billing failed"

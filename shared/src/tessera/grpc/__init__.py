@@ -8,14 +8,19 @@ Example::
     principal = grpc_principal()
 """
 
-from tessera.grpc.client import ClientAuthInterceptor, forward_current_token
-from tessera.grpc.context import grpc_principal
-from tessera.grpc.server import PUBLIC_METHOD_PREFIXES, ServerAuthInterceptor
+from tessera.grpc.client import ClientAuthInterceptor, TokenSource
+from tessera.grpc.server import (
+    PUBLIC_METHOD_PREFIXES,
+    ServerAuthInterceptor,
+    answers_service_errors,
+    grpc_principal,
+)
 
 __all__ = [
     "PUBLIC_METHOD_PREFIXES",
     "ClientAuthInterceptor",
     "ServerAuthInterceptor",
-    "forward_current_token",
+    "TokenSource",
+    "answers_service_errors",
     "grpc_principal",
 ]

@@ -7,15 +7,11 @@ from typing import Any
 
 import grpc
 
-from tessera.context import current_principal_var, request_id_var
+from tessera.context import request_id_var
 
 TokenSource = Callable[[], Awaitable[str | None]]
-
-
-async def forward_current_token() -> str | None:
-    """A TokenSource forwarding the current caller's own token (the walking skeleton's choice)."""
-    principal = current_principal_var.get()
-    return principal.token if principal is not None else None
+"""Gives each call's token: e.g. `tessera.exchanged_token_source(exchanger)`, never the
+caller's own token forwarded (ADR 0006)."""
 
 
 class ClientAuthInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]

@@ -2,23 +2,27 @@
 
 The verification runs inside the wrapped handler, i.e. in the task that runs the servicer, so
 the ContextVars it sets (`current_principal_var`, `request_id_var`) are the ones the servicer
-sees. A missing or invalid token aborts the call with UNAUTHENTICATED; checking scopes (and
-answering PERMISSION_DENIED) is the servicer's job.
+sees (`grpc_principal()`). A missing or invalid token aborts the call with UNAUTHENTICATED;
+checking scopes is the use case's job, and `answers_service_errors` turns the service's own
+errors (PERMISSION_DENIED and the rest) into their status codes.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from tessera.context import current_principal_var, request_id_var
+from tessera.errors import ServiceError
 from tessera.grpc.metadata import metadata_value
 from tessera.http.access_log import incoming_request_id
 from tessera.tokens.errors import InvalidTokenError
+from tessera.tokens.principal import Principal
 from tessera.tokens.verifier import TokenVerifier
 
 PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
@@ -28,6 +32,33 @@ PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
 )
 
 Behavior = Callable[..., Any]
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+
+def grpc_principal() -> Principal:
+    """The verified caller of the call being served; LookupError for a public method."""
+    principal = current_principal_var.get()
+    if principal is None:
+        raise LookupError("no authenticated principal for this call")
+    return principal
+
+
+def answers_service_errors(method: Method[Request, Response]) -> Method[Request, Response]:
+    """Decorate a servicer method: a `ServiceError` it raises aborts with its `grpc_code`."""
+
+    @functools.wraps(method)
+    async def translated(
+        self: Any, request: Request, context: grpc.aio.ServicerContext
+    ) -> Response:
+        try:
+            return await method(self, request, context)
+        except ServiceError as error:
+            await context.abort(grpc.StatusCode[error.grpc_code], str(error))
+            raise  # abort() raises; this line only tells type checkers so
+
+    return translated
 
 
 class ServerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

@@ -8,7 +8,6 @@ Every error a service answers goes through here, so the body is always
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -19,11 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from tessera.errors import ServiceError
+from tessera.tokens.challenges import bearer_challenge
 from tessera.tokens.errors import InsufficientScopeError, InvalidTokenError, MissingTokenError
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
-_UNSAFE_IN_QUOTED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 class ProblemError(Exception):
@@ -71,21 +71,28 @@ def problem_response(
     )
 
 
-def bearer_challenge(error: str | None = None, **params: str) -> str:
-    """An RFC 6750 `WWW-Authenticate` value; quoted values are restricted to safe characters."""
-    if error is None:
-        return "Bearer"
-    items = [("error", error), *params.items()]
-    return "Bearer " + ", ".join(
-        f'{name}="{_UNSAFE_IN_QUOTED.sub("", value)}"' for name, value in items
-    )
-
-
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def problem_for(error: ServiceError) -> JSONResponse:
+    """The problem+json answer for one of a service's own errors (`tessera.errors`)."""
+    return problem_response(
+        error.http_status,
+        error.title,
+        error.detail,
+        type=error.problem_type,
+        headers=error.headers(),
+        extensions=error.extensions(),
+    )
+
+
+async def _service_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return problem_for(exc)
 
 
 async def _problem_error(_: Request, exc: Exception) -> Response:
@@ -149,6 +156,7 @@ async def _unhandled(_: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every error the platform knows to problem+json (and RFC 6750 challenges)."""
+    app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from tessera._token_endpoint import TokenEndpointError
+from tessera.background import BackgroundTask
 from tessera.metrics import (
     REVOCATION_ENTRIES,
     REVOCATION_EVENTS_APPLIED,
@@ -120,7 +121,7 @@ class RevocationWatcher:
         self._cursor: str | None = None
         self._connected = False
         self._first_sync = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("revocation-watcher", self._run)
         self.events_applied = 0
         self.reconnects = 0
         self.relists = 0
@@ -149,19 +150,15 @@ class RevocationWatcher:
 
     async def start(self) -> None:
         """Start the loop; wait up to `startup_wait_seconds` for the first list."""
-        if self._task is None:
+        if not self._loop.running:
             self._export_metrics()
-            self._task = asyncio.create_task(self._run(), name="revocation-watcher")
+            self._loop.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_sync.wait(), self._startup_wait)
 
     async def aclose(self) -> None:
         """Stop the loop and close the HTTP client if it is ours."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         if self._owns_client:
             await self._client.aclose()
 

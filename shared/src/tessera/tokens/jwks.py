@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
+from tessera.background import BackgroundTask
 from tessera.metrics import JWKS_FETCH_FAILURES, JWKS_FETCHES, JWKS_KEYS
 from tessera.tokens.segments import decode_segment
 
@@ -154,7 +155,7 @@ class JwksCache:
         self._retry_delay = retry_initial_seconds
         self._last_miss_fetch_at: float | None = None
         self._in_flight: asyncio.Task[bool] | None = None
-        self._refresher: asyncio.Task[None] | None = None
+        self._refresher = BackgroundTask("jwks-refresh", self._refresh_forever)
 
     @property
     def ready(self) -> bool:
@@ -175,17 +176,16 @@ class JwksCache:
             if attempt + 1 < self._startup_attempts:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
-        if self._refresher is None:
-            self._refresher = asyncio.create_task(self._refresh_forever(), name="jwks-refresh")
+        self._refresher.start()
 
     async def aclose(self) -> None:
         """Stop the background refresh and close the HTTP client if it is ours."""
-        for task in (self._refresher, self._in_flight):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._refresher = self._in_flight = None
+        await self._refresher.stop()
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._in_flight
+            self._in_flight = None
         if self._owns_client:
             await self._client.aclose()
 

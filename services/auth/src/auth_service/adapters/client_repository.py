@@ -7,28 +7,14 @@ need nothing else in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from auth_service.adapters.models import Base, UtcDateTime
+from auth_service.adapters.models import ServiceClientRow
 from auth_service.domain.service_clients import ClientPermissions, ServiceClient
-
-
-class ServiceClientRow(Base):
-    __tablename__ = "service_clients"
-
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    secret_hash: Mapped[str] = mapped_column(String(128))
-    allowed_grants: Mapped[list[str]] = mapped_column(JSON)
-    allowed_audiences: Mapped[list[str]] = mapped_column(JSON)
-    allowed_scopes: Mapped[list[str]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    rotated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 def _to_client(row: ServiceClientRow) -> ServiceClient:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from prometheus_client import Counter, Gauge
+from tessera.background import BackgroundTask
 
 from auth_service.adapters.signing_key_store import KeyFingerprint, SigningKeyStore
 from auth_service.domain.keys import KeyRing, KeyState
@@ -62,7 +63,7 @@ class KeyRingRefresher:
         self._last_miss_reload: float | None = None
         self._reloading = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("signing-key-reload", self._run)
         _export(ring)
 
     def on_change(self, callback: KeysChanged) -> None:
@@ -114,16 +115,11 @@ class KeyRingRefresher:
             return None
         return await self.ring.get_key(kid)
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="signing-key-reload")
+    def start(self) -> None:
+        self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

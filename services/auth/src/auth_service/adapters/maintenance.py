@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tessera.background import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class MaintenanceLoop:
         self._engine = engine
         self._chores = tuple(chores)
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("auth-maintenance", self._run)
 
     async def run_once(self) -> bool:
         """One round; False when another replica is running it."""
@@ -95,13 +96,8 @@ class MaintenanceLoop:
             except Exception:  # the database is away: the next round tries again
                 logger.warning("Maintenance round failed", exc_info=True)
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="auth-maintenance")
+    def start(self) -> None:
+        self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

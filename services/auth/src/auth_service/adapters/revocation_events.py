@@ -1,4 +1,5 @@
-"""The `revocation_events` outbox (DESIGN §4) and the one way to write to it.
+"""The `revocation_events` outbox (DESIGN §4): the one way to write to it, the feed's reads,
+its pruning, and its wake-ups.
 
 Every revocation writes an event **in the transaction that revokes** with
 `record_revocation_event(session, ...)`. On PostgreSQL it first takes a transaction-scoped
@@ -7,53 +8,45 @@ can never skip a late commit), and it queues a `NOTIFY` on `REVOCATION_CHANNEL` 
 delivers to every auth replica's listener when (and only if) the transaction commits. On any
 backend it marks the session, and after the commit the in-process feed of that engine is woken
 (`wake_on_commit`; the only wake-up SQLite has).
+
+`RevocationFeed` is the long-lived part the feed's use cases read from: the SQL event source,
+the in-process `FeedWakeups` (woken after local commits that wrote an event and, on PostgreSQL,
+on the revocation channel of the process's `PostgresListener`, so a commit on any replica wakes
+the watchers of all), and `prune`, which the maintenance loop calls.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Integer, String, event, insert, text
+from prometheus_client import Counter, Gauge
+from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
-from auth_service.adapters.models import Base, UtcDateTime
+from auth_service.adapters.models import RevocationEventRow, RevocationFeedStateRow
+from auth_service.adapters.pg_listener import PostgresListener
+from auth_service.domain.ports import RevocationKind
+from auth_service.domain.revocation_feed import FeedBounds, FeedEvent, FeedWakeups
 
-RevocationKind = Literal["session", "user", "token", "key"]
+if TYPE_CHECKING:
+    from auth_service.adapters.storage import Storage
+
+logger = logging.getLogger(__name__)
+
 REVOCATION_CHANNEL = "tessera_revocations"
 # pg_advisory_xact_lock key serialising event inserts: the ASCII of "tsrvcevt".
 REVOCATION_LOCK_KEY = 0x7473_7276_6365_7674
 _WRITTEN = "tessera.revocation_event_written"
+PRUNED_THROUGH = "pruned_through"
+WATCHERS = Gauge("auth_revocation_watchers", "Long-polling revocation watchers right now")
+EVENTS_PRUNED = Counter("auth_revocation_events_pruned_total", "Revocation events pruned")
 _wake_callbacks: weakref.WeakKeyDictionary[Engine, Callable[[], None]] = weakref.WeakKeyDictionary()
-
-
-class RevocationEventRow(Base):
-    __tablename__ = "revocation_events"
-    # AUTOINCREMENT: SQLite must never reuse the id of a pruned event (cursors would go back)
-    __table_args__ = {"sqlite_autoincrement": True}
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(255))
-    min_ver: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # unix seconds: when the last token this event can match expires
-    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class RevocationFeedStateRow(Base):
-    """Feed bookkeeping; `pruned_through` = the highest event id pruning has deleted."""
-
-    __tablename__ = "revocation_feed_state"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
 
 
 async def record_revocation_event(
@@ -106,3 +99,105 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_WRITTEN, None)
+
+
+def _event(row: RevocationEventRow) -> FeedEvent:
+    return FeedEvent(
+        id=row.id, kind=row.kind, value=row.value, expires_at=row.expires_at, min_ver=row.min_ver
+    )
+
+
+class SqlRevocationEventSource:
+    """`RevocationEventSource` over the `revocation_events` table."""
+
+    def __init__(self, session_factory: async_sessionmaker[Any]) -> None:
+        self._session_factory = session_factory
+
+    async def bounds(self) -> FeedBounds:
+        latest = select(func.max(RevocationEventRow.id)).scalar_subquery()
+        pruned = (
+            select(RevocationFeedStateRow.value)
+            .where(RevocationFeedStateRow.name == PRUNED_THROUGH)
+            .scalar_subquery()
+        )
+        async with self._session_factory() as session:
+            row = (await session.execute(select(latest, pruned))).one()
+        return FeedBounds(pruned_through=row[1] or 0, latest=row[0] or 0)
+
+    async def relevant_events(self, *, up_to: int, expiring_after: int) -> Sequence[FeedEvent]:
+        query = (
+            select(RevocationEventRow)
+            .where(RevocationEventRow.id <= up_to)
+            .where(RevocationEventRow.expires_at >= expiring_after)
+            .order_by(RevocationEventRow.id)
+        )
+        async with self._session_factory() as session:
+            return [_event(row) for row in await session.scalars(query)]
+
+    async def events_after(self, after: int, *, limit: int) -> Sequence[FeedEvent]:
+        query = (
+            select(RevocationEventRow)
+            .where(RevocationEventRow.id > after)
+            .order_by(RevocationEventRow.id)
+            .limit(limit)
+        )
+        async with self._session_factory() as session:
+            return [_event(row) for row in await session.scalars(query)]
+
+
+async def prune_revocation_events(
+    session_factory: async_sessionmaker[Any], *, now: float, leeway: float
+) -> int:
+    """Delete events no acceptable token can match any more; raise the watermark. Returns count.
+
+    Watchers whose cursor is below the new watermark get 410 and re-list.
+    """
+    cutoff = int(now - leeway)
+    async with session_factory() as session, session.begin():
+        doomed_through = await session.scalar(
+            select(func.max(RevocationEventRow.id)).where(RevocationEventRow.expires_at < cutoff)
+        )
+        if doomed_through is None:
+            return 0
+        result = await session.execute(
+            delete(RevocationEventRow)
+            .where(RevocationEventRow.expires_at < cutoff)
+            .where(RevocationEventRow.id <= doomed_through)
+        )
+        await session.execute(
+            update(RevocationFeedStateRow)
+            .where(RevocationFeedStateRow.name == PRUNED_THROUGH)
+            .where(RevocationFeedStateRow.value < doomed_through)
+            .values(value=doomed_through)
+        )
+    count = int(result.rowcount)
+    EVENTS_PRUNED.inc(count)
+    return count
+
+
+class RevocationEventStore:
+    """The feed's storage in one auth process: the event source, its wake-ups, pruning."""
+
+    def __init__(self, storage: Storage, *, listener: PostgresListener | None = None) -> None:
+        self.source = SqlRevocationEventSource(storage.session_factory)
+        self.wakeups = FeedWakeups()
+        self._storage = storage
+        if listener is not None:
+            listener.subscribe(REVOCATION_CHANNEL, self.wakeups.notify)
+
+    async def prune(self, now: float, leeway: float) -> int:
+        """Delete the events no acceptable token can match any more; how many."""
+        pruned = await prune_revocation_events(
+            self._storage.session_factory, now=now, leeway=leeway
+        )
+        if pruned:
+            logger.info("Pruned revocation events", extra={"pruned": pruned})
+        return pruned
+
+    def start(self) -> None:
+        wake_on_commit(self._storage.engine, self.wakeups.notify)
+        WATCHERS.set_function(lambda: self.wakeups.watchers)
+
+    def stop(self) -> None:
+        stop_waking(self._storage.engine)
+        self.wakeups.notify()  # let long-polls re-check and finish instead of hanging shutdown

@@ -13,42 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from auth_service.adapters.models import Base, UtcDateTime
+from auth_service.adapters.models import RefreshTokenRow, SessionRow
 from auth_service.domain.sessions import RefreshTokenRecord, Session
-
-
-class SessionRow(Base):
-    __tablename__ = "sessions"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    client_id: Mapped[str] = mapped_column(String(32))
-    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
-
-
-class RefreshTokenRow(Base):
-    __tablename__ = "refresh_tokens"
-
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("sessions.id", ondelete="CASCADE"), index=True
-    )
-    generation: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    successor_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
-    sealed_successor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 def _to_session(row: SessionRow) -> Session:

@@ -10,12 +10,13 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth_service.adapters.audit_log import SqlAuditLog
-from auth_service.adapters.revocation_events import RevocationKind, record_revocation_event
+from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.session_repository import (
     SqlRefreshTokenRepository,
     SqlSessionRepository,
 )
 from auth_service.adapters.users_repository import SqlUserRepository
+from auth_service.domain.ports import RevocationKind
 
 
 @dataclass(frozen=True)

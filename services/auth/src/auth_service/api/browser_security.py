@@ -28,6 +28,7 @@ from fastapi import Request, Response
 
 from auth_service.config import Settings
 from auth_service.errors import ForbiddenRequestError
+from auth_service.use_cases.refresh import SessionCheck
 
 CSRF_COOKIE = "tessera_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -87,6 +88,16 @@ def check_csrf(request: Request, settings: Settings, key: bytes, binding: str | 
         raise ForbiddenRequestError("missing or mismatched CSRF token")
     if binding is not None and not csrf_token_is_bound(key, cookie, binding):
         raise ForbiddenRequestError("CSRF token is not valid for this session")
+
+
+def csrf_session_check(request: Request, settings: Settings, key: bytes) -> SessionCheck:
+    """The check a cookie refresh or cookie logout hands its use case: the CSRF token must be
+    bound to the session the refresh cookie belongs to (see `check_csrf`)."""
+
+    def check(session_id: str | None) -> None:
+        check_csrf(request, settings, key, session_id)
+
+    return check
 
 
 def set_csrf_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:

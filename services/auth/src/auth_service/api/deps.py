@@ -1,29 +1,22 @@
-"""Dependencies as `Annotated` aliases, so handlers declare what they need by type."""
+"""Dependencies as `Annotated` aliases, so handlers declare what they need by type.
+
+@router.get("/v1/sessions")
+async def sessions(caller: SessionsCaller, runtime: RuntimeDep) -> SessionListResponse:
+    found = await runtime.sessions.list(caller)
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from tessera import CurrentPrincipal
+from tessera import CurrentPrincipal, Principal, require_scopes
 
+from auth_service.api.request_context import request_context
 from auth_service.bootstrap import AuthRuntime
 from auth_service.config import Settings
-from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.keys import KeyRing
-from auth_service.domain.passwords import PasswordHasher
-from auth_service.domain.ports import UnitOfWork
-
-__all__ = [
-    "CurrentPrincipal",
-    "KeyRingDep",
-    "PasswordHasherDep",
-    "RuntimeDep",
-    "SettingsDep",
-    "TokenIssuerDep",
-    "UnitOfWorkDep",
-]
+from auth_service.domain.sessions import Caller, RequestContext
 
 
 def get_runtime(request: Request) -> AuthRuntime:
@@ -32,31 +25,49 @@ def get_runtime(request: Request) -> AuthRuntime:
 
 
 RuntimeDep = Annotated[AuthRuntime, Depends(get_runtime)]
-
-
-async def get_unit_of_work(runtime: RuntimeDep) -> AsyncIterator[UnitOfWork]:
-    async with runtime.storage.unit_of_work() as uow:
-        yield uow
+"""The running service: its settings, use cases and keys (`bootstrap.AuthRuntime`)."""
 
 
 def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_password_hasher(runtime: RuntimeDep) -> PasswordHasher:
-    return runtime.password_hasher
-
-
-def get_token_issuer(runtime: RuntimeDep) -> AccessTokenIssuer:
-    return runtime.token_issuer
-
-
 def get_key_ring(runtime: RuntimeDep) -> KeyRing:
     return runtime.keys
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+def get_request_context(request: Request, runtime: RuntimeDep) -> RequestContext:
+    return request_context(request, runtime.settings.trusted_proxies)
+
+
+def caller_of(principal: Principal) -> Caller:
+    """What the use cases need of a verified access token."""
+    return Caller(subject=principal.sub, session_id=principal.sid, token_version=principal.ver)
+
+
+async def get_caller(principal: CurrentPrincipal) -> Caller:
+    return caller_of(principal)
+
+
+SessionsPrincipal = Annotated[Principal, Depends(require_scopes("sessions"))]
+AdminPrincipal = Annotated[Principal, Depends(require_scopes("admin"))]
+
+
+async def get_sessions_caller(principal: SessionsPrincipal) -> Caller:
+    return caller_of(principal)
+
+
+async def get_admin_caller(principal: AdminPrincipal) -> Caller:
+    return caller_of(principal)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
-TokenIssuerDep = Annotated[AccessTokenIssuer, Depends(get_token_issuer)]
 KeyRingDep = Annotated[KeyRing, Depends(get_key_ring)]
+ContextDep = Annotated[RequestContext, Depends(get_request_context)]
+"""Where the request came from (client IP through trusted proxies only, user agent)."""
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+"""The verified caller; 401 without a valid bearer token."""
+SessionsCaller = Annotated[Caller, Depends(get_sessions_caller)]
+"""A verified caller with the `sessions` scope (401/403 otherwise)."""
+AdminCaller = Annotated[Caller, Depends(get_admin_caller)]
+"""A verified caller with the `admin` scope (401/403 otherwise)."""

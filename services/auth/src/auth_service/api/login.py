@@ -19,22 +19,15 @@ from auth_service.api.browser_security import (
     ANONYMOUS_CSRF_MAX_AGE,
     check_csrf,
     clear_browser_cookies,
+    csrf_session_check,
     make_csrf_token,
     refresh_cookie_name,
     set_csrf_cookie,
     set_refresh_cookie,
 )
-from auth_service.api.client_context import request_context
-from auth_service.api.deps import CurrentPrincipal, RuntimeDep
+from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_of
 from auth_service.api.schemas import CsrfResponse, LoginRequest, TokenResponse
-from auth_service.domain.login import ClientId, log_in
-from auth_service.domain.session_management import (
-    Caller,
-    log_out,
-    log_out_everywhere,
-    session_of_refresh_token,
-)
-from auth_service.domain.users import normalize_email
+from auth_service.domain.sessions import Caller, ClientId
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 CLEAR_SITE_DATA = '"cookies", "storage"'
@@ -44,10 +37,6 @@ def no_store(response: Response) -> None:
     """Token responses must never be cached (RFC 6749 §5.1)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-
-
-def caller_of(principal: Principal) -> Caller:
-    return Caller(subject=principal.sub, session_id=principal.sid, token_version=principal.ver)
 
 
 @router.get("/csrf")
@@ -61,28 +50,18 @@ async def csrf(response: Response, runtime: RuntimeDep) -> CsrfResponse:
 
 @router.post("/login", response_model_exclude_none=True)
 async def login(
-    body: LoginRequest, request: Request, response: Response, runtime: RuntimeDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    context: ContextDep,
+    runtime: RuntimeDep,
 ) -> TokenResponse:
     settings = runtime.settings
-    context = request_context(request, settings.trusted_proxies)
-    ip = context.ip or "unknown"
-    account = normalize_email(body.email)
-    await runtime.rate_limiter.hit("login-ip", ip)
-    await runtime.rate_limiter.hit("login-account", account, ip)
     if body.client_id is ClientId.WEB:
         check_csrf(request, settings, runtime.csrf_key, ANONYMOUS_BINDING)
-    async with runtime.storage.unit_of_work() as uow:
-        result = await log_in(
-            uow=uow,
-            hasher=runtime.password_hasher,
-            issuer=runtime.token_issuer,
-            email=body.email,
-            password=body.password,
-            client_id=body.client_id,
-            now=runtime.now(),
-            context=context,
-        )
-    await runtime.rate_limiter.reset("login-account", account, ip)
+    result = await runtime.logins.log_in(
+        email=body.email, password=body.password, client_id=body.client_id, context=context
+    )
     no_store(response)
     if body.client_id is ClientId.MOBILE:
         return TokenResponse(
@@ -127,54 +106,39 @@ async def _bearer_principal(request: Request, authorization: str | None) -> Prin
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
     request: Request,
+    context: ContextDep,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     """End this session: by the refresh cookie (web, with CSRF) or by the bearer token (mobile;
     a refresh token in the body must be of the same session, else 403 and nothing ends)."""
     settings = runtime.settings
-    context = request_context(request, settings.trusted_proxies)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     cookie_token = request.cookies.get(refresh_cookie_name(settings))
     if cookie_token:
-        async with runtime.storage.unit_of_work() as uow:
-            session = await session_of_refresh_token(uow, cookie_token)
-        check_csrf(request, settings, runtime.csrf_key, session.id if session else None)
-        bearer: Caller | None = None
-        refresh_token: str | None = cookie_token
+        await runtime.sessions.log_out(
+            bearer=None,
+            refresh_token=cookie_token,
+            context=context,
+            check_session=csrf_session_check(request, settings, runtime.csrf_key),
+        )
         clear_browser_cookies(response, settings)
         response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
-    else:
-        bearer = caller_of(await _bearer_principal(request, authorization))
-        refresh_token = await _optional_body_refresh_token(request)
-    async with runtime.storage.unit_of_work() as uow:
-        await log_out(
-            uow,
-            runtime.session_policy,
-            bearer=bearer,
-            refresh_token=refresh_token,
-            now=runtime.now(),
-            context=context,
-        )
+        return response
+    bearer: Caller = caller_of(await _bearer_principal(request, authorization))
+    refresh_token = await _optional_body_refresh_token(request)
+    await runtime.sessions.log_out(bearer=bearer, refresh_token=refresh_token, context=context)
     return response
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
 async def logout_all(
-    request: Request, principal: CurrentPrincipal, runtime: RuntimeDep
+    request: Request, caller: CurrentCaller, context: ContextDep, runtime: RuntimeDep
 ) -> Response:
     """End every session of the caller and make all their access tokens stale."""
-    settings = runtime.settings
-    async with runtime.storage.unit_of_work() as uow:
-        await log_out_everywhere(
-            uow,
-            runtime.session_policy,
-            caller_of(principal),
-            now=runtime.now(),
-            context=request_context(request, settings.trusted_proxies),
-        )
+    await runtime.sessions.log_out_everywhere(caller, context=context)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    if request.cookies.get(refresh_cookie_name(settings)):
-        clear_browser_cookies(response, settings)
+    if request.cookies.get(refresh_cookie_name(runtime.settings)):
+        clear_browser_cookies(response, runtime.settings)
         response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response

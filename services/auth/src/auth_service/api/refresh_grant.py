@@ -1,54 +1,39 @@
 """`grant_type=refresh_token` at the token endpoint (registered in `api/token.py`).
 
 `client_id` (`web` or `mobile`) is required and must match the session's. Web takes the token
-from the refresh cookie (plus the CSRF check), mobile from the body; both at once is
-`invalid_request`. Web gets the successor as a new cookie, mobile in the body. A database
-failure answers 503 `temporarily_unavailable` and changes nothing (the rotation is one
-transaction), so the client may simply retry with the same token.
-
-Every refusal is RFC 6749 JSON with `Cache-Control: no-store`, like the rest of the token
-endpoint (DESIGN §10), including the ones that are problem+json elsewhere: the per-IP rate limit
-(429 `temporarily_unavailable`, Retry-After) and the CSRF/origin checks (403 `invalid_request`),
-which the token endpoint (`api/token.py`) answers for every grant; `errors.py` says why those
-codes.
+from the refresh cookie (plus the CSRF check, bound to the cookie's session), mobile from the
+body; both at once is `invalid_request`. Web gets the successor as a new cookie, mobile in the
+body. Every refusal is RFC 6749 JSON (`api/errors.py`); a web refresh whose session is over
+also clears the browser's cookies.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from auth_service.api.browser_security import (
-    check_csrf,
     clear_browser_cookies,
+    csrf_session_check,
     refresh_cookie_name,
     set_refresh_cookie,
 )
-from auth_service.api.client_context import request_context
-from auth_service.api.service_grants import NO_STORE, error_response
-from auth_service.bootstrap import AuthRuntime
-from auth_service.domain.login import ClientId
-from auth_service.domain.oauth_errors import (
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
-    OAuthError,
-)
-from auth_service.domain.rotation import refresh_session
-from auth_service.domain.session_management import session_of_refresh_token
-
-logger = logging.getLogger(__name__)
+from auth_service.api.deps import get_runtime
+from auth_service.api.errors import NO_STORE, token_error_response
+from auth_service.api.request_context import request_context
+from auth_service.config import Settings
+from auth_service.domain.sessions import ClientId
+from auth_service.errors import InvalidClientError, InvalidGrantError, InvalidRequestError
 
 
-def _presented_token(
-    request: Request, params: Mapping[str, str], runtime: AuthRuntime
+def presented_refresh_token(
+    request: Request, params: Mapping[str, str], settings: Settings
 ) -> tuple[ClientId, str]:
+    """The client and the refresh token it presents, from the cookie (web) or the body."""
     raw_client = params.get("client_id")
     if not raw_client:
         raise InvalidRequestError("client_id is required")
@@ -56,7 +41,7 @@ def _presented_token(
         client_id = ClientId(raw_client)
     except ValueError:
         raise InvalidClientError("unknown client") from None
-    from_cookie = request.cookies.get(refresh_cookie_name(runtime.settings))
+    from_cookie = request.cookies.get(refresh_cookie_name(settings))
     from_body = params.get("refresh_token")
     if from_cookie and from_body:
         raise InvalidRequestError("send the refresh token in the cookie or the body, not both")
@@ -68,42 +53,23 @@ def _presented_token(
 
 
 async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JSONResponse:
-    runtime: AuthRuntime = request.app.state.runtime
+    runtime = get_runtime(request)
     settings = runtime.settings
-    context = request_context(request, settings.trusted_proxies)
-    web = False
+    client_id, presented = presented_refresh_token(request, params, settings)
+    web = client_id is ClientId.WEB
     try:
-        await runtime.rate_limiter.hit("refresh-ip", context.ip or "unknown")
-        client_id, presented = _presented_token(request, params, runtime)
-        web = client_id is ClientId.WEB
-        if web:
-            async with runtime.storage.unit_of_work() as uow:
-                session = await session_of_refresh_token(uow, presented)
-            check_csrf(request, settings, runtime.csrf_key, session.id if session else None)
-        async with runtime.storage.unit_of_work() as uow:
-            result = await refresh_session(
-                uow=uow,
-                issuer=runtime.token_issuer,
-                policy=runtime.session_policy,
-                presented=presented,
-                client_id=client_id.value,
-                now=runtime.now(),
-                context=context,
-            )
-    except InvalidGrantError as exc:
-        response = error_response(exc)
-        if web:
-            clear_browser_cookies(response, settings)
-        return response
-    except OAuthError as exc:
-        return error_response(exc)
-    except (SQLAlchemyError, OSError):
-        logger.exception("refresh failed on a storage error; nothing was changed")
-        return JSONResponse(
-            {"error": "temporarily_unavailable", "error_description": "try again shortly"},
-            status_code=503,
-            headers={**NO_STORE, "Retry-After": "1"},
+        result = await runtime.refresh_tokens.rotate(
+            presented=presented,
+            client_id=client_id.value,
+            context=request_context(request, settings.trusted_proxies),
+            check_session=csrf_session_check(request, settings, runtime.csrf_key) if web else None,
         )
+    except InvalidGrantError as error:
+        if not web:
+            raise
+        response = token_error_response(error)
+        clear_browser_cookies(response, settings)
+        return response
     body: dict[str, Any] = {
         "access_token": result.access_token.token,
         "token_type": "Bearer",
@@ -111,10 +77,10 @@ async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JS
     }
     if not web:
         body["refresh_token"] = result.refresh_token
+        return JSONResponse(body, headers=NO_STORE)
     response = JSONResponse(body, headers=NO_STORE)
-    if web:
-        lifetime = runtime.session_policy.lifetime(client_id.value)
-        ends = result.session.created_at + timedelta(seconds=lifetime.absolute_seconds)
-        max_age = max(0, int((ends - runtime.now()).total_seconds()))
-        set_refresh_cookie(response, settings, result.refresh_token, max_age)
+    lifetime = runtime.session_policy.lifetime(client_id.value)
+    ends = result.session.created_at + timedelta(seconds=lifetime.absolute_seconds)
+    max_age = max(0, int((ends - runtime.now()).total_seconds()))
+    set_refresh_cookie(response, settings, result.refresh_token, max_age)
     return response

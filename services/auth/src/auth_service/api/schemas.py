@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from auth_service.domain.login import ClientId
+from auth_service.domain.sessions import ClientId, Session
 from auth_service.domain.users import Role, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -64,6 +64,18 @@ class SessionResponse(BaseModel):
     created_at: datetime
     last_used_at: datetime
     current: bool
+
+    @classmethod
+    def of(cls, session: Session, *, current: bool) -> SessionResponse:
+        return cls(
+            id=session.id,
+            client_id=session.client_id,
+            user_agent=session.user_agent,
+            ip=session.ip,
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            current=current,
+        )
 
 
 class SessionListResponse(BaseModel):

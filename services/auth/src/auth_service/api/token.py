@@ -1,9 +1,9 @@
 """`POST /v1/auth/token`: the RFC 6749 token endpoint, dispatching on `grant_type`.
 
-Each grant registers one handler, `async (request, params) -> JSONResponse`, in `GRANTS`
-(`register_grant("refresh_token", refresh_grant)`). The endpoint parses the parameters once
-(form-encoded, or a JSON object), refuses a repeated parameter (RFC 6749 §3.2) and an unknown
-grant, and answers every error as RFC 6749 JSON with `Cache-Control: no-store`.
+Each grant has one handler, `async (request, params) -> JSONResponse`, in `GRANTS`. The endpoint
+parses the parameters once (form-encoded, or a JSON object), refuses a repeated parameter
+(RFC 6749 §3.2) and an unknown grant; its route class (`api/errors.TokenEndpointRoute`) answers
+every error as RFC 6749 JSON with `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -14,27 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from auth_service.api.errors import TokenEndpointRoute
 from auth_service.api.refresh_grant import refresh_token_grant
-from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler, error_response
-from auth_service.domain.oauth_errors import InvalidRequestError, OAuthError
-from auth_service.errors import AuthServiceError, oauth_error_response
+from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler
+from auth_service.errors import InvalidRequestError, UnsupportedGrantTypeError
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
-GRANTS: dict[str, GrantHandler] = {}
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=TokenEndpointRoute)
+GRANTS: dict[str, GrantHandler] = {"refresh_token": refresh_token_grant, **SERVICE_GRANTS}
 MAX_PARAMETER_LENGTH = 16_384
-
-
-class UnsupportedGrantTypeError(OAuthError):
-    error = "unsupported_grant_type"
-
-
-def register_grant(grant_type: str, handler: GrantHandler) -> None:
-    GRANTS[grant_type] = handler
-
-
-register_grant("refresh_token", refresh_token_grant)
-for _grant_type, _handler in SERVICE_GRANTS.items():
-    register_grant(_grant_type, _handler)
 
 
 async def token_parameters(request: Request) -> Mapping[str, str]:
@@ -66,17 +53,11 @@ async def token_parameters(request: Request) -> Mapping[str, str]:
 
 @router.post("/token")
 async def token(request: Request) -> JSONResponse:
-    try:
-        params = await token_parameters(request)
-        grant_type = params.get("grant_type")
-        if not grant_type:
-            raise InvalidRequestError("grant_type is required")
-        handler = GRANTS.get(grant_type)
-        if handler is None:
-            raise UnsupportedGrantTypeError(f"grant_type {grant_type!r} is not supported")
-    except OAuthError as exc:
-        return error_response(exc)
-    try:
-        return await handler(request, params)
-    except AuthServiceError as exc:  # a rate limit, the CSRF/origin checks: RFC 6749 here too
-        return oauth_error_response(exc)
+    params = await token_parameters(request)
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise InvalidRequestError("grant_type is required")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantTypeError(f"grant_type {grant_type!r} is not supported")
+    return await handler(request, params)

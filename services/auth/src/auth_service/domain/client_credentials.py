@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth_service.domain.access_tokens import AccessTokenGrant, AccessTokenIssuer, IssuedAccessToken
-from auth_service.domain.oauth_errors import (
+from auth_service.domain.service_clients import ServiceClient
+from auth_service.errors import (
     InvalidRequestError,
     InvalidScopeError,
     InvalidTargetError,
     UnauthorizedClientError,
 )
-from auth_service.domain.service_clients import ServiceClient
 
 CLIENT_CREDENTIALS = "client_credentials"
 SERVICE_TOKEN_VERSION = 0

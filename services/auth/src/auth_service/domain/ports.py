@@ -1,17 +1,21 @@
 """What the domain needs from storage, as Protocols the adapters implement.
 
 One `UnitOfWork` is one database transaction: everything a use case changes through its
-repositories commits together or not at all (sessions, audit records and revocation events will
-share the transaction with `users`, so a revocation and its event can never be split).
+repositories commits together or not at all (sessions, audit records and revocation events
+share the transaction with `users`, so a revocation and its event can never be split). A use
+case opens one with `async with units_of_work() as uow:`; what it does not commit is rolled
+back when the block ends. `RateLimiter` is the shared attempt counter (Redis, or in process).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from types import TracebackType
+from typing import Literal, Protocol, Self
 
+from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
 from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Session
 from auth_service.domain.users import Role, User
 
@@ -96,6 +100,15 @@ class RevocationEvents(Protocol):
 
 
 class UnitOfWork(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
     @property
     def users(self) -> UserRepository: ...
 
@@ -112,3 +125,36 @@ class UnitOfWork(Protocol):
     def revocations(self) -> RevocationEvents: ...
 
     async def commit(self) -> None: ...
+
+
+UnitsOfWork = Callable[[], UnitOfWork]
+"""Opens a fresh unit of work (one transaction) per call."""
+
+
+class RateLimiter(Protocol):
+    """Counts attempts per (scope, key...) against the limits configured for the scope; each
+    raises `RateLimitedError` (with the seconds to wait) when a limit is exceeded."""
+
+    async def hit(self, scope: str, *key: str) -> None:
+        """Count one attempt."""
+        ...
+
+    async def check(self, scope: str, *key: str) -> None:
+        """Refuse if already over a limit, without counting (for limits of failures only)."""
+        ...
+
+    async def reset(self, scope: str, *key: str) -> None:
+        """Forget the attempts counted (after a success)."""
+        ...
+
+
+class RevocationEventSource(Protocol):
+    async def bounds(self) -> FeedBounds: ...
+
+    async def relevant_events(self, *, up_to: int, expiring_after: int) -> Sequence[FeedEvent]:
+        """Events with id <= up_to and expires_at >= expiring_after, in id order."""
+        ...
+
+    async def events_after(self, after: int, *, limit: int) -> Sequence[FeedEvent]:
+        """Events with id > after, in id order, at most `limit`."""
+        ...

@@ -17,12 +17,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from auth_service.domain.oauth_errors import InvalidClientError
+from auth_service.errors import InvalidClientError
 
 SECRET_PREFIX = "tsc_"  # noqa: S105 (a recognisable prefix for secret scanners, not a secret)
 HASH_SCHEME = "sha256"
@@ -126,89 +126,3 @@ async def authenticate_client(
     if client is None or not matches:
         raise InvalidClientError("client authentication failed")
     return client
-
-
-async def create_client(
-    clients: ServiceClientRepository,
-    client_id: str,
-    permissions: ClientPermissions,
-    *,
-    now: datetime,
-    secret: str | None = None,
-) -> tuple[ServiceClient, str]:
-    """Register a client; returns it and its secret (generated unless given).
-
-    ValueError for a malformed id, `ClientAlreadyExistsError` if the id is taken.
-    """
-    secret = secret or generate_client_secret()
-    client = ServiceClient(
-        client_id=validate_client_id(client_id),
-        secret_hash=hash_client_secret(secret),
-        permissions=permissions,
-        created_at=now,
-        rotated_at=now,
-    )
-    if not await clients.add(client):
-        raise ClientAlreadyExistsError(f"client {client_id!r} already exists")
-    return client, secret
-
-
-async def rotate_client_secret(
-    clients: ServiceClientRepository, client_id: str, *, now: datetime
-) -> tuple[ServiceClient, str]:
-    """Give a client a new secret (the old one stops working at once); LookupError if unknown."""
-    client = await clients.get(client_id)
-    if client is None:
-        raise LookupError(f"no client {client_id!r}")
-    secret = generate_client_secret()
-    rotated = ServiceClient(
-        client_id=client.client_id,
-        secret_hash=hash_client_secret(secret),
-        permissions=client.permissions,
-        created_at=client.created_at,
-        rotated_at=now,
-    )
-    await clients.update(rotated)
-    return rotated, secret
-
-
-async def provision_clients(
-    clients: ServiceClientRepository,
-    secrets_by_client: Mapping[str, str],
-    permissions_by_client: Mapping[str, ClientPermissions],
-    *,
-    now: datetime,
-) -> list[str]:
-    """Make the stored clients match the configured ones; returns the ids created or changed.
-
-    A configured secret that differs from the stored one replaces it (a rotation by redeploy);
-    permissions always follow the settings. Clients not in the settings are left alone (they were
-    created with the CLI). Safe to run on every start of every replica.
-    """
-    changed = []
-    for client_id, secret in sorted(secrets_by_client.items()):
-        permissions = permissions_by_client.get(client_id, ClientPermissions())
-        existing = await clients.get(client_id)
-        if existing is None:
-            try:
-                await create_client(clients, client_id, permissions, now=now, secret=secret)
-            except ClientAlreadyExistsError:
-                existing = await clients.get(client_id)  # another replica created it just now
-            else:
-                changed.append(client_id)
-                continue
-        assert existing is not None
-        same_secret = secret_matches(existing.secret_hash, secret)
-        if same_secret and existing.permissions == permissions:
-            continue
-        await clients.update(
-            ServiceClient(
-                client_id=client_id,
-                secret_hash=existing.secret_hash if same_secret else hash_client_secret(secret),
-                permissions=permissions,
-                created_at=existing.created_at,
-                rotated_at=existing.rotated_at if same_secret else now,
-            )
-        )
-        changed.append(client_id)
-    return changed

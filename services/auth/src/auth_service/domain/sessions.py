@@ -16,6 +16,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 
+class ClientId(enum.StrEnum):
+    """The first-party clients that sign users in (and refresh their sessions)."""
+
+    WEB = "web"
+    MOBILE = "mobile"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified access token's identity, as the use cases need it."""
+
+    subject: str
+    session_id: str | None
+    token_version: int
+
+
 class RevocationReason(enum.StrEnum):
     """Why a session ended early (stored with it, shown in the audit log)."""
 

@@ -27,14 +27,14 @@ from tessera.tokens.principal import Principal
 
 from auth_service.domain.access_tokens import AccessTokenGrant, AccessTokenIssuer, IssuedAccessToken
 from auth_service.domain.client_credentials import requested_scopes
-from auth_service.domain.oauth_errors import (
+from auth_service.domain.service_clients import ServiceClient
+from auth_service.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     InvalidTargetError,
     UnauthorizedClientError,
 )
-from auth_service.domain.service_clients import ServiceClient
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)

@@ -1,12 +1,15 @@
-"""The SQL implementation of the domain's InvoiceStore, bound to one session (transaction)."""
+"""The SQL implementation of the domain's InvoiceStorage: transactions, and the InvoiceStore
+bound to one of them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_service.adapters.models import InvoiceRow
 from billing_service.domain.invoices import Invoice, InvoiceStatus
@@ -103,3 +106,15 @@ class SqlInvoiceStore:
             )
         query = query.order_by(InvoiceRow.created_at.desc(), InvoiceRow.id.desc()).limit(limit)
         return [_to_invoice(row) for row in await self._session.scalars(query)]
+
+
+class SqlInvoiceStorage:
+    """`async with storage.transaction() as store:` commits on success, rolls back on error."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlInvoiceStore]:
+        async with self._sessions.begin() as session:
+            yield SqlInvoiceStore(session)

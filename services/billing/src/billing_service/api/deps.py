@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from tessera import Principal, require_scopes
 
-from billing_service.adapters.ledgers import Ledgers
-from billing_service.domain.ledger import Ledger
+from billing_service.use_cases import Invoices
 
 
-async def _ledger(request: Request) -> AsyncIterator[Ledger]:
-    ledgers: Ledgers = request.app.state.ledgers
-    async with ledgers.transaction() as ledger:
-        yield ledger
+def _invoices(request: Request) -> Invoices:
+    use_cases: Invoices = request.app.state.invoices
+    return use_cases
 
 
-LedgerDep = Annotated[Ledger, Depends(_ledger)]
-"""The billing use cases on one transaction for this request."""
+InvoicesDep = Annotated[Invoices, Depends(_invoices)]
+"""The billing use cases (each call is one transaction)."""
 
 InvoiceReader = Annotated[Principal, Depends(require_scopes("invoices:read"))]
 """A verified caller with `invoices:read` (401/403 otherwise)."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from billing_service.api.deps import InvoiceReader, LedgerDep
+from billing_service.api.deps import InvoiceReader, InvoicesDep
 from billing_service.domain.invoices import Invoice
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -47,15 +47,15 @@ class InvoiceList(BaseModel):
 @router.get("")
 async def list_invoices(
     caller: InvoiceReader,
-    ledger: LedgerDep,
+    use_cases: InvoicesDep,
     page_size: int = Query(default=0, ge=0, description="0 = default; capped by the server"),
     page_token: str = Query(default="", max_length=512),
 ) -> InvoiceList:
-    page = await ledger.list(caller, page_size=page_size, page_token=page_token)
+    page = await use_cases.list(caller, page_size=page_size, page_token=page_token)
     items = [InvoiceOut.of(invoice) for invoice in page.invoices]
     return InvoiceList(items=items, next_page_token=page.next_page_token)
 
 
 @router.get("/{invoice_id}")
-async def get_invoice(invoice_id: str, caller: InvoiceReader, ledger: LedgerDep) -> InvoiceOut:
-    return InvoiceOut.of(await ledger.get(caller, invoice_id))
+async def get_invoice(invoice_id: str, caller: InvoiceReader, use_cases: InvoicesDep) -> InvoiceOut:
+    return InvoiceOut.of(await use_cases.get(caller, invoice_id))

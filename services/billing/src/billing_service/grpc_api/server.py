@@ -5,12 +5,11 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from tessera import TokenVerifier
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera.grpc import ServerAuthInterceptor
 
-from billing_service.adapters.ledgers import Ledgers
 from billing_service.grpc_api.servicer import BillingServicer
+from billing_service.use_cases import Invoices
 
 BILLING_SERVICE_NAME = billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name
 MAX_METADATA_BYTES = 32 * 1024
@@ -19,15 +18,17 @@ MAX_METADATA_BYTES = 32 * 1024
 class BillingGrpcServer:
     """The running gRPC side of billing; `port` is the bound port (useful when asked for 0)."""
 
-    def __init__(self, *, verifier: TokenVerifier, ledgers: Ledgers, host: str, port: int) -> None:
+    def __init__(
+        self, *, interceptor: ServerAuthInterceptor, invoices: Invoices, host: str, port: int
+    ) -> None:
         self._server = grpc.aio.server(
-            interceptors=[ServerAuthInterceptor(verifier)],
+            interceptors=[interceptor],
             # Above gRPC's 8 KiB default, so an oversized token reaches the verifier and gets its
             # UNAUTHENTICATED (the verifier refuses tokens over 8 KiB) rather than transport noise.
             options=[("grpc.max_metadata_size", MAX_METADATA_BYTES)],
         )
         billing_pb2_grpc.add_BillingServiceServicer_to_server(
-            BillingServicer(ledgers), self._server
+            BillingServicer(invoices), self._server
         )
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

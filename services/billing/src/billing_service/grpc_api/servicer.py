@@ -1,29 +1,22 @@
-"""The BillingService servicer: read the request and the caller, call the Ledger, answer.
+"""The BillingService servicer: read the request and the caller, call one use case, answer.
 
 Identity comes from the ContextVar set by tessera's ServerAuthInterceptor (never from the
-message); the interceptor has already answered UNAUTHENTICATED for a missing or bad token.
+message); the interceptor has already answered UNAUTHENTICATED for a missing or bad token, and
+`answers_service_errors` turns billing's own errors into their gRPC status codes.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 import grpc
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
-from tessera.grpc import grpc_principal
+from tessera.grpc import answers_service_errors, grpc_principal
 
-from billing_service.adapters.ledgers import Ledgers
 from billing_service.domain.invoices import Invoice
-from billing_service.errors import BillingError
+from billing_service.use_cases import Invoices
 
 logger = logging.getLogger(__name__)
-
-Request = TypeVar("Request")
-Response = TypeVar("Response")
-Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
 
 def invoice_message(invoice: Invoice) -> billing_pb2.Invoice:
@@ -39,70 +32,49 @@ def invoice_message(invoice: Invoice) -> billing_pb2.Invoice:
     )
 
 
-def _answers_billing_errors(method: Method[Request, Response]) -> Method[Request, Response]:
-    """Map the service's exception tree to gRPC status codes, in one place."""
-
-    @functools.wraps(method)
-    async def translated(
-        self: Any, request: Request, context: grpc.aio.ServicerContext
-    ) -> Response:
-        try:
-            return await method(self, request, context)
-        except BillingError as error:
-            await context.abort(grpc.StatusCode[error.grpc_code], str(error))
-            raise  # abort() raises; this line only tells type checkers so
-
-    return translated
-
-
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
-    """tessera.billing.v1.BillingService backed by the Ledger."""
+    """tessera.billing.v1.BillingService backed by the `Invoices` use cases."""
 
-    def __init__(self, ledgers: Ledgers) -> None:
-        self._ledgers = ledgers
+    def __init__(self, invoices: Invoices) -> None:
+        self._invoices = invoices
 
-    @_answers_billing_errors
+    @answers_service_errors
     async def Charge(  # noqa: N802 - the method name is fixed by the proto
         self, request: billing_pb2.ChargeRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Invoice:
-        async with self._ledgers.transaction() as ledger:
-            invoice = await ledger.charge(
-                grpc_principal(),
-                order_id=request.order_id,
-                amount_cents=request.amount_cents,
-                currency=request.currency,
-                idempotency_key=request.idempotency_key,
-            )
+        invoice = await self._invoices.charge(
+            grpc_principal(),
+            order_id=request.order_id,
+            amount_cents=request.amount_cents,
+            currency=request.currency,
+            idempotency_key=request.idempotency_key,
+        )
         # The JSON log adds request_id and sub from the context set by the interceptor.
         logger.info("charge", extra={"order_id": invoice.order_id, "invoice_id": invoice.id})
         return invoice_message(invoice)
 
-    @_answers_billing_errors
+    @answers_service_errors
     async def Refund(  # noqa: N802
         self, request: billing_pb2.RefundRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Invoice:
-        async with self._ledgers.transaction() as ledger:
-            invoice = await ledger.refund(
-                grpc_principal(), invoice_id=request.invoice_id, reason=request.reason
-            )
+        invoice = await self._invoices.refund(
+            grpc_principal(), invoice_id=request.invoice_id, reason=request.reason
+        )
         return invoice_message(invoice)
 
-    @_answers_billing_errors
+    @answers_service_errors
     async def GetInvoice(  # noqa: N802
         self, request: billing_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Invoice:
-        async with self._ledgers.transaction() as ledger:
-            invoice = await ledger.get(grpc_principal(), request.id)
-        return invoice_message(invoice)
+        return invoice_message(await self._invoices.get(grpc_principal(), request.id))
 
-    @_answers_billing_errors
+    @answers_service_errors
     async def ListInvoices(  # noqa: N802
         self, request: billing_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.ListInvoicesResponse:
-        async with self._ledgers.transaction() as ledger:
-            page = await ledger.list(
-                grpc_principal(), page_size=request.page_size, page_token=request.page_token
-            )
+        page = await self._invoices.list(
+            grpc_principal(), page_size=request.page_size, page_token=request.page_token
+        )
         return billing_pb2.ListInvoicesResponse(
             invoices=[invoice_message(invoice) for invoice in page.invoices],
             next_page_token=page.next_page_token,

@@ -8,13 +8,12 @@ and exchange failures to the orders exception tree so nothing above it knows abo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from tessera import TokenExchangeError
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
-from tessera.grpc import ClientAuthInterceptor
+from tessera.grpc import ClientAuthInterceptor, TokenSource
 
 from orders_service.errors import (
     BillingFailedError,
@@ -32,9 +31,6 @@ _ERRORS: dict[Any, type[PaymentError]] = {
     grpc.StatusCode.PERMISSION_DENIED: ChargeForbiddenError,
     grpc.StatusCode.INVALID_ARGUMENT: ChargeRejectedError,
 }
-
-
-TokenSource = Callable[[], Awaitable[str | None]]
 
 
 # gRPC's reconnect backoff grows to two minutes; capped at one second, a billing that comes

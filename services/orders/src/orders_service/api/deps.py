@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 from tessera import Principal, require_scopes
 
-from orders_service.domain.desk import OrderDesk
+from orders_service.use_cases import Orders
 
 
-def _order_desk(request: Request) -> OrderDesk:
-    desk: OrderDesk = request.app.state.order_desk
-    return desk
+def _orders(request: Request) -> Orders:
+    use_cases: Orders = request.app.state.orders
+    return use_cases
 
 
-OrderDeskDep = Annotated[OrderDesk, Depends(_order_desk)]
+OrdersDep = Annotated[Orders, Depends(_orders)]
 """The orders use cases, wired in the lifespan."""
 
 OrderReader = Annotated[Principal, Depends(require_scopes("orders:read"))]

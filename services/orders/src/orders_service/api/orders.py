@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, Field
+from tessera import problem_for
 
-from orders_service.api.deps import OrderDeskDep, OrderReader, OrderWriter
-from orders_service.api.problems import problem_for
+from orders_service.api.deps import OrderReader, OrdersDep, OrderWriter
 from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer, fingerprint_of
 from orders_service.domain.orders import MAX_LINES, MAX_QUANTITY, Order, OrderLine, OrderStatus
 from orders_service.errors import OrdersError
@@ -106,16 +106,16 @@ def order_answer(outcome: Order | OrdersError) -> RecordedAnswer:
 async def place_order(
     body: OrderIn,
     caller: OrderWriter,
-    desk: OrderDeskDep,
+    use_cases: OrdersDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     lines = [OrderLine(i.sku, i.quantity, i.unit_price_cents) for i in body.items]
     if idempotency_key is None:
         answer = order_answer(
-            await desk.place(owner_id=caller.sub, lines=lines, currency=body.currency)
+            await use_cases.place(owner_id=caller.sub, lines=lines, currency=body.currency)
         )
     else:
-        answer = await desk.place_once(
+        answer = await use_cases.place_once(
             owner_id=caller.sub,
             lines=lines,
             currency=body.currency,
@@ -126,23 +126,23 @@ async def place_order(
 
 
 @router.get("")
-async def list_orders(caller: OrderReader, desk: OrderDeskDep) -> OrderList:
-    return OrderList(items=[OrderOut.of(order) for order in await desk.list_own(caller.sub)])
+async def list_orders(caller: OrderReader, use_cases: OrdersDep) -> OrderList:
+    return OrderList(items=[OrderOut.of(order) for order in await use_cases.list_own(caller.sub)])
 
 
 @router.get("/{order_id}")
-async def get_order(order_id: str, caller: OrderReader, desk: OrderDeskDep) -> OrderOut:
-    order = await desk.get(order_id, viewer_id=caller.sub, viewer_is_admin=caller.is_admin)
+async def get_order(order_id: str, caller: OrderReader, use_cases: OrdersDep) -> OrderOut:
+    order = await use_cases.get(order_id, viewer_id=caller.sub, viewer_is_admin=caller.is_admin)
     return OrderOut.of(order)
 
 
 @router.post("/{order_id}/pay", responses={409: {"description": "not payment_pending"}})
-async def pay_order(order_id: str, caller: OrderWriter, desk: OrderDeskDep) -> OrderOut:
+async def pay_order(order_id: str, caller: OrderWriter, use_cases: OrdersDep) -> OrderOut:
     """Charge a payment_pending order (exactly once, however often retried)."""
-    return OrderOut.of(await desk.pay(order_id, owner_id=caller.sub))
+    return OrderOut.of(await use_cases.pay(order_id, owner_id=caller.sub))
 
 
 @router.post("/{order_id}/cancel")
-async def cancel_order(order_id: str, caller: OrderWriter, desk: OrderDeskDep) -> OrderOut:
+async def cancel_order(order_id: str, caller: OrderWriter, use_cases: OrdersDep) -> OrderOut:
     """Refund the order's charge (exactly once) and mark it cancelled."""
-    return OrderOut.of(await desk.cancel(order_id, owner_id=caller.sub))
+    return OrderOut.of(await use_cases.cancel(order_id, owner_id=caller.sub))

@@ -1,15 +1,15 @@
-"""The billing use cases: charge, refund, read. Storage comes in through `InvoiceStore`.
+"""The billing use cases: charge, refund, read. Storage comes in through `InvoiceStorage`.
 
-Each method checks the caller's permission first (domain policy, see `access`), so the HTTP
-routes and the gRPC servicer stay thin and cannot forget it.
+Each method checks the caller's permission first (domain policy, see `domain.access`), so the
+HTTP routes and the gRPC servicer stay thin and cannot forget it, and runs in one transaction.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from billing_service.domain.access import (
     Caller,
@@ -25,27 +25,8 @@ from billing_service.domain.paging import (
     decode_page_token,
     encode_page_token,
 )
+from billing_service.domain.ports import InvoiceStorage
 from billing_service.errors import IdempotencyKeyReusedError, InvoiceNotFoundError
-
-
-class InvoiceStore(Protocol):
-    """Invoice persistence inside one transaction."""
-
-    async def add_or_get_existing(self, invoice: Invoice) -> Invoice:
-        """Store `invoice` unless its (user, idempotency key) exists; return the stored one."""
-        ...
-
-    async def get(self, invoice_id: str) -> Invoice | None: ...
-
-    async def save_refund(self, invoice: Invoice) -> Invoice:
-        """Record a refund unless one is already recorded; return the stored invoice."""
-        ...
-
-    async def list_for_user(
-        self, user_id: str, *, after: PageCursor | None, limit: int
-    ) -> list[Invoice]:
-        """The user's invoices, newest first, strictly after `after`."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +38,14 @@ class InvoicePage:
 
 
 @dataclass(slots=True)
-class Ledger:
-    """Charges, refunds and reads invoices for a verified caller."""
+class Invoices:
+    """Charges, refunds and reads invoices for a verified caller, each call one transaction."""
 
-    store: InvoiceStore
-    clock: Callable[[], datetime]
-    new_id: Callable[[], str]
+    storage: InvoiceStorage
     page_size_max: int = 100
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    """Random, so invoice ids reveal nothing about volume or order."""
 
     async def charge(
         self,
@@ -85,7 +67,8 @@ class Ledger:
             idempotency_key=idempotency_key,
             now=self.clock(),
         )
-        stored = await self.store.add_or_get_existing(candidate)
+        async with self.storage.transaction() as store:
+            stored = await store.add_or_get_existing(candidate)
         if not stored.is_same_charge(
             order_id=order_id, amount_cents=amount_cents, currency=currency
         ):
@@ -97,18 +80,20 @@ class Ledger:
     async def refund(self, caller: Caller, *, invoice_id: str, reason: str) -> Invoice:
         """Refund one of the caller's invoices in full; refunding again returns it unchanged."""
         require_refund_permission(caller)
-        invoice = await self.store.get(invoice_id)
-        if invoice is None or invoice.user_id != caller.sub:
-            raise InvoiceNotFoundError(f"no invoice {invoice_id}")
-        after = refunded(invoice, reason=reason, now=self.clock())
-        if after is invoice:
-            return invoice
-        return await self.store.save_refund(after)
+        async with self.storage.transaction() as store:
+            invoice = await store.get(invoice_id)
+            if invoice is None or invoice.user_id != caller.sub:
+                raise InvoiceNotFoundError(f"no invoice {invoice_id}")
+            after = refunded(invoice, reason=reason, now=self.clock())
+            if after is invoice:
+                return invoice
+            return await store.save_refund(after)
 
     async def get(self, caller: Caller, invoice_id: str) -> Invoice:
         """One invoice the caller may see (their own; any for an admin)."""
         require_invoice_read_permission(caller)
-        invoice = await self.store.get(invoice_id)
+        async with self.storage.transaction() as store:
+            invoice = await store.get(invoice_id)
         if invoice is None or not may_view(caller, owner_id=invoice.user_id):
             raise InvoiceNotFoundError(f"no invoice {invoice_id}")
         return invoice
@@ -119,7 +104,8 @@ class Ledger:
         limit = clamp_page_size(page_size, maximum=self.page_size_max)
         after = decode_page_token(page_token)
         # One extra row tells whether another page exists without a COUNT.
-        rows = await self.store.list_for_user(caller.sub, after=after, limit=limit + 1)
+        async with self.storage.transaction() as store:
+            rows = await store.list_for_user(caller.sub, after=after, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
         token = encode_page_token(PageCursor(page[-1].created_at, page[-1].id)) if more else ""
         return InvoicePage(invoices=page, next_page_token=token)

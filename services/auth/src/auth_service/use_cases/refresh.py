@@ -1,7 +1,7 @@
 """Refresh-token rotation with reuse detection and a grace window (DESIGN §3, ADR 0004).
 
-`refresh_session` runs in one unit of work that first locks the presented token's row, so two
-refreshes of the same token serialise: the first rotates (marks it used, adds exactly one
+`RefreshTokens.rotate` runs in one unit of work that first locks the presented token's row, so
+two refreshes of the same token serialise: the first rotates (marks it used, adds exactly one
 successor), the second then finds it used and is either a benign repeat or reuse.
 
     presented token      what happens
@@ -18,12 +18,12 @@ successor), the second then finds it used and is either a benign repeat or reuse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
-from auth_service.domain.oauth_errors import InvalidGrantError
-from auth_service.domain.ports import UnitOfWork
+from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.refresh_tokens import (
     generate_refresh_token,
     hash_refresh_token,
@@ -41,6 +41,11 @@ from auth_service.domain.sessions import (
     Session,
     SessionPolicy,
 )
+from auth_service.errors import InvalidGrantError
+
+SessionCheck = Callable[[str | None], None]
+"""Called with the id of the session a presented token belongs to (None: no such token) before
+anything changes; raises to refuse (the browser's CSRF binding, `api/browser_security.py`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,55 @@ class RefreshResult:
     access_token: IssuedAccessToken
     # True when a repeat inside the grace window got the successor it was already given
     repeated: bool
+
+
+@dataclass
+class RefreshTokens:
+    """Rotates refresh tokens (`POST /v1/auth/token`, `grant_type=refresh_token`)."""
+
+    units_of_work: UnitsOfWork
+    issuer: AccessTokenIssuer
+    policy: SessionPolicy
+    limiter: RateLimiter
+    clock: Callable[[], datetime]
+
+    async def rotate(
+        self,
+        *,
+        presented: str,
+        client_id: str,
+        context: RequestContext,
+        check_session: SessionCheck | None = None,
+    ) -> RefreshResult:
+        """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything
+        refused. Rate limited per IP (`refresh-ip`) before any lookup."""
+        await self.limiter.hit("refresh-ip", context.ip or "unknown")
+        if check_session is not None:
+            check_session(await self._session_id_of(presented))
+        now = self.clock()
+        async with self.units_of_work() as uow:
+            return await refresh_session(
+                uow=uow,
+                issuer=self.issuer,
+                policy=self.policy,
+                presented=presented,
+                client_id=client_id,
+                now=now,
+                context=context,
+            )
+
+    async def _session_id_of(self, presented: str) -> str | None:
+        async with self.units_of_work() as uow:
+            session = await session_of_refresh_token(uow, presented)
+        return session.id if session is not None else None
+
+
+async def session_of_refresh_token(uow: UnitOfWork, refresh_token: str) -> Session | None:
+    """The session a refresh token (of any generation) belongs to, without changing anything."""
+    if not looks_like_refresh_token(refresh_token):
+        return None
+    record = await uow.refresh_tokens.get(hash_refresh_token(refresh_token))
+    return await uow.sessions.get(record.session_id) if record is not None else None
 
 
 async def refresh_session(

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
-from billing_service.adapters.database import create_engine, create_session_factory
-from billing_service.adapters.ledgers import Ledgers
+from billing_service.adapters.repository import SqlInvoiceStorage
 from billing_service.errors import InvalidPageTokenError
+from billing_service.use_cases import Invoices
+from tessera.storage import Database
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,21 @@ def _ticking_clock() -> Iterator[datetime]:
 
 
 async def test_pages_walk_every_invoice_newest_first_without_repeats(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
+    database = Database.connect(sqlite_url)
     ticks = _ticking_clock()
-    ledgers = Ledgers(create_session_factory(engine), clock=lambda: next(ticks), page_size_max=2)
+    invoices = Invoices(
+        SqlInvoiceStorage(database.sessions), clock=lambda: next(ticks), page_size_max=2
+    )
     alice = User("alice")
     try:
         for n in range(5):
-            async with ledgers.transaction() as ledger:
-                await ledger.charge(
-                    alice,
-                    order_id=f"o{n}",
-                    amount_cents=100,
-                    currency="EUR",
-                    idempotency_key=f"o{n}",
-                )
+            await invoices.charge(
+                alice, order_id=f"o{n}", amount_cents=100, currency="EUR", idempotency_key=f"o{n}"
+            )
         seen: list[str] = []
         token = ""
         while True:
-            async with ledgers.transaction() as ledger:
-                page = await ledger.list(alice, page_size=50, page_token=token)
+            page = await invoices.list(alice, page_size=50, page_token=token)
             assert len(page.invoices) <= 2
             seen += [invoice.order_id for invoice in page.invoices]
             token = page.next_page_token
@@ -58,8 +55,7 @@ async def test_pages_walk_every_invoice_newest_first_without_repeats(sqlite_url:
                 break
         assert seen == ["o4", "o3", "o2", "o1", "o0"]
 
-        async with ledgers.transaction() as ledger:
-            with pytest.raises(InvalidPageTokenError):
-                await ledger.list(alice, page_size=2, page_token="garbage!")
+        with pytest.raises(InvalidPageTokenError):
+            await invoices.list(alice, page_size=2, page_token="garbage!")
     finally:
-        await engine.dispose()
+        await database.dispose()

@@ -9,17 +9,12 @@ are compare-and-set (`OrderStore.transition`): concurrent pay and cancel agree o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from orders_service.domain.idempotency import (
-    IN_FLIGHT_TIMEOUT,
-    IdempotencyRecord,
-    IdempotentRequest,
-    RecordedAnswer,
-)
+from orders_service.domain.idempotency import IN_FLIGHT_TIMEOUT, IdempotentRequest, RecordedAnswer
 from orders_service.domain.orders import (
     CANCELLABLE,
     PAYABLE,
@@ -32,6 +27,7 @@ from orders_service.domain.orders import (
     paid,
     payment_failed,
 )
+from orders_service.domain.ports import OrderStore, PaymentGateway, RenderAnswer
 from orders_service.errors import (
     BillingUnavailableError,
     ChargeRejectedError,
@@ -43,57 +39,15 @@ from orders_service.errors import (
 )
 
 
-class OrderStore(Protocol):
-    """Order persistence; each write is its own committed transaction."""
-
-    async def add(self, order: Order, *, idempotency: IdempotentRequest | None = None) -> bool:
-        """Store the order and its key in one transaction; False (nothing stored) if the
-        owner already used the key."""
-        ...
-
-    async def transition(self, order: Order, *, expected: Collection[OrderStatus]) -> bool:
-        """Write `order`'s status and invoice id if the stored status is one of `expected`."""
-        ...
-
-    async def get(self, order_id: str) -> Order | None: ...
-
-    async def list_for_owner(self, owner_id: str, *, limit: int) -> list[Order]:
-        """The owner's orders, newest first."""
-        ...
-
-    async def idempotency_record(self, owner_id: str, key: str) -> IdempotencyRecord | None: ...
-
-    async def record_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
-        """Record the key's first answer, unless one is recorded already."""
-        ...
-
-
-class PaymentGateway(Protocol):
-    """billing, as seen by orders; raises `PaymentError` subclasses."""
-
-    async def charge(
-        self, *, order_id: str, amount_cents: int, currency: str, idempotency_key: str
-    ) -> str:
-        """Charge the current caller and return the invoice id."""
-        ...
-
-    async def refund(self, *, invoice_id: str, idempotency_key: str, reason: str) -> None:
-        """Refund one of the current caller's invoices in full."""
-        ...
-
-
-RenderAnswer = Callable[[Order | OrdersError], RecordedAnswer]
-"""How the API answers an order or an error (the domain records it without reading it)."""
-
-
 @dataclass(slots=True)
-class OrderDesk:
+class Orders:
     """Places, pays, cancels and reads orders for a verified caller."""
 
     store: OrderStore
     payments: PaymentGateway
-    clock: Callable[[], datetime]
-    new_id: Callable[[], str]
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    """Random, so order ids reveal nothing about volume or order."""
 
     async def place(self, *, owner_id: str, lines: list[OrderLine], currency: str) -> Order:
         """Store the order, then charge it: `paid`, or `payment_pending` if billing is away.

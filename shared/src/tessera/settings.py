@@ -1,0 +1,64 @@
+"""Settings every Tessera service declares, as mixins for its one pydantic-settings class.
+
+    class Settings(BaseSettings, ResourceServerSettings):
+        DATABASE_URL: str = "sqlite+aiosqlite:///var/orders.db"
+        HTTP_PORT: int = Field(default=8002, ge=0, le=65535)
+        SERVICE_CLIENT_ID: str = "orders"
+        ...the service's own settings...
+
+`ServiceSettings` is what serving needs (where to listen, which database, which proxies to
+believe); `ResourceServerSettings` adds what verifying tokens and watching revocations need,
+and refuses the embedded default's conveniences in `ENVIRONMENT=production`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, model_validator
+
+from tessera.service_identity import ServiceIdentitySettings
+
+MAX_TOKEN_LEEWAY_SECONDS = 300
+"""The largest `TOKEN_LEEWAY_SECONDS` any service accepts (auth keeps signing keys this long)."""
+
+
+class ServiceSettings(BaseModel):
+    """Where a service listens, its database, its log level and the proxies it believes."""
+
+    ENVIRONMENT: Literal["dev", "production"] = "dev"
+    DATABASE_URL: str
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(ge=0, le=65535)
+    ISSUER: str = "http://localhost:8000"
+    """auth's public URL as clients see it: the `iss` of every token. Never from a request."""
+    TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=MAX_TOKEN_LEEWAY_SECONDS)
+    LOG_LEVEL: str = "INFO"
+    TRUSTED_PROXIES: str = "127.0.0.1"
+    """Comma-separated peers whose X-Forwarded-For is believed (the gateway)."""
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [ip.strip() for ip in self.TRUSTED_PROXIES.split(",") if ip.strip()]
+
+
+class ResourceServerSettings(ServiceSettings, ServiceIdentitySettings):
+    """A service that verifies auth's tokens (orders, billing): its JWKS and feed settings."""
+
+    JWKS_URL: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    """Where the verifier fetches auth's keys (an internal address in compose)."""
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production_defaults(self) -> ResourceServerSettings:
+        if self.ENVIRONMENT != "production":
+            return self
+        if self.DATABASE_URL.startswith("sqlite"):
+            raise ValueError("production needs a PostgreSQL DATABASE_URL, not the embedded SQLite")
+        if urlsplit(self.ISSUER).scheme != "https":
+            raise ValueError("production needs an https ISSUER")
+        if self.SERVICE_CLIENT_SECRET is None and self.SERVICE_CLIENT_SECRET_FILE is None:
+            # Without its credentials the service sees no revocations (and orders cannot
+            # exchange tokens): refuse to start rather than run blind to logouts.
+            raise ValueError("production needs SERVICE_CLIENT_SECRET_FILE (or _SECRET)")
+        return self

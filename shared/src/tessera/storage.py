@@ -1,0 +1,202 @@
+"""What every service's storage adapter shares: the engine, the UTC column type, migrations.
+
+Each service owns its database and its tables (its own `DeclarativeBase` and Alembic scripts);
+this module holds only what is the same for all of them:
+
+- `create_engine(url)`: PostgreSQL (asyncpg) with a pre-ping so a restarted server heals the
+  pool, or SQLite (aiosqlite) in WAL mode with foreign keys on, its directory created;
+- `UtcDateTime`: timezone-aware UTC datetimes on SQLite (which stores them naive) as on
+  PostgreSQL;
+- `Migrations`: Alembic driven in code from a service's `migrations/` directory (no
+  alembic.ini), and `run_migrations`, the whole body of each service's `migrations/env.py`.
+
+Example (a service's `migrations/env.py`)::
+
+    from orders_service.adapters.models import Base
+    from tessera.storage import run_migrations
+
+    run_migrations(Base.metadata)
+
+Imported only by adapters and wiring: the domain never sees SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+STORAGE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
+"""What a database that cannot be reached (or used) just now raises: answered 503, retry later."""
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    """Create the directory of a SQLite file (the embedded default lives under `var/`)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """The service's engine: see the module docstring for what each backend gets."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return _create_async_engine(url, pool_pre_ping=True)
+    ensure_sqlite_directory(database_url)
+    engine = _create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+        # WAL lets readers proceed while one writer commits; foreign keys are off by default.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded rows usable after commit (repositories map rows to entities)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def database_is_reachable(engine: AsyncEngine) -> bool:
+    """The readiness check: one trivial query; any failure means "not ready", never a raise."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any driver or network failure
+        return False
+    return True
+
+
+@dataclass
+class Database:
+    """A service's engine and session factory, disposed together at shutdown."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, database_url: str) -> Database:
+        """No connection is opened yet: the pool connects on first use."""
+        engine = create_engine(database_url)
+        return cls(engine, create_session_factory(engine))
+
+    async def is_reachable(self) -> bool:
+        return await database_is_reachable(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend; a naive datetime is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """A service's Alembic scripts, run in code against a database URL from any cwd."""
+
+    directory: Path
+
+    def config(self, database_url: str) -> Any:
+        """The Alembic `Config` (typed Any: alembic is imported only when migrating)."""
+        from alembic.config import Config  # slow to import; serving never needs it
+
+        config = Config()
+        config.set_main_option("script_location", str(self.directory))
+        config.attributes["database_url"] = database_url
+        return config
+
+    async def upgrade(self, database_url: str, revision: str = "head") -> None:
+        """`alembic upgrade head` over the service's own engine (SQLite or PostgreSQL)."""
+        from alembic import command
+
+        config = self.config(database_url)
+        engine = create_engine(database_url)
+
+        def upgrade(connection: Connection) -> None:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(upgrade)
+        finally:
+            await engine.dispose()
+
+    def upgrade_blocking(self, database_url: str, revision: str = "head") -> None:
+        """`upgrade` for synchronous callers (the CLI, test set-up outside an event loop)."""
+        asyncio.run(self.upgrade(database_url, revision))
+
+
+def run_migrations(
+    target_metadata: MetaData, *, default_url: Callable[[], str] | None = None
+) -> None:
+    """The body of a service's `migrations/env.py`.
+
+    `Migrations.upgrade` hands Alembic an open connection; run through the `alembic` command
+    line instead, it opens one from the configured URL or `default_url()` (the service's
+    Settings). Offline (`--sql`) migrations are not supported: every script is run live.
+    """
+    from alembic import context
+
+    def migrate(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    if context.is_offline_mode():
+        raise SystemExit("offline (--sql) migrations are not supported")
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        migrate(connection)
+        return
+    database_url = context.config.attributes.get("database_url")
+    if database_url is None and default_url is not None:
+        database_url = default_url()
+    if not database_url:
+        raise SystemExit("no database URL: run migrations through the service's `migrate`")
+
+    async def with_own_engine() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(migrate)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(with_own_engine())
