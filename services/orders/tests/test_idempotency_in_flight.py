@@ -8,7 +8,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from tessera.storage import Database
 from orders_service.adapters.billing_client import GrpcBillingGateway
 from orders_service.adapters.migrations import MIGRATIONS
 from orders_service.adapters.repository import SqlOrderStore
@@ -17,6 +16,7 @@ from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer,
 from orders_service.domain.orders import OrderLine, new_order
 from orders_service.errors import RequestInProgressError
 from orders_service.use_cases import Orders
+from tessera.storage import Database
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 LINES = [OrderLine("tea", 2, 350)]
