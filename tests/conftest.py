@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tessera.billing.v1 import billing_pb2_grpc
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.harness import (
     RunningPlatform,
@@ -22,6 +23,7 @@ from tessera_dev.harness import (
     temporary_postgres_databases,
 )
 from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.probes import billing_stub
 from tessera_dev.service_clients import generate_service_client_secrets
 
 BACKENDS = ("sqlite", "postgres")
@@ -91,3 +93,10 @@ def billing(platform: RunningPlatform) -> Iterator[httpx.Client]:
 def gateway(platform: RunningPlatform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.plan.gateway.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
+    """A stub of the platform's BillingService on its own loopback channel."""
+    with billing_stub(platform) as stub:
+        yield stub

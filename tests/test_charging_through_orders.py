@@ -13,7 +13,6 @@ refunds once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,8 +20,9 @@ import grpc
 import httpx
 import pytest
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
+from tessera_dev import probes
 from tessera_dev.accounts import Account, register_and_login
-from tessera_dev.grants import access_token_of, client_credentials, exchange, service_client_secret
+from tessera_dev.grants import access_token_of, client_credentials, service_client_secret
 from tessera_dev.harness import RunningPlatform
 
 from .fault_proxy import FaultProxy
@@ -34,46 +34,18 @@ ORDER = {
 
 
 @pytest.fixture
-def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    target = platform.plan.service("billing").grpc_target
-    assert target is not None
-    with grpc.insecure_channel(target) as channel:
-        yield billing_pb2_grpc.BillingServiceStub(channel)
-
-
-@pytest.fixture
 def account(platform: RunningPlatform) -> Account:
     return register_and_login(platform.plan.service("auth").base_url)
 
 
 def _charge(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
-    try:
-        stub.Charge(
-            billing_pb2.ChargeRequest(
-                order_id=f"order-{secrets.token_hex(4)}",
-                amount_cents=100,
-                currency="EUR",
-                idempotency_key=secrets.token_hex(8),
-            ),
-            metadata=(("authorization", f"Bearer {token}"),),
-            timeout=10,
-        )
-    except grpc.RpcError as error:
-        code: grpc.StatusCode = error.code()
-        return code
-    return grpc.StatusCode.OK
-
-
-def _exchanged(platform: RunningPlatform, account: Account) -> str:
-    return access_token_of(
-        exchange(
-            platform.plan.service("auth").base_url,
-            "orders",
-            service_client_secret(platform.plan, "orders"),
-            subject_token=account.access_token,
-            audience="billing",
-        )
+    request = billing_pb2.ChargeRequest(
+        order_id=f"order-{secrets.token_hex(4)}",
+        amount_cents=100,
+        currency="EUR",
+        idempotency_key=secrets.token_hex(8),
     )
+    return probes.grpc_code(stub.Charge, request, token)
 
 
 def _invoices_for(billing: httpx.Client, account: Account, order_id: str) -> list[dict[str, Any]]:
@@ -109,7 +81,8 @@ def test_a_service_token_without_a_user_cannot_charge_for_a_user(
 def test_an_exchanged_token_acting_through_orders_can_charge(
     platform: RunningPlatform, billing_grpc: billing_pb2_grpc.BillingServiceStub, account: Account
 ) -> None:
-    assert _charge(billing_grpc, _exchanged(platform, account)) == grpc.StatusCode.OK
+    exchanged = probes.exchanged_for_billing(platform, account.access_token)
+    assert _charge(billing_grpc, exchanged) == grpc.StatusCode.OK
 
 
 def test_ten_concurrent_submissions_with_one_idempotency_key_make_one_order_and_one_charge(

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import httpx
-import pytest
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev.accounts import Account, register_and_login
 from tessera_dev.harness import RunningPlatform
@@ -25,14 +22,6 @@ ORDER = {
     ],
     "currency": "EUR",
 }
-
-
-@pytest.fixture
-def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    target = platform.plan.service("billing").grpc_target
-    assert target is not None
-    with grpc.insecure_channel(target) as channel:
-        yield billing_pb2_grpc.BillingServiceStub(channel)
 
 
 def place_order(

@@ -8,7 +8,7 @@ from its cursor, or re-lists at start-up, and events written meanwhile still tak
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import httpx
@@ -16,17 +16,9 @@ import pytest
 from tessera.billing.v1 import billing_pb2_grpc
 from tessera_dev import probes
 from tessera_dev.accounts import Account, register_and_login
-from tessera_dev.grants import access_token_of, exchange, service_client_secret
 from tessera_dev.harness import RunningPlatform
-from tessera_dev.probes import billing_stub
 
 BOUND_SECONDS = 10.0
-
-
-@pytest.fixture
-def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    with billing_stub(platform) as stub:
-        yield stub
 
 
 @pytest.fixture
@@ -45,16 +37,7 @@ def orders_status(platform: RunningPlatform, token: str) -> int:
 billing_code = probes.list_invoices_code
 
 
-def exchanged_for_billing(platform: RunningPlatform, account_token: str) -> str:
-    return access_token_of(
-        exchange(
-            platform.plan.service("auth").base_url,
-            "orders",
-            service_client_secret(platform.plan, "orders"),
-            subject_token=account_token,
-            audience="billing",
-        )
-    )
+exchanged_for_billing = probes.exchanged_for_billing
 
 
 def logout(platform: RunningPlatform, account: Account) -> None:

@@ -5,23 +5,16 @@ and billing use service identity.)"""
 from __future__ import annotations
 
 import httpx
+from tessera_dev import probes
 from tessera_dev.accounts import Account
-from tessera_dev.grants import access_token_of, exchange, service_client_secret
+from tessera_dev.grants import exchange
 from tessera_dev.harness import RunningPlatform
 
 
 def test_a_token_exchanged_for_billing_is_refused_at_orders_as_the_wrong_audience(
     platform: RunningPlatform, orders: httpx.Client, alice: Account
 ) -> None:
-    exchanged = access_token_of(
-        exchange(
-            platform.plan.service("auth").base_url,
-            "orders",
-            service_client_secret(platform.plan, "orders"),
-            subject_token=alice.access_token,
-            audience="billing",
-        )
-    )
+    exchanged = probes.exchanged_for_billing(platform, alice.access_token)
 
     answer = orders.get("/v1/orders", headers={"Authorization": f"Bearer {exchanged}"})
 

@@ -15,7 +15,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from auth_service.domain.keys import SigningKey
 from tessera.billing.v1 import billing_pb2_grpc
 from tessera_dev.accounts import Account
 from tessera_dev.harness import RunningPlatform
-from tessera_dev.probes import billing_stub, list_invoices_code
+from tessera_dev.probes import list_invoices_code
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,6 @@ def resign(key: SigningKey, account: Account, change: Change) -> str:
         algorithm=change.algorithm,
         headers=header,
     )
-
-
-@pytest.fixture
-def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    with billing_stub(platform) as stub:
-        yield stub
 
 
 _list_invoices = list_invoices_code

@@ -17,7 +17,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,14 +139,6 @@ def real_key(platform: RunningPlatform) -> RealKey:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return RealKey(kid=jwk["kid"], public_pem=pem)
-
-
-@pytest.fixture
-def billing_grpc(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.BillingServiceStub]:
-    target = platform.plan.service("billing").grpc_target
-    assert target is not None
-    with grpc.insecure_channel(target) as channel:
-        yield billing_pb2_grpc.BillingServiceStub(channel)
 
 
 @pytest.mark.parametrize("forge", FORGERIES, ids=lambda f: f.__name__)

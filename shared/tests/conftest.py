@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tessera import StaticKeySource, TokenVerifier
+
+from .auth_double import AuthDouble, serving
 
 ISSUER = "http://localhost:8000"
 AUDIENCE = "orders"
@@ -81,6 +83,14 @@ def mint(signing_key: rsa.RSAPrivateKey) -> Mint:
         return signing_input + "." + b64url(signature)
 
     return _mint
+
+
+@pytest.fixture
+async def auth() -> AsyncIterator[tuple[AuthDouble, str]]:
+    """auth's contracts served on a loopback port (`auth_double.py`), and its base URL."""
+    double = AuthDouble()
+    async with serving(double.app) as base_url:
+        yield double, base_url
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tessera import JwksCache
 
+from .manual_clock import ManualClock
+
 
 def b64url_int(value: int) -> str:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
@@ -63,20 +65,12 @@ class JwksServer:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
-def cache_for(server: JwksServer, clock: Clock, **kwargs: Any) -> JwksCache:
+def cache_for(server: JwksServer, clock: ManualClock, **kwargs: Any) -> JwksCache:
     return JwksCache(
         url="http://auth.internal/.well-known/jwks.json",
         http_client=server.client(),
@@ -87,7 +81,7 @@ def cache_for(server: JwksServer, clock: Clock, **kwargs: Any) -> JwksCache:
 
 
 async def test_start_loads_the_keys_and_becomes_ready(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")])
     cache = cache_for(server, clock)
@@ -103,7 +97,7 @@ async def test_start_loads_the_keys_and_becomes_ready(
 
 
 async def test_start_returns_unready_when_auth_is_down_and_a_miss_loads_later(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")])
     server.up = False
@@ -120,7 +114,7 @@ async def test_start_returns_unready_when_auth_is_down_and_a_miss_loads_later(
 
 
 async def test_a_flood_of_garbage_kids_costs_one_fetch_per_cooldown(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")])
     cache = cache_for(server, clock, refresh_cooldown_seconds=30)
@@ -140,7 +134,7 @@ async def test_a_flood_of_garbage_kids_costs_one_fetch_per_cooldown(
 
 
 async def test_an_unknown_kid_that_auth_just_published_is_found_by_refetching(
-    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")])
     cache = cache_for(server, clock)
@@ -153,7 +147,7 @@ async def test_an_unknown_kid_that_auth_just_published_is_found_by_refetching(
 
 
 async def test_keys_are_kept_when_auth_becomes_unreachable(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")], cache_control="max-age=60")
     cache = cache_for(server, clock)
@@ -170,7 +164,7 @@ async def test_keys_are_kept_when_auth_becomes_unreachable(
 
 
 async def test_keys_are_refreshed_when_max_age_has_elapsed_and_not_before(
-    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")], cache_control="public, max-age=120")
     cache = cache_for(server, clock)
@@ -189,7 +183,7 @@ async def test_keys_are_refreshed_when_max_age_has_elapsed_and_not_before(
 
 
 async def test_only_rsa_signing_keys_for_rs256_are_accepted(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - on purpose
     ec_numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
@@ -221,7 +215,7 @@ async def test_only_rsa_signing_keys_for_rs256_are_accepted(
 
 
 async def test_an_unchanged_key_set_is_revalidated_with_its_etag(
-    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "key-1")], cache_control="max-age=60")
     cache = cache_for(server, clock)
@@ -244,7 +238,7 @@ async def test_an_unchanged_key_set_is_revalidated_with_its_etag(
 
 
 async def test_a_revoked_key_is_dropped_refused_even_if_still_listed_and_refetched_at_once(
-    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     server = JwksServer([rsa_jwk(signing_key, "compromised")])
     cache = cache_for(server, clock, refresh_cooldown_seconds=3600)
@@ -270,7 +264,7 @@ async def test_a_revoked_key_is_dropped_refused_even_if_still_listed_and_refetch
 
 
 async def test_short_max_ages_are_honoured_down_to_a_second(
-    signing_key: rsa.RSAPrivateKey, clock: Clock
+    signing_key: rsa.RSAPrivateKey, clock: ManualClock
 ) -> None:
     """auth publishes a next key one max-age before it signs; a verifier that refreshed less
     often than max-age could miss it, so short max-ages are honoured (floored at 1 s)."""

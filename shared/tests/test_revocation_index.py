@@ -11,6 +11,8 @@ import pytest
 from tessera import InvalidTokenError, Principal, RevocationEvent, RevocationIndex, TokenVerifier
 from tessera.revocation import MalformedEventError
 
+from .manual_clock import ManualClock
+
 NOW = 1_750_000_000
 
 PRINCIPAL = Principal(
@@ -28,14 +30,6 @@ PRINCIPAL = Principal(
     token="not-a-real-token",
     kid="key-1",
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def event(kind: str, value: str, expires_at: Any = NOW + 300, **extra: Any) -> RevocationEvent:
@@ -112,14 +106,14 @@ def test_prune_drops_entries_once_no_token_they_match_can_still_be_accepted() ->
 
 
 def test_the_index_fails_open_by_default_however_stale() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     index = RevocationIndex(clock=clock)
     assert index.staleness_seconds() == math.inf
     assert index.check(PRINCIPAL) is None
 
 
 def test_with_fail_closed_a_stale_index_refuses_every_token() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     index = RevocationIndex(clock=clock, fail_closed_after_seconds=10)
     assert index.check(PRINCIPAL) is not None  # never synced
 
@@ -131,7 +125,7 @@ def test_with_fail_closed_a_stale_index_refuses_every_token() -> None:
 
 
 def test_an_open_watch_keeps_the_index_fresh_until_it_fails() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     index = RevocationIndex(clock=clock, fail_closed_after_seconds=5)
     index.mark_synced()
     index.mark_watching(40)
@@ -146,7 +140,7 @@ def test_an_open_watch_keeps_the_index_fresh_until_it_fails() -> None:
 
 
 def test_a_watch_that_hangs_past_its_deadline_counts_as_stale_from_the_deadline() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     index = RevocationIndex(clock=clock)
     index.mark_synced()
     index.mark_watching(40)

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from tessera import ServiceAuthError, ServiceTokenProvider
 
-from .auth_double import AuthDouble, serving
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def auth() -> AsyncIterator[tuple[AuthDouble, str]]:
-    double = AuthDouble()
-    async with serving(double.app) as base_url:
-        yield double, base_url
+from .auth_double import AuthDouble
+from .manual_clock import ManualClock
 
 
 def provider_for(
-    base_url: str, clock: Clock, *, secret: str = "s3cret+/=:", client: httpx.AsyncClient
+    base_url: str, clock: ManualClock, *, secret: str = "s3cret+/=:", client: httpx.AsyncClient
 ) -> ServiceTokenProvider:
     return ServiceTokenProvider(
         token_url=f"{base_url}/v1/auth/token",
@@ -46,7 +31,7 @@ async def test_the_grant_is_client_credentials_with_audience_and_scope(
 ) -> None:
     double, base_url = auth
     async with httpx.AsyncClient() as client:
-        token = await provider_for(base_url, Clock(), client=client).token()
+        token = await provider_for(base_url, ManualClock(), client=client).token()
 
     assert double.service_tokens[token] == frozenset({"revocations:read"})
     assert double.token_requests == [
@@ -58,7 +43,7 @@ async def test_the_token_is_cached_and_renewed_shortly_before_it_expires(
     auth: tuple[AuthDouble, str],
 ) -> None:
     double, base_url = auth
-    clock = Clock()
+    clock = ManualClock()
     async with httpx.AsyncClient() as client:
         provider = provider_for(base_url, clock, client=client)
         first = await provider.token()
@@ -75,7 +60,7 @@ async def test_fifty_concurrent_callers_share_one_request(auth: tuple[AuthDouble
     double, base_url = auth
     double.issue_delay = 0.05
     async with httpx.AsyncClient() as client:
-        provider = provider_for(base_url, Clock(), client=client)
+        provider = provider_for(base_url, ManualClock(), client=client)
         tokens = await asyncio.gather(*(provider.token() for _ in range(50)))
 
     assert len(set(tokens)) == 1
@@ -85,7 +70,7 @@ async def test_fifty_concurrent_callers_share_one_request(auth: tuple[AuthDouble
 async def test_a_wrong_secret_is_an_invalid_client_error(auth: tuple[AuthDouble, str]) -> None:
     _, base_url = auth
     async with httpx.AsyncClient() as client:
-        provider = provider_for(base_url, Clock(), secret="wrong", client=client)
+        provider = provider_for(base_url, ManualClock(), secret="wrong", client=client)
         with pytest.raises(ServiceAuthError) as raised:
             await provider.token()
 
@@ -98,7 +83,7 @@ async def test_a_still_valid_token_is_used_while_auth_is_unreachable(
     auth: tuple[AuthDouble, str],
 ) -> None:
     double, base_url = auth
-    clock = Clock()
+    clock = ManualClock()
     async with httpx.AsyncClient() as client:
         provider = provider_for(base_url, clock, client=client)
         token = await provider.token()
@@ -113,7 +98,7 @@ async def test_a_still_valid_token_is_used_while_auth_is_unreachable(
 async def test_invalidate_forces_a_new_token(auth: tuple[AuthDouble, str]) -> None:
     double, base_url = auth
     async with httpx.AsyncClient() as client:
-        provider = provider_for(base_url, Clock(), client=client)
+        provider = provider_for(base_url, ManualClock(), client=client)
         first = await provider.token()
         provider.invalidate()
         assert await provider.token() != first
@@ -122,7 +107,7 @@ async def test_invalidate_forces_a_new_token(auth: tuple[AuthDouble, str]) -> No
 
 async def test_an_unreachable_auth_is_temporarily_unavailable() -> None:
     async with httpx.AsyncClient() as client:
-        provider = provider_for("http://127.0.0.1:9", Clock(), client=client)
+        provider = provider_for("http://127.0.0.1:9", ManualClock(), client=client)
         with pytest.raises(ServiceAuthError) as raised:
             await provider.token()
     assert raised.value.error == "temporarily_unavailable"

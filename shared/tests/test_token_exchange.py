@@ -16,22 +16,8 @@ from tessera import (
     exchanged_token_source,
 )
 
-from .auth_double import AuthDouble, serving
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def auth() -> AsyncIterator[tuple[AuthDouble, str]]:
-    double = AuthDouble()
-    async with serving(double.app) as base_url:
-        yield double, base_url
+from .auth_double import AuthDouble
+from .manual_clock import ManualClock
 
 
 @pytest.fixture
@@ -41,14 +27,14 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def exchanger_for(
-    base_url: str, client: httpx.AsyncClient, clock: Clock | None = None, **kwargs: object
+    base_url: str, client: httpx.AsyncClient, clock: ManualClock | None = None, **kwargs: object
 ) -> TokenExchanger:
     return TokenExchanger(
         token_url=f"{base_url}/v1/auth/token",
         client_id="orders",
         client_secret="s3cret+/=:",
         http_client=client,
-        clock=clock or Clock(),
+        clock=clock or ManualClock(),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -74,7 +60,7 @@ async def test_exchanged_tokens_are_cached_per_subject_until_shortly_before_expi
     auth: tuple[AuthDouble, str], client: httpx.AsyncClient
 ) -> None:
     double, base_url = auth
-    clock = Clock()
+    clock = ManualClock()
     exchanger = exchanger_for(base_url, client, clock)
     first = await exchanger.exchange("user-token-1")
     other = await exchanger.exchange("user-token-2")

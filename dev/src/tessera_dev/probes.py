@@ -16,6 +16,7 @@ import grpc
 import httpx
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 
+from tessera_dev.grants import access_token_of, exchange, service_client_secret
 from tessera_dev.harness import RunningPlatform
 
 
@@ -45,15 +46,29 @@ def billing_stub(platform: RunningPlatform) -> Iterator[billing_pb2_grpc.Billing
         yield billing_pb2_grpc.BillingServiceStub(channel)
 
 
-def list_invoices_code(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
-    """BillingService.ListInvoices with `token` in the metadata: the gRPC status code."""
-    try:
-        stub.ListInvoices(
-            billing_pb2.ListInvoicesRequest(page_size=1),
-            metadata=(("authorization", f"Bearer {token}"),),
-            timeout=10,
+def exchanged_for_billing(platform: RunningPlatform, subject_token: str) -> str:
+    """The token orders would get for billing from `subject_token` (RFC 8693 at auth)."""
+    return access_token_of(
+        exchange(
+            platform.plan.service("auth").base_url,
+            "orders",
+            service_client_secret(platform.plan, "orders"),
+            subject_token=subject_token,
+            audience="billing",
         )
+    )
+
+
+def grpc_code(method: Callable[..., object], request: object, token: str) -> grpc.StatusCode:
+    """A BillingService method called with `token` in the metadata: the gRPC status code."""
+    try:
+        method(request, metadata=(("authorization", f"Bearer {token}"),), timeout=10)
     except grpc.RpcError as error:
         code: grpc.StatusCode = error.code()
         return code
     return grpc.StatusCode.OK
+
+
+def list_invoices_code(stub: billing_pb2_grpc.BillingServiceStub, token: str) -> grpc.StatusCode:
+    """BillingService.ListInvoices with `token` in the metadata: the gRPC status code."""
+    return grpc_code(stub.ListInvoices, billing_pb2.ListInvoicesRequest(page_size=1), token)

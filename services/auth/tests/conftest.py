@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .session_support import Auth, running
+
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -68,6 +70,13 @@ def settings(database_url: str, key_encryption_key: str) -> Settings:
         REFRESH_RATE_LIMIT_PER_IP="10000/minute",
         REGISTER_RATE_LIMIT_PER_IP="1000/minute",
     )
+
+
+@pytest.fixture
+async def auth(settings: Settings) -> AsyncIterator[Auth]:
+    """auth running in process on a clock the test moves (`session_support.running`)."""
+    async with running(settings) as running_auth:
+        yield running_auth
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from billing_service.domain.invoices import (
+    Invoice,
     InvoiceStatus,
     new_paid_invoice,
     refunded,
@@ -39,8 +40,8 @@ def test_a_charge_without_an_idempotency_key_is_refused() -> None:
         validate_charge(amount_cents=1, currency="EUR", idempotency_key="")
 
 
-def test_a_new_invoice_is_paid() -> None:
-    invoice = new_paid_invoice(
+def _invoice() -> Invoice:
+    return new_paid_invoice(
         invoice_id="inv-1",
         user_id="user-1",
         order_id="order-1",
@@ -49,21 +50,17 @@ def test_a_new_invoice_is_paid() -> None:
         idempotency_key="order-1",
         now=NOW,
     )
+
+
+def test_a_new_invoice_is_paid() -> None:
+    invoice = _invoice()
     assert invoice.status is InvoiceStatus.PAID
     assert invoice.is_same_charge(order_id="order-1", amount_cents=1250, currency="EUR")
     assert not invoice.is_same_charge(order_id="order-1", amount_cents=1251, currency="EUR")
 
 
 def test_refunding_a_paid_invoice_records_when_and_why() -> None:
-    invoice = new_paid_invoice(
-        invoice_id="inv-1",
-        user_id="user-1",
-        order_id="order-1",
-        amount_cents=1250,
-        currency="EUR",
-        idempotency_key="order-1",
-        now=NOW,
-    )
+    invoice = _invoice()
     after = refunded(invoice, reason="cancelled", now=NOW)
     assert (after.status, after.refunded_at, after.refund_reason) == (
         InvoiceStatus.REFUNDED,

@@ -20,7 +20,6 @@ import pytest
 from billing_service.adapters.migrations import MIGRATIONS
 from billing_service.config import Settings
 from billing_service.main import create_app
-from pydantic import ValidationError
 from tessera import KeySource, RevocationEvent
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev.testing import ISSUER
@@ -89,17 +88,3 @@ async def test_with_the_feed_unreachable_readyz_fails_but_fail_open_keeps_servin
     assert "revocations" in ready.json()["detail"]
     assert invoices.status_code == 200
     assert list(listed.invoices) == []
-
-
-def test_production_refuses_to_start_without_service_credentials(tmp_path: Path) -> None:
-    production: dict[str, Any] = {
-        "ENVIRONMENT": "production",
-        "DATABASE_URL": "postgresql+asyncpg://billing@db/billing",
-        "ISSUER": "https://tessera.example",
-    }
-    with pytest.raises(ValidationError, match="SERVICE_CLIENT_SECRET_FILE"):
-        Settings(**production)
-    secret = tmp_path / "billing-secret"
-    secret.write_text("s3cret\n", encoding="utf-8")
-    configured = Settings(**production, SERVICE_CLIENT_SECRET_FILE=secret)
-    assert configured.service_client_secret() == "s3cret"

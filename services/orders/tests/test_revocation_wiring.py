@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from orders_service.adapters.migrations import MIGRATIONS
 from orders_service.config import Settings
 from orders_service.main import create_app
-from pydantic import ValidationError
 from tessera import KeySource, RevocationEvent
 from tessera.revocation.events import EventKind
 from tessera_dev.testing import ISSUER, KID
@@ -139,20 +137,3 @@ async def test_in_the_default_fail_open_mode_readyz_stays_ready_and_shows_the_fe
         "staleness_seconds": None,
         "cursor": None,
     }
-
-
-def test_production_refuses_to_start_without_service_credentials(tmp_path: Path) -> None:
-    production: dict[str, Any] = {
-        "ENVIRONMENT": "production",
-        "DATABASE_URL": "postgresql+asyncpg://orders@db/orders",
-        "ISSUER": "https://tessera.example",
-    }
-    with pytest.raises(ValidationError, match="SERVICE_CLIENT_SECRET_FILE"):
-        Settings(**production)
-    secret = tmp_path / "orders-secret"
-    secret.write_text("s3cret\n", encoding="utf-8")
-    configured = Settings(**production, SERVICE_CLIENT_SECRET_FILE=secret)
-    assert (configured.service_client_secret(), configured.token_url) == (
-        "s3cret",
-        "http://127.0.0.1:8001/v1/auth/token",
-    )

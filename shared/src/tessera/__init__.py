@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names as _WHERE, for type checkers
     from tessera._token_endpoint import ServiceAuthError as ServiceAuthError
-    from tessera._token_endpoint import TokenEndpointError as TokenEndpointError
     from tessera._token_endpoint import TokenExchangeError as TokenExchangeError
     from tessera.context import current_principal_var as current_principal_var
     from tessera.context import request_id_var as request_id_var
@@ -35,62 +34,48 @@ if TYPE_CHECKING:  # the same names as _WHERE, for type checkers
     from tessera.http.defaults import install_service_defaults as install_service_defaults
     from tessera.http.deps import CurrentPrincipal as CurrentPrincipal
     from tessera.http.deps import authenticate as authenticate
-    from tessera.http.deps import bearer_token as bearer_token
     from tessera.http.deps import require_scopes as require_scopes
     from tessera.http.problems import ProblemError as ProblemError
     from tessera.http.problems import problem_for as problem_for
-    from tessera.http.problems import problem_response as problem_response
     from tessera.logging import configure_logging as configure_logging
     from tessera.resource_server import ResourceServer as ResourceServer
     from tessera.revocation import RevocationEvent as RevocationEvent
     from tessera.revocation import RevocationIndex as RevocationIndex
     from tessera.revocation import RevocationWatcher as RevocationWatcher
     from tessera.service_identity import ServiceIdentity as ServiceIdentity
-    from tessera.service_identity import ServiceIdentitySettings as ServiceIdentitySettings
     from tessera.service_tokens import ServiceTokenProvider as ServiceTokenProvider
-    from tessera.service_tokens import ServiceTokenSource as ServiceTokenSource
     from tessera.settings import ResourceServerSettings as ResourceServerSettings
     from tessera.settings import ServiceSettings as ServiceSettings
     from tessera.token_exchange import TokenExchanger as TokenExchanger
     from tessera.token_exchange import exchanged_token_source as exchanged_token_source
     from tessera.tokens.challenges import bearer_challenge as bearer_challenge
-    from tessera.tokens.errors import InsufficientScopeError as InsufficientScopeError
     from tessera.tokens.errors import InvalidTokenError as InvalidTokenError
-    from tessera.tokens.errors import MissingTokenError as MissingTokenError
-    from tessera.tokens.errors import TokenError as TokenError
     from tessera.tokens.jwks import JwksCache as JwksCache
     from tessera.tokens.jwks import KeySource as KeySource
-    from tessera.tokens.jwks import RevocableKeySource as RevocableKeySource
     from tessera.tokens.jwks import StaticKeySource as StaticKeySource
     from tessera.tokens.principal import Principal as Principal
-    from tessera.tokens.verifier import RevocationCheck as RevocationCheck
     from tessera.tokens.verifier import TokenVerifier as TokenVerifier
 
 _WHERE = {
-    "tessera._token_endpoint": ("ServiceAuthError", "TokenEndpointError", "TokenExchangeError"),
+    "tessera._token_endpoint": ("ServiceAuthError", "TokenExchangeError"),
     "tessera.context": ("current_principal_var", "request_id_var"),
     "tessera.errors": ("ServiceError",),
     "tessera.http.app": ("create_service_app",),
     "tessera.http.defaults": ("install_service_defaults",),
-    "tessera.http.deps": ("CurrentPrincipal", "authenticate", "bearer_token", "require_scopes"),
-    "tessera.http.problems": ("ProblemError", "problem_for", "problem_response"),
+    "tessera.http.deps": ("CurrentPrincipal", "authenticate", "require_scopes"),
+    "tessera.http.problems": ("ProblemError", "problem_for"),
     "tessera.logging": ("configure_logging",),
     "tessera.resource_server": ("ResourceServer",),
     "tessera.revocation": ("RevocationEvent", "RevocationIndex", "RevocationWatcher"),
-    "tessera.service_identity": ("ServiceIdentity", "ServiceIdentitySettings"),
-    "tessera.service_tokens": ("ServiceTokenProvider", "ServiceTokenSource"),
+    "tessera.service_identity": ("ServiceIdentity",),
+    "tessera.service_tokens": ("ServiceTokenProvider",),
     "tessera.settings": ("ResourceServerSettings", "ServiceSettings"),
     "tessera.token_exchange": ("TokenExchanger", "exchanged_token_source"),
     "tessera.tokens.challenges": ("bearer_challenge",),
-    "tessera.tokens.errors": (
-        "InsufficientScopeError",
-        "InvalidTokenError",
-        "MissingTokenError",
-        "TokenError",
-    ),
-    "tessera.tokens.jwks": ("JwksCache", "KeySource", "RevocableKeySource", "StaticKeySource"),
+    "tessera.tokens.errors": ("InvalidTokenError",),
+    "tessera.tokens.jwks": ("JwksCache", "KeySource", "StaticKeySource"),
     "tessera.tokens.principal": ("Principal",),
-    "tessera.tokens.verifier": ("RevocationCheck", "TokenVerifier"),
+    "tessera.tokens.verifier": ("TokenVerifier",),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 

@@ -4,7 +4,7 @@ Like eShop's ServiceDefaults: orders and billing do not assemble the parts of DE
 §6 by hand, they opt in::
 
     resource = ResourceServer(settings, audience="orders", exchange_audience="billing")
-    app = create_service_app(service="orders", resource=resource, ...)  # FastAPI (tessera.http)
+    app = create_service_app("orders", resource=resource, ...)  # FastAPI (tessera.http)
     server = grpc.aio.server(interceptors=[resource.grpc_interceptor()])  # and/or gRPC
 
 It owns, and starts and stops together:

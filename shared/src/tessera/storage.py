@@ -23,11 +23,12 @@ Imported only by adapters and wiring: the domain never sees SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+E = TypeVar("E")
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
 STORAGE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 """What a database that cannot be reached (or used) just now raises: answered 503, retry later."""
@@ -119,6 +121,26 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def entity_from_row(entity: type[E], row: object, **overrides: Any) -> E:
+    """The domain dataclass `entity`, each field read from the row's attribute of that name.
+
+    `overrides` gives the fields stored in another shape (an enum's value, a JSON list):
+
+        entity_from_row(Invoice, row, status=InvoiceStatus(row.status))
+    """
+    names = (field.name for field in dataclasses.fields(entity))  # type: ignore[arg-type]
+    values = {name: getattr(row, name) for name in names if name not in overrides}
+    return entity(**values, **overrides)
+
+
+def row_values(row_type: Any, entity: object, **overrides: Any) -> dict[str, Any]:
+    """The columns of the mapped `row_type` that `entity` has an attribute for, with its values
+    (plus `overrides`): what an INSERT of the entity writes."""
+    columns = row_type.__table__.columns.keys()
+    values = {name: getattr(entity, name) for name in columns if hasattr(entity, name)}
+    return {**values, **overrides}
 
 
 @dataclass(frozen=True)

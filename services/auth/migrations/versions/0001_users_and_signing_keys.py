@@ -1,21 +1,10 @@
-"""Users (roles, token version) and signing keys (at most one active).
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
+"""Users (roles, token version) and signing keys (at most one active)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:

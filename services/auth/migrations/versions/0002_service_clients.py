@@ -1,21 +1,10 @@
-"""Service clients: confidential clients (orders, billing, ...) with hashed secrets and permissions.
-
-Revision ID: 0002_service_clients
-Revises: 0001
-Create Date: 2025-01-02
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
+"""Service clients: confidential clients (orders, billing, ...), hashed secrets, permissions."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_service_clients"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002_service_clients"
+down_revision = "0001"
 
 
 def upgrade() -> None:

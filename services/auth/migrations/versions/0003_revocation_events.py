@@ -1,21 +1,10 @@
-"""Revocation events (the outbox the feed serves) and the feed's pruning watermark.
-
-Revision ID: 0003_revocation_events
-Revises: 0002_service_clients
-Create Date: 2025-01-03
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
+"""Revocation events (the outbox the feed serves) and the feed's pruning watermark."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_revocation_events"
-down_revision: str | None = "0002_service_clients"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003_revocation_events"
+down_revision = "0002_service_clients"
 
 
 def upgrade() -> None:

@@ -1,21 +1,10 @@
-"""Sessions (refresh-token families), their refresh tokens (hashes only), and the audit log.
-
-Revision ID: 0004_sessions_and_audit
-Revises: 0003_revocation_events
-Create Date: 2025-01-04
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
+"""Sessions (refresh-token families), their refresh tokens (hashes only), and the audit log."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_sessions_and_audit"
-down_revision: str | None = "0003_revocation_events"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004_sessions_and_audit"
+down_revision = "0003_revocation_events"
 
 
 def upgrade() -> None:

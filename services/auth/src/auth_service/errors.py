@@ -41,7 +41,7 @@ is fine, is a 403. Descriptions are for people; they never contain a secret or a
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tessera.errors import ServiceError
 from tessera.tokens.challenges import bearer_challenge
@@ -52,6 +52,11 @@ class AuthServiceError(ServiceError):
 
     oauth_error: ClassVar[str] = "invalid_request"
     """The RFC 6749 §5.2 `error` code when the token endpoint answers this."""
+
+    def __init_subclass__(cls, *, oauth_error: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if oauth_error is not None:
+            cls.oauth_error = oauth_error
 
 
 class InvalidCredentialsError(AuthServiceError, http_status=401, title="Unauthorized"):
@@ -118,7 +123,12 @@ class ForbiddenRequestError(AuthServiceError, http_status=403, title="Forbidden"
     """
 
 
-class RateLimitedError(AuthServiceError, http_status=429, title="Too Many Requests"):
+class RateLimitedError(
+    AuthServiceError,
+    http_status=429,
+    title="Too Many Requests",
+    oauth_error="temporarily_unavailable",
+):
     """Raised when a caller must wait `retry_after` seconds (a back-off, never a lock-out).
 
     At the token endpoint: `temporarily_unavailable` (RFC 6749 §4.1.2.1: "cannot handle the
@@ -127,8 +137,6 @@ class RateLimitedError(AuthServiceError, http_status=429, title="Too Many Reques
     healthy session (the mobile client forgets it), `invalid_request` would call a good request
     malformed, and `slow_down` is RFC 8628's device-polling code.
     """
-
-    oauth_error = "temporarily_unavailable"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many attempts; retry after {retry_after} s")
@@ -152,41 +160,32 @@ class InvalidRequestError(OAuthError):
     """Raised for a malformed token request (a parameter missing, repeated, or ambiguous)."""
 
 
-class InvalidClientError(OAuthError, http_status=401, title="Unauthorized"):
+class InvalidClientError(
+    OAuthError, http_status=401, title="Unauthorized", oauth_error="invalid_client"
+):
     """Raised when client authentication fails; carries the Basic challenge (RFC 6749 §5.2)."""
 
-    oauth_error = "invalid_client"
     www_authenticate = 'Basic realm="tessera"'
 
 
-class InvalidGrantError(OAuthError):
+class InvalidGrantError(OAuthError, oauth_error="invalid_grant"):
     """Raised when a refresh or subject token is invalid, expired, revoked or reused."""
 
-    oauth_error = "invalid_grant"
 
-
-class UnauthorizedClientError(OAuthError):
+class UnauthorizedClientError(OAuthError, oauth_error="unauthorized_client"):
     """Raised when the client may not use the grant it asked for."""
 
-    oauth_error = "unauthorized_client"
 
-
-class UnsupportedGrantTypeError(OAuthError):
+class UnsupportedGrantTypeError(OAuthError, oauth_error="unsupported_grant_type"):
     """Raised for a `grant_type` the token endpoint does not dispatch on."""
 
-    oauth_error = "unsupported_grant_type"
 
-
-class InvalidTargetError(OAuthError):
+class InvalidTargetError(OAuthError, oauth_error="invalid_target"):
     """Raised when the requested audience is not one the client may have (RFC 8693)."""
 
-    oauth_error = "invalid_target"
 
-
-class InvalidScopeError(OAuthError):
+class InvalidScopeError(OAuthError, oauth_error="invalid_scope"):
     """Raised when none of the requested scopes may be granted."""
-
-    oauth_error = "invalid_scope"
 
 
 class KeyStoreError(AuthServiceError):

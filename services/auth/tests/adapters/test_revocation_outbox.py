@@ -16,6 +16,7 @@ import pytest
 from auth_service.adapters.models import RevocationEventRow, SessionRow, UserRow
 from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
+from auth_service.domain.sessions import Revocation
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import create_engine, create_session_factory
@@ -65,7 +66,7 @@ async def a_user_with_sessions(factory: async_sessionmaker[Any], count: int) -> 
 async def revoke(uow: SqlUnitOfWork, sid: str) -> None:
     """What `revoke_session` does to the database: lock the row, then queue its event."""
     assert await uow.sessions.revoke(sid, now=NOW, reason="logout")
-    await uow.revocations.record(kind="session", value=sid, expires_at=0, created_at=NOW)
+    await uow.revocations.record(Revocation("session", sid, 0, created_at=NOW))
 
 
 async def test_logout_all_and_a_concurrent_logout_of_one_session_both_commit(
@@ -104,13 +105,7 @@ async def test_an_event_written_while_another_is_uncommitted_waits_so_ids_follow
     sessions: async_sessionmaker[Any],
 ) -> None:
     async def write(value: str, session: AsyncSession) -> None:
-        await record_revocation_event(
-            session,
-            kind="session",
-            value=value,
-            expires_at=0,
-            created_at=NOW,
-        )
+        await record_revocation_event(session, Revocation("session", value, 0, created_at=NOW))
 
     async with sessions() as early:
         await write("early", early)  # holds the feed lock until it commits

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator
 
 import jwt
 import pytest
@@ -24,10 +23,10 @@ from ..session_support import (  # noqa: TID252 (shared test helpers)
 
 
 @pytest.fixture
-async def auth(settings: Settings) -> AsyncIterator[Auth]:
-    async with running(settings) as running_auth:
-        await register(running_auth.http, "ada@example.com")
-        yield running_auth
+async def auth(auth: Auth) -> Auth:
+    """The running auth of conftest.py, with ada registered."""
+    await register(auth.http, "ada@example.com")
+    return auth
 
 
 async def test_a_refresh_rotates_to_one_new_token_in_the_same_session(auth: Auth) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.config import Settings
+from auth_service.domain.sessions import Revocation
 
 from ..conftest import log_in, register  # noqa: TID252 (shared test helpers)
 from ..service_helpers import (  # noqa: TID252 (shared test helpers)
@@ -47,14 +48,14 @@ async def revoke(
 ) -> None:
     """Write one event in its own committed transaction, as a revoking use case would."""
     async with auth.app.state.runtime.storage.session_factory() as session:
-        await record_revocation_event(
-            session,
-            kind=kind,  # type: ignore[arg-type]
-            value=value,
-            expires_at=int(time.time()) + expires_in,
+        revocation = Revocation(
+            kind,  # type: ignore[arg-type]
+            value,
+            int(time.time()) + expires_in,
             created_at=datetime.now(UTC),
             min_ver=min_ver,
         )
+        await record_revocation_event(session, revocation)
         await session.commit()
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from auth_service.adapters.models import AuditRow
 from auth_service.config import Settings
 
@@ -19,12 +16,6 @@ from ..session_support import (  # noqa: TID252 (shared test helpers)
     register,
     running,
 )
-
-
-@pytest.fixture
-async def auth(settings: Settings) -> AsyncIterator[Auth]:
-    async with running(settings) as running_auth:
-        yield running_auth
 
 
 async def _alive(auth: Auth, *refresh_tokens: str) -> list[bool]:
@@ -80,16 +71,30 @@ async def test_deleting_a_session_ends_only_that_one_and_404s_for_someone_elses(
     assert "session.revoked" in await auth.audit_events()
 
 
-async def test_logout_with_the_bearer_token_ends_this_session_only(auth: Auth) -> None:
+async def _phone_and_tablet(auth: Auth) -> tuple[dict[str, str], dict[str, str]]:
+    """ada, signed in on two devices."""
     await register(auth.http, "ada@example.com")
-    phone = await mobile_login(auth.http, "ada@example.com")
-    tablet = await mobile_login(auth.http, "ada@example.com")
-
-    response = await auth.http.post(
-        "/v1/auth/logout",
-        headers=bearer(phone["access_token"]),
-        json={"refresh_token": phone["refresh_token"]},
+    return await mobile_login(auth.http, "ada@example.com"), await mobile_login(
+        auth.http, "ada@example.com"
     )
+
+
+async def _user_id(auth: Auth, access_token: str) -> str:
+    me = await auth.http.get("/v1/users/me", headers=bearer(access_token))
+    user_id: str = me.json()["id"]
+    return user_id
+
+
+async def _log_out(auth: Auth, access_token: str, refresh_token: str) -> httpx.Response:
+    return await auth.http.post(
+        "/v1/auth/logout", headers=bearer(access_token), json={"refresh_token": refresh_token}
+    )
+
+
+async def test_logout_with_the_bearer_token_ends_this_session_only(auth: Auth) -> None:
+    phone, tablet = await _phone_and_tablet(auth)
+
+    response = await _log_out(auth, phone["access_token"], phone["refresh_token"])
 
     assert response.status_code == 204
     assert await _alive(auth, phone["refresh_token"], tablet["refresh_token"]) == [False, True]
@@ -102,15 +107,9 @@ async def test_logout_with_the_bearer_token_ends_this_session_only(auth: Auth) -
 async def test_logout_refuses_a_refresh_token_of_another_session_and_ends_nothing(
     auth: Auth,
 ) -> None:
-    await register(auth.http, "ada@example.com")
-    phone = await mobile_login(auth.http, "ada@example.com")
-    tablet = await mobile_login(auth.http, "ada@example.com")
+    phone, tablet = await _phone_and_tablet(auth)
 
-    response = await auth.http.post(
-        "/v1/auth/logout",
-        headers=bearer(phone["access_token"]),
-        json={"refresh_token": tablet["refresh_token"]},
-    )
+    response = await _log_out(auth, phone["access_token"], tablet["refresh_token"])
 
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
@@ -172,21 +171,20 @@ async def test_logout_all_ends_every_session_of_the_user_and_bumps_the_token_ver
     assert stale.status_code == 401
 
 
-async def test_a_password_change_keeps_this_session_and_ends_the_others(auth: Auth) -> None:
-    ada_id = await register(auth.http, "ada@example.com")
-    phone = await mobile_login(auth.http, "ada@example.com")
-    tablet = await mobile_login(auth.http, "ada@example.com")
+async def _change_password(auth: Auth, access_token: str, current: str) -> httpx.Response:
+    return await auth.http.post(
+        "/v1/users/me/password",
+        headers=bearer(access_token),
+        json={"current_password": current, "new_password": "battery staple"},
+    )
 
-    wrong = await auth.http.post(
-        "/v1/users/me/password",
-        headers=bearer(phone["access_token"]),
-        json={"current_password": "wrong horse", "new_password": "battery staple"},
-    )
-    response = await auth.http.post(
-        "/v1/users/me/password",
-        headers=bearer(phone["access_token"]),
-        json={"current_password": PASSWORD, "new_password": "battery staple"},
-    )
+
+async def test_a_password_change_keeps_this_session_and_ends_the_others(auth: Auth) -> None:
+    phone, tablet = await _phone_and_tablet(auth)
+    ada_id = await _user_id(auth, phone["access_token"])
+
+    wrong = await _change_password(auth, phone["access_token"], "wrong horse")
+    response = await _change_password(auth, phone["access_token"], PASSWORD)
 
     assert (wrong.status_code, response.status_code) == (403, 204)
     assert await _alive(auth, phone["refresh_token"], tablet["refresh_token"]) == [True, False]
@@ -202,15 +200,9 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(auth: Au
 
 
 async def test_a_wrong_current_password_is_403_not_401_and_changes_nothing(auth: Auth) -> None:
-    await register(auth.http, "ada@example.com")
-    phone = await mobile_login(auth.http, "ada@example.com")
-    tablet = await mobile_login(auth.http, "ada@example.com")
+    phone, tablet = await _phone_and_tablet(auth)
 
-    wrong = await auth.http.post(
-        "/v1/users/me/password",
-        headers=bearer(phone["access_token"]),
-        json={"current_password": "wrong horse", "new_password": "battery staple"},
-    )
+    wrong = await _change_password(auth, phone["access_token"], "wrong horse")
 
     # the bearer token is fine (no RFC 6750 challenge, nothing for a client to refresh): the
     # change is what is refused

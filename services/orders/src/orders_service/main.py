@@ -46,12 +46,6 @@ def create_app(
         finally:
             await channel.close()
 
-    app = create_service_app(
-        service="orders",
-        title="Tessera orders",
-        resource=resource,
-        database=database,
-        lifespan=lifespan,
-    )
+    app = create_service_app("orders", resource=resource, database=database, lifespan=lifespan)
     app.include_router(orders.router)
     return app

@@ -9,15 +9,9 @@ Example::
 """
 
 from tessera.grpc.client import ClientAuthInterceptor, TokenSource
-from tessera.grpc.server import (
-    PUBLIC_METHOD_PREFIXES,
-    ServerAuthInterceptor,
-    answers_service_errors,
-    grpc_principal,
-)
+from tessera.grpc.server import ServerAuthInterceptor, answers_service_errors, grpc_principal
 
 __all__ = [
-    "PUBLIC_METHOD_PREFIXES",
     "ClientAuthInterceptor",
     "ServerAuthInterceptor",
     "TokenSource",

@@ -1,7 +1,7 @@
 """create_service_app: a Tessera service's FastAPI app with every default wired in one call.
 
     app = create_service_app(
-        service="orders", title="Tessera orders",
+        "orders",                                               # the title: "Tessera orders"
         resource=ResourceServer(settings, audience="orders"),   # verifier, JWKS, revocations
         database=Database.connect(settings.DATABASE_URL),       # readiness + dispose
         lifespan=own_lifespan,                                  # the service's own parts
@@ -33,9 +33,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_service_app(
-    *,
     service: str,
-    title: str,
+    *,
+    title: str | None = None,
     resource: ResourceServer | None = None,
     database: Database | None = None,
     lifespan: Lifespan | None = None,
@@ -61,7 +61,7 @@ def create_service_app(
             if database is not None:
                 await database.dispose()
 
-    app = FastAPI(title=title, version=version, lifespan=run)
+    app = FastAPI(title=title or f"Tessera {service}", version=version, lifespan=run)
     checks: dict[str, ReadinessCheck] = {}
     reporters: dict[str, ReadinessDetail] = dict(details or {})
     if database is not None:

@@ -1,7 +1,7 @@
 """Revocation push (DESIGN §4): an in-memory index of revoked sessions, users, tokens and keys,
 kept current by a watcher of auth's list + watch feed and consulted by TokenVerifier."""
 
-from tessera.revocation.events import MalformedEventError, RevocationEvent, parse_timestamp
+from tessera.revocation.events import MalformedEventError, RevocationEvent
 from tessera.revocation.index import RevocationIndex
 from tessera.revocation.watcher import Backoff, RevocationWatcher
 
@@ -11,5 +11,4 @@ __all__ = [
     "RevocationEvent",
     "RevocationIndex",
     "RevocationWatcher",
-    "parse_timestamp",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from tessera.storage import row_values
 
 from auth_service.adapters.models import AuditRow
 from auth_service.domain.sessions import AuditEntry
@@ -14,16 +15,11 @@ class SqlAuditLog:
         self._db = session
 
     async def record(self, entry: AuditEntry) -> None:
-        await self._db.execute(
-            insert(AuditRow).values(
-                occurred_at=entry.occurred_at,
-                event=entry.event,
-                user_id=entry.user_id,
-                actor_id=entry.actor_id,
-                session_id=entry.session_id,
-                client_id=entry.client_id,
-                ip=entry.context.ip,
-                user_agent=entry.context.user_agent_for_storage(),
-                detail=dict(entry.detail) if entry.detail is not None else None,
-            )
+        values = row_values(
+            AuditRow,
+            entry,
+            ip=entry.context.ip,
+            user_agent=entry.context.user_agent_for_storage(),
+            detail=dict(entry.detail) if entry.detail is not None else None,
         )
+        await self._db.execute(insert(AuditRow).values(**values))

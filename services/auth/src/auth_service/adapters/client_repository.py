@@ -12,23 +12,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from tessera.storage import entity_from_row
 
 from auth_service.adapters.models import ServiceClientRow
 from auth_service.domain.service_clients import ClientPermissions, ServiceClient
 
 
 def _to_client(row: ServiceClientRow) -> ServiceClient:
-    return ServiceClient(
-        client_id=row.client_id,
-        secret_hash=row.secret_hash,
-        permissions=ClientPermissions(
-            grants=tuple(row.allowed_grants),
-            audiences=tuple(row.allowed_audiences),
-            scopes=tuple(row.allowed_scopes),
-        ),
-        created_at=row.created_at,
-        rotated_at=row.rotated_at,
+    permissions = ClientPermissions(
+        tuple(row.allowed_grants), tuple(row.allowed_audiences), tuple(row.allowed_scopes)
     )
+    return entity_from_row(ServiceClient, row, permissions=permissions)
 
 
 def _columns(client: ServiceClient) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge
@@ -31,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from auth_service.adapters.models import RevocationEventRow, RevocationFeedStateRow
 from auth_service.adapters.pg_listener import PostgresListener
-from auth_service.domain.ports import RevocationKind
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent, FeedWakeups
+from auth_service.domain.sessions import Revocation
 
 if TYPE_CHECKING:
     from auth_service.adapters.storage import Storage
@@ -49,28 +48,14 @@ EVENTS_PRUNED = Counter("auth_revocation_events_pruned_total", "Revocation event
 _wake_callbacks: weakref.WeakKeyDictionary[Engine, Callable[[], None]] = weakref.WeakKeyDictionary()
 
 
-async def record_revocation_event(
-    session: AsyncSession,
-    *,
-    kind: RevocationKind,
-    value: str,
-    expires_at: int,
-    created_at: datetime,
-    min_ver: int | None = None,
-) -> None:
+async def record_revocation_event(session: AsyncSession, revocation: Revocation) -> None:
     """Add one event to the caller's transaction; it is served once that transaction commits."""
-    if (kind == "user") != (min_ver is not None):
-        raise ValueError("min_ver is required for user events and only for them")
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     if postgres:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": REVOCATION_LOCK_KEY}
         )
-    await session.execute(
-        insert(RevocationEventRow).values(
-            kind=kind, value=value, min_ver=min_ver, expires_at=expires_at, created_at=created_at
-        )
-    )
+    await session.execute(insert(RevocationEventRow).values(**vars(revocation)))
     if postgres:
         await session.execute(
             text("SELECT pg_notify(:channel, '')"), {"channel": REVOCATION_CHANNEL}

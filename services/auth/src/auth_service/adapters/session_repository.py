@@ -15,35 +15,10 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tessera.storage import entity_from_row, row_values
 
 from auth_service.adapters.models import RefreshTokenRow, SessionRow
 from auth_service.domain.sessions import RefreshTokenRecord, Session
-
-
-def _to_session(row: SessionRow) -> Session:
-    return Session(
-        id=row.id,
-        user_id=row.user_id,
-        client_id=row.client_id,
-        user_agent=row.user_agent,
-        ip=row.ip,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-        revoked_reason=row.revoked_reason,
-    )
-
-
-def _to_record(row: RefreshTokenRow) -> RefreshTokenRecord:
-    return RefreshTokenRecord(
-        token_hash=row.token_hash,
-        session_id=row.session_id,
-        generation=row.generation,
-        created_at=row.created_at,
-        used_at=row.used_at,
-        successor_hash=row.successor_hash,
-        sealed_successor=row.sealed_successor,
-    )
 
 
 class SqlSessionRepository:
@@ -51,24 +26,14 @@ class SqlSessionRepository:
         self._db = session
 
     async def add(self, session: Session) -> None:
-        self._db.add(
-            SessionRow(
-                id=session.id,
-                user_id=session.user_id,
-                client_id=session.client_id,
-                user_agent=session.user_agent,
-                ip=session.ip,
-                created_at=session.created_at,
-                last_used_at=session.last_used_at,
-            )
-        )
+        self._db.add(SessionRow(**row_values(SessionRow, session)))
         await self._db.flush()
 
     async def get(self, session_id: str) -> Session | None:
         row = (
             await self._db.execute(select(SessionRow).where(SessionRow.id == session_id))
         ).scalar_one_or_none()
-        return _to_session(row) if row is not None else None
+        return entity_from_row(Session, row) if row is not None else None
 
     async def list_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
         query = (
@@ -76,7 +41,7 @@ class SqlSessionRepository:
             .where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
             .order_by(SessionRow.created_at)
         )
-        return [_to_session(row) for row in (await self._db.execute(query)).scalars()]
+        return [entity_from_row(Session, row) for row in (await self._db.execute(query)).scalars()]
 
     async def touch(self, session_id: str, now: datetime) -> None:
         await self._db.execute(
@@ -107,22 +72,15 @@ class SqlRefreshTokenRepository:
             .execution_options(populate_existing=True)
         )
         row = (await self._db.execute(query)).scalar_one_or_none()
-        return _to_record(row) if row is not None else None
+        return entity_from_row(RefreshTokenRecord, row) if row is not None else None
 
     async def get(self, token_hash: bytes) -> RefreshTokenRecord | None:
         query = select(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash)
         row = (await self._db.execute(query)).scalar_one_or_none()
-        return _to_record(row) if row is not None else None
+        return entity_from_row(RefreshTokenRecord, row) if row is not None else None
 
     async def add(self, record: RefreshTokenRecord) -> None:
-        self._db.add(
-            RefreshTokenRow(
-                token_hash=record.token_hash,
-                session_id=record.session_id,
-                generation=record.generation,
-                created_at=record.created_at,
-            )
-        )
+        self._db.add(RefreshTokenRow(**row_values(RefreshTokenRow, record)))
         await self._db.flush()
 
     async def mark_rotated(

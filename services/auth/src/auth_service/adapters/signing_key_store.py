@@ -51,7 +51,7 @@ from auth_service.domain.keys import (
     public_key_from_jwk,
     rsa_public_jwk,
 )
-from auth_service.domain.sessions import AuditEntry
+from auth_service.domain.sessions import AuditEntry, Revocation
 from auth_service.errors import KeyStoreError
 
 KEYS_CHANNEL = "tessera_signing_keys"
@@ -248,14 +248,10 @@ class SigningKeyStore:
         if doomed:
             await session.execute(delete(SigningKeyRow).where(SigningKeyRow.kid.in_(doomed)))
         if changes.revoke:
-            await record_revocation_event(
-                session,
-                kind="key",
-                value=changes.revoke,
-                # the last token any replica could still sign with it expires by then
-                expires_at=int((now + self.schedule.last_token_expiry).timestamp()),
-                created_at=now,
-            )
+            # the last token any replica could still sign with it expires by then
+            expires_at = int((now + self.schedule.last_token_expiry).timestamp())
+            revocation = Revocation("key", changes.revoke, expires_at, created_at=now)
+            await record_revocation_event(session, revocation)
         if changes.retire:
             await session.execute(
                 update(SigningKeyRow)

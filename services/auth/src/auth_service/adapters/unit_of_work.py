@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,16 +13,7 @@ from auth_service.adapters.session_repository import (
     SqlSessionRepository,
 )
 from auth_service.adapters.users_repository import SqlUserRepository
-from auth_service.domain.ports import RevocationKind
-
-
-@dataclass(frozen=True)
-class _PendingEvent:
-    kind: RevocationKind
-    value: str
-    expires_at: int
-    created_at: datetime
-    min_ver: int | None
+from auth_service.domain.sessions import Revocation
 
 
 class SqlRevocationEvents:
@@ -40,33 +28,16 @@ class SqlRevocationEvents:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._pending: list[_PendingEvent] = []
+        self._pending: list[Revocation] = []
 
-    async def record(
-        self,
-        *,
-        kind: RevocationKind,
-        value: str,
-        expires_at: int,
-        created_at: datetime,
-        min_ver: int | None = None,
-    ) -> None:
-        if (kind == "user") != (min_ver is not None):
-            raise ValueError("min_ver is required for user events and only for them")
-        self._pending.append(_PendingEvent(kind, value, expires_at, created_at, min_ver))
+    async def record(self, revocation: Revocation) -> None:
+        self._pending.append(revocation)
 
     async def write_pending(self) -> None:
         """Insert the queued events (called by `SqlUnitOfWork.commit`)."""
         pending, self._pending = self._pending, []
-        for event in pending:
-            await record_revocation_event(
-                self._session,
-                kind=event.kind,
-                value=event.value,
-                expires_at=event.expires_at,
-                created_at=event.created_at,
-                min_ver=event.min_ver,
-            )
+        for revocation in pending:
+            await record_revocation_event(self._session, revocation)
 
 
 class SqlUnitOfWork:
@@ -91,12 +62,7 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationEvents(self._session)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         assert self._session is not None
         try:
             await self._session.rollback()

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from tessera.storage import entity_from_row, row_values
 
 from auth_service.adapters.models import UserRow
 from auth_service.domain.users import Role, User, normalize_email
@@ -14,14 +15,7 @@ from auth_service.errors import EmailAlreadyRegisteredError
 
 
 def _to_user(row: UserRow) -> User:
-    return User(
-        id=row.id,
-        email=row.email,
-        password_hash=row.password_hash,
-        roles=frozenset(Role(role) for role in row.roles),
-        token_version=row.token_version,
-        created_at=row.created_at,
-    )
+    return entity_from_row(User, row, roles=frozenset(Role(role) for role in row.roles))
 
 
 class SqlUserRepository:
@@ -38,17 +32,10 @@ class SqlUserRepository:
         return _to_user(row) if row is not None else None
 
     async def add(self, user: User) -> None:
-        self._session.add(
-            UserRow(
-                id=user.id,
-                email=user.email,
-                email_normalized=normalize_email(user.email),
-                password_hash=user.password_hash,
-                roles=sorted(user.roles),
-                token_version=user.token_version,
-                created_at=user.created_at,
-            )
+        columns = row_values(
+            UserRow, user, email_normalized=normalize_email(user.email), roles=sorted(user.roles)
         )
+        self._session.add(UserRow(**columns))
         try:
             await self._session.flush()
         except IntegrityError as exc:

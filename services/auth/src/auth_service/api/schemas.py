@@ -57,25 +57,22 @@ class CsrfResponse(BaseModel):
 
 
 class SessionResponse(BaseModel):
+    """One of the caller's sessions (read from the domain's `Session`), `current` if the
+    caller's token is of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     client_id: str
     user_agent: str | None
     ip: str | None
     created_at: datetime
     last_used_at: datetime
-    current: bool
+    current: bool = False
 
     @classmethod
     def of(cls, session: Session, *, current: bool) -> SessionResponse:
-        return cls(
-            id=session.id,
-            client_id=session.client_id,
-            user_agent=session.user_agent,
-            ip=session.ip,
-            created_at=session.created_at,
-            last_used_at=session.last_used_at,
-            current=current,
-        )
+        return cls.model_validate(session).model_copy(update={"current": current})
 
 
 class SessionListResponse(BaseModel):

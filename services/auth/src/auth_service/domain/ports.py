@@ -12,14 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Protocol, Self
 
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
-from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Session
+from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Revocation, Session
 from auth_service.domain.users import Role, User
-
-RevocationKind = Literal["session", "user", "token", "key"]
 
 
 class UserRepository(Protocol):
@@ -86,15 +83,7 @@ class AuditLog(Protocol):
 
 
 class RevocationEvents(Protocol):
-    async def record(
-        self,
-        *,
-        kind: RevocationKind,
-        value: str,
-        expires_at: int,
-        created_at: datetime,
-        min_ver: int | None = None,
-    ) -> None:
+    async def record(self, revocation: Revocation) -> None:
         """Add an event to this unit of work's transaction (DESIGN §4 outbox)."""
         ...
 
@@ -102,12 +91,7 @@ class RevocationEvents(Protocol):
 class UnitOfWork(Protocol):
     async def __aenter__(self) -> Self: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
     @property
     def users(self) -> UserRepository: ...

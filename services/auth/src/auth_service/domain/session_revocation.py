@@ -16,6 +16,7 @@ from auth_service.domain.ports import UnitOfWork
 from auth_service.domain.sessions import (
     AuditEntry,
     RequestContext,
+    Revocation,
     RevocationReason,
     Session,
     SessionPolicy,
@@ -38,22 +39,17 @@ async def revoke_session(
         return False
     await uow.refresh_tokens.clear_sealed(session.id)
     await uow.revocations.record(
-        kind="session",
-        value=session.id,
-        expires_at=policy.event_expires_at(now),
-        created_at=now,
+        Revocation("session", session.id, policy.event_expires_at(now), created_at=now)
     )
     await uow.audit.record(
-        AuditEntry(
-            event="session.reuse_detected"
+        AuditEntry.of_session(
+            "session.reuse_detected"
             if reason is RevocationReason.REUSE_DETECTED
             else "session.revoked",
-            occurred_at=now,
-            user_id=str(session.user_id),
-            actor_id=actor_id,
-            session_id=session.id,
-            client_id=session.client_id,
+            session,
+            at=now,
             context=context,
+            actor_id=actor_id,
             detail={"reason": reason.value, **(detail or {})},
         )
     )
@@ -103,10 +99,7 @@ async def publish_token_version(
     uow: UnitOfWork, policy: SessionPolicy, user_id: uuid.UUID, version: int, *, now: datetime
 ) -> None:
     """Tell every verifier that tokens of this user below `version` are revoked."""
+    expires_at = policy.event_expires_at(now)
     await uow.revocations.record(
-        kind="user",
-        value=str(user_id),
-        min_ver=version,
-        expires_at=policy.event_expires_at(now),
-        created_at=now,
+        Revocation("user", str(user_id), expires_at, created_at=now, min_ver=version)
     )

@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+RevocationKind = Literal["session", "user", "token", "key"]
 
 
 class ClientId(enum.StrEnum):
@@ -117,6 +119,25 @@ class RefreshTokenRecord:
 
 
 @dataclass(frozen=True)
+class Revocation:
+    """One revocation event to publish (DESIGN §4): what is revoked, and until when it matters.
+
+    `value` is a sid, a user id (with `min_ver`: tokens of a lower `ver` are dead), a jti or a
+    kid; `expires_at` (unix seconds) is when the last token it can match expires.
+    """
+
+    kind: RevocationKind
+    value: str
+    expires_at: int
+    created_at: datetime
+    min_ver: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "user") != (self.min_ver is not None):
+            raise ValueError("min_ver is required for user events and only for them")
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One audit row: what happened, to whom, by whom, from where. Never a secret."""
 
@@ -128,3 +149,26 @@ class AuditEntry:
     client_id: str | None = None
     context: RequestContext = RequestContext()
     detail: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of_session(
+        cls,
+        event: str,
+        session: Session,
+        *,
+        at: datetime,
+        context: RequestContext,
+        actor_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """An entry about one session: its user, id and client come from it."""
+        return cls(
+            event,
+            at,
+            user_id=str(session.user_id),
+            actor_id=actor_id,
+            session_id=session.id,
+            client_id=session.client_id,
+            context=context,
+            detail=detail,
+        )

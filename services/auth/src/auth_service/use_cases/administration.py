@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from auth_service.domain.ports import UnitOfWork, UnitsOfWork
 from auth_service.domain.session_revocation import publish_token_version, revoke_user_sessions
@@ -30,6 +31,14 @@ async def _target_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     if user is None:
         raise UserNotFoundError("no such user")
     return user
+
+
+def _by_admin(
+    event: str, target: User, admin: Caller, now: datetime, context: RequestContext, **detail: Any
+) -> AuditEntry:
+    return AuditEntry(
+        event, now, user_id=str(target.id), actor_id=admin.subject, context=context, detail=detail
+    )
 
 
 @dataclass
@@ -58,13 +67,8 @@ class Administration:
                 actor_id=admin.subject,
             )
             await uow.audit.record(
-                AuditEntry(
-                    event="admin.revoke_sessions",
-                    occurred_at=now,
-                    user_id=str(target.id),
-                    actor_id=admin.subject,
-                    context=context,
-                    detail={"sessions": len(revoked)},
+                _by_admin(
+                    "admin.revoke_sessions", target, admin, now, context, sessions=len(revoked)
                 )
             )
             await uow.commit()
@@ -82,14 +86,10 @@ class Administration:
             target.roles = roles | {Role.USER}
             target.token_version = await uow.users.set_roles(target.id, target.roles)
             await publish_token_version(uow, self.policy, target.id, target.token_version, now=now)
+            after = sorted(target.roles)
             await uow.audit.record(
-                AuditEntry(
-                    event="admin.roles_changed",
-                    occurred_at=now,
-                    user_id=str(target.id),
-                    actor_id=admin.subject,
-                    context=context,
-                    detail={"before": before, "after": sorted(target.roles)},
+                _by_admin(
+                    "admin.roles_changed", target, admin, now, context, before=before, after=after
                 )
             )
             await uow.commit()

@@ -73,8 +73,8 @@ class Logins:
             except InvalidCredentialsError:
                 await uow.audit.record(
                     AuditEntry(
-                        event="login.failure",
-                        occurred_at=now,
+                        "login.failure",
+                        now,
                         client_id=client_id.value,
                         context=context,
                         detail={"email": normalize_email(email)[:320]},
@@ -102,14 +102,7 @@ class Logins:
                 )
             )
             await uow.audit.record(
-                AuditEntry(
-                    event="login.success",
-                    occurred_at=now,
-                    user_id=str(user.id),
-                    session_id=session.id,
-                    client_id=client_id.value,
-                    context=context,
-                )
+                AuditEntry.of_session("login.success", session, at=now, context=context)
             )
             grant = grant_for_user(user, client_id=client_id.value, session_id=session.id)
             token = self.issuer.issue(grant)

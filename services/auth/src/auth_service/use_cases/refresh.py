@@ -147,12 +147,10 @@ async def refresh_session(
 
     access = issuer.issue(grant_for_user(user, client_id=client_id, session_id=session.id))
     await uow.audit.record(
-        AuditEntry(
-            event="refresh.repeat" if repeated else "refresh",
-            occurred_at=now,
-            user_id=str(user.id),
-            session_id=session.id,
-            client_id=client_id,
+        AuditEntry.of_session(
+            "refresh.repeat" if repeated else "refresh",
+            session,
+            at=now,
             context=context,
             detail={"generation": record.generation + 1},
         )

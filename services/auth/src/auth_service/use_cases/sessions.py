@@ -156,16 +156,14 @@ class Sessions:
         async with self.units_of_work() as uow:
             user = await active_user(uow, self.policy, caller, now=now)
             check = await self.hasher.verify(user.password_hash, current_password)
-            if not check.matches:
-                await uow.audit.record(
-                    AuditEntry(
-                        event="password.change_failed",
-                        occurred_at=now,
-                        user_id=str(user.id),
-                        session_id=caller.session_id,
-                        context=context,
-                    )
+
+            def audited(event: str) -> AuditEntry:
+                return AuditEntry(
+                    event, now, user_id=str(user.id), session_id=caller.session_id, context=context
                 )
+
+            if not check.matches:
+                await uow.audit.record(audited("password.change_failed"))
                 await uow.commit()
                 raise WrongCurrentPasswordError
             await uow.users.set_password_hash(user.id, await self.hasher.hash(new_password))
@@ -178,14 +176,6 @@ class Sessions:
                 context=context,
                 keep_session_id=caller.session_id,
             )
-            await uow.audit.record(
-                AuditEntry(
-                    event="password.changed",
-                    occurred_at=now,
-                    user_id=str(user.id),
-                    session_id=caller.session_id,
-                    context=context,
-                )
-            )
+            await uow.audit.record(audited("password.changed"))
             await uow.commit()
         await self.limiter.reset("login-account", *limit_key)

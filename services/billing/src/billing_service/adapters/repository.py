@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tessera.storage import entity_from_row, row_values
 
 from billing_service.adapters.models import InvoiceRow
 from billing_service.domain.invoices import Invoice, InvoiceStatus
@@ -17,18 +17,7 @@ from billing_service.domain.paging import PageCursor
 
 
 def _to_invoice(row: InvoiceRow) -> Invoice:
-    return Invoice(
-        id=row.id,
-        order_id=row.order_id,
-        user_id=row.user_id,
-        amount_cents=row.amount_cents,
-        currency=row.currency,
-        status=InvoiceStatus(row.status),
-        idempotency_key=row.idempotency_key,
-        created_at=row.created_at,
-        refunded_at=row.refunded_at,
-        refund_reason=row.refund_reason,
-    )
+    return entity_from_row(Invoice, row, status=InvoiceStatus(row.status))
 
 
 class SqlInvoiceStore:
@@ -40,16 +29,7 @@ class SqlInvoiceStore:
     async def add_or_get_existing(self, invoice: Invoice) -> Invoice:
         # INSERT .. ON CONFLICT DO NOTHING, then read back: concurrent charges with one key
         # serialise on the unique index, and no savepoint or retry loop is needed.
-        values: dict[str, Any] = {
-            "id": invoice.id,
-            "order_id": invoice.order_id,
-            "user_id": invoice.user_id,
-            "amount_cents": invoice.amount_cents,
-            "currency": invoice.currency,
-            "status": invoice.status.value,
-            "idempotency_key": invoice.idempotency_key,
-            "created_at": invoice.created_at,
-        }
+        values = row_values(InvoiceRow, invoice, status=invoice.status.value)
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await self._session.execute(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from billing_service.api.deps import InvoiceReader, InvoicesDep
-from billing_service.domain.invoices import Invoice
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
 
 class InvoiceOut(BaseModel):
-    """An invoice as clients see it."""
+    """An invoice as clients see it (read from the domain's `Invoice`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str
     order_id: str
@@ -23,18 +24,6 @@ class InvoiceOut(BaseModel):
     currency: str
     status: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceOut:
-        return cls(
-            id=invoice.id,
-            order_id=invoice.order_id,
-            user_id=invoice.user_id,
-            amount_cents=invoice.amount_cents,
-            currency=invoice.currency,
-            status=invoice.status.value,
-            created_at=invoice.created_at,
-        )
 
 
 class InvoiceList(BaseModel):
@@ -52,10 +41,10 @@ async def list_invoices(
     page_token: str = Query(default="", max_length=512),
 ) -> InvoiceList:
     page = await use_cases.list(caller, page_size=page_size, page_token=page_token)
-    items = [InvoiceOut.of(invoice) for invoice in page.invoices]
+    items = [InvoiceOut.model_validate(invoice) for invoice in page.invoices]
     return InvoiceList(items=items, next_page_token=page.next_page_token)
 
 
 @router.get("/{invoice_id}")
 async def get_invoice(invoice_id: str, caller: InvoiceReader, use_cases: InvoicesDep) -> InvoiceOut:
-    return InvoiceOut.of(await use_cases.get(caller, invoice_id))
+    return InvoiceOut.model_validate(await use_cases.get(caller, invoice_id))

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tessera.storage import entity_from_row, row_values
 
 from orders_service.adapters.models import IdempotencyKeyRow, OrderLineRow, OrderRow
 from orders_service.domain.idempotency import IdempotencyRecord, IdempotentRequest, RecordedAnswer
@@ -15,18 +16,8 @@ from orders_service.domain.orders import Order, OrderLine, OrderStatus
 
 
 def _to_order(row: OrderRow) -> Order:
-    return Order(
-        id=row.id,
-        owner_id=row.owner_id,
-        status=OrderStatus(row.status),
-        currency=row.currency,
-        lines=tuple(
-            OrderLine(sku=line.sku, quantity=line.quantity, unit_price_cents=line.unit_price_cents)
-            for line in row.lines
-        ),
-        created_at=row.created_at,
-        invoice_id=row.invoice_id,
-    )
+    lines = tuple(entity_from_row(OrderLine, line) for line in row.lines)
+    return entity_from_row(Order, row, status=OrderStatus(row.status), lines=lines)
 
 
 def _to_record(row: IdempotencyKeyRow) -> IdempotencyRecord:
@@ -54,24 +45,11 @@ class SqlOrderStore:
         self._sessions = sessions
 
     async def add(self, order: Order, *, idempotency: IdempotentRequest | None = None) -> bool:
-        row = OrderRow(
-            id=order.id,
-            owner_id=order.owner_id,
-            status=order.status.value,
-            currency=order.currency,
-            total_cents=order.total_cents,
-            invoice_id=order.invoice_id,
-            created_at=order.created_at,
-            lines=[
-                OrderLineRow(
-                    position=position,
-                    sku=line.sku,
-                    quantity=line.quantity,
-                    unit_price_cents=line.unit_price_cents,
-                )
-                for position, line in enumerate(order.lines)
-            ],
-        )
+        lines = [
+            OrderLineRow(**row_values(OrderLineRow, line, position=position))
+            for position, line in enumerate(order.lines)
+        ]
+        row = OrderRow(**row_values(OrderRow, order, status=order.status.value, lines=lines))
         try:
             async with self._sessions.begin() as session:
                 session.add(row)
