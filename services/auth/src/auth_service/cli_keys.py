@@ -40,6 +40,7 @@ from auth_service.domain.keys import KeyState
 from auth_service.errors import KeyStoreError
 
 EXIT_NOT_READY = 3
+WAIT_RECHECK_SECONDS = 1.0
 
 
 def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
@@ -96,6 +97,7 @@ async def _active_kid(store: SigningKeyStore) -> str:
 
 async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
     expected = await _active_kid(store)
+    announced: datetime | None = None
     while True:
         try:
             outcome = await store.rotate(expected_active=expected)
@@ -107,13 +109,16 @@ async def _rotate(store: SigningKeyStore, *, no_wait: bool) -> tuple[int, str]:
                     f"every verifier to have it; it may sign from {_when(exc.ready_at)} "
                     f"(in {max(wait, 0):.0f} s). Run again then, or without --no-wait."
                 )
-            print(
-                f"waiting {max(wait, 0):.1f} s until every verifier can have the next key "
-                f"{exc.next_kid}",
-                file=sys.stderr,
-                flush=True,
-            )
-            await asyncio.sleep(max(wait, 0) + 0.1)
+            if exc.ready_at != announced:
+                announced = exc.ready_at
+                print(
+                    f"waiting {max(wait, 0):.1f} s until every verifier can have the next key "
+                    f"{exc.next_kid}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            # Re-read the keys while waiting: a rotation by someone else ends the wait at once.
+            await asyncio.sleep(min(max(wait, 0) + 0.1, WAIT_RECHECK_SECONDS))
             continue
         if outcome.changes.already_rotated_to is not None or not outcome.changes.rotates:
             if outcome.changes.create_next:
