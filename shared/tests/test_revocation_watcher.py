@@ -20,7 +20,7 @@ from tessera import (
     ServiceTokenProvider,
     TokenVerifier,
 )
-from tessera.revocation import Backoff
+from tessera.revocation import Backoff, HttpRevocationFeed
 
 from .auth_double import AuthDouble, serving
 
@@ -61,10 +61,10 @@ async def running(
         **kwargs,
     }
     watcher = RevocationWatcher(
-        base_url=feed.base_url,
-        token_provider=feed.tokens,
+        feed=HttpRevocationFeed(
+            base_url=feed.base_url, token_provider=feed.tokens, http_client=feed.client
+        ),
         index=index,
-        http_client=feed.client,
         **options,
     )
     await watcher.start()

@@ -1,4 +1,5 @@
-"""BackgroundTask: one named asyncio task that a long-lived component runs while it is started.
+"""BackgroundTask: one named asyncio task that a long-lived component runs while it is started;
+`wait_for_event`: the one way those loops wait for a wake-up or a timeout.
 
 Every such component (the JWKS refresher, the revocation watcher, auth's key-ring refresher and
 maintenance loop) starts its loop with `start()` and ends it with `stop()`, which cancels the
@@ -16,11 +17,26 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+async def wait_for_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` have passed; whether it is set.
+
+    Not `asyncio.wait_for(event.wait(), seconds)`: on Python 3.11 that swallows a cancellation
+    arriving just as the event is set (CPython gh-86296), and a loop around it then runs on, so
+    `BackgroundTask.stop()` (or a server's shutdown) waits for ever. `asyncio.timeout` tells its
+    own cancellation from the caller's.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await event.wait()
+    return event.is_set()
 
 
 class BackgroundTask:
@@ -47,9 +63,9 @@ class BackgroundTask:
         if task is None:
             return
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # the loop had died on its own; say so once, then it is gone
-            logger.exception("Background task failed", extra={"task": self.name})
+        await asyncio.wait({task})  # not `await task`: the caller's own cancellation propagates
+        if not task.cancelled() and task.exception() is not None:
+            # the loop had died on its own; say so once, then it is gone
+            logger.error(
+                "Background task failed", exc_info=task.exception(), extra={"task": self.name}
+            )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
-from tessera.revocation import RevocationIndex, RevocationWatcher
+from tessera.revocation import HttpRevocationFeed, RevocationIndex, RevocationWatcher
 from tessera.service_tokens import ServiceTokenProvider
 from tessera.token_exchange import TokenExchanger
 from tessera.tokens.verifier import TokenVerifier
@@ -132,8 +132,7 @@ class ServiceIdentity:
         if self._watcher_tokens is None:
             return
         self.watcher = RevocationWatcher(
-            base_url=self._auth_url,
-            token_provider=self._watcher_tokens,
+            feed=HttpRevocationFeed(base_url=self._auth_url, token_provider=self._watcher_tokens),
             index=self.index,
             verifier=verifier,
             fail_closed_after_seconds=self._fail_closed_after,

@@ -3,10 +3,19 @@ kept current by a watcher of auth's list + watch feed and consulted by TokenVeri
 
 from tessera.revocation.events import MalformedEventError, RevocationEvent
 from tessera.revocation.index import RevocationIndex
-from tessera.revocation.watcher import Backoff, RevocationWatcher
+from tessera.revocation.watcher import (
+    Backoff,
+    FeedGoneError,
+    FeedSource,
+    HttpRevocationFeed,
+    RevocationWatcher,
+)
 
 __all__ = [
     "Backoff",
+    "FeedGoneError",
+    "FeedSource",
+    "HttpRevocationFeed",
     "MalformedEventError",
     "RevocationEvent",
     "RevocationIndex",

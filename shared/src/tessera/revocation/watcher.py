@@ -1,18 +1,22 @@
 """RevocationWatcher: keeps a RevocationIndex in step with auth's feed (list + watch, DESIGN §4).
 
-At start it lists every relevant event (`GET /v1/revocations`), then long-polls
-`GET /v1/revocations/watch?after=CURSOR&timeout=30`, applying events and keeping the cursor.
-A 410 (cursor older than auth's pruning) re-lists; any other failure backs off with jitter (at
-most `backoff_max_seconds`) and resumes from the cursor, so no event committed meanwhile is
-missed. Key events also drop the key's cached tokens from the verifier. Every call carries this
-service's token (scope `revocations:read`); a 401 renews it.
+At start it lists every relevant event, then long-polls for the events after its cursor,
+applying them and keeping the cursor. A gone cursor (410: older than auth's pruning) re-lists;
+any other failure backs off with jitter (at most `backoff_max_seconds`) and resumes from the
+cursor, so no event committed meanwhile is missed. Key events also drop the key's cached tokens
+from the verifier.
+
+Where the pages come from is a `FeedSource`: `HttpRevocationFeed` for orders and billing
+(`GET /v1/revocations`, `GET /v1/revocations/watch?after=CURSOR&timeout=30`, with this service's
+token, scope `revocations:read`; a 401 renews it), or auth's own feed read in process, so auth
+checks its own tokens against the same index every resource service keeps.
 
 Example::
 
     index = RevocationIndex()
     verifier = TokenVerifier(..., revocation_check=index.check)
-    watcher = RevocationWatcher(base_url=settings.AUTH_URL, token_provider=feed_token,
-                                index=index, verifier=verifier)
+    feed = HttpRevocationFeed(base_url=settings.AUTH_URL, token_provider=feed_token)
+    watcher = RevocationWatcher(feed=feed, index=index, verifier=verifier)
     await watcher.start()     # returns after the first list, or after a few seconds without one
     ...
     await watcher.aclose()
@@ -21,17 +25,16 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from tessera._token_endpoint import TokenEndpointError
-from tessera.background import BackgroundTask
+from tessera.background import BackgroundTask, wait_for_event
 from tessera.metrics import (
     REVOCATION_ENTRIES,
     REVOCATION_EVENTS_APPLIED,
@@ -53,11 +56,69 @@ WATCH_GRACE_SECONDS = 10.0
 
 
 class FeedError(Exception):
-    """Raised (internally) when the feed answers something other than a page of events."""
+    """Raised when the feed answers something other than a page of events."""
 
 
 class FeedGoneError(FeedError):
-    """Raised (internally) on 410: the cursor is older than auth's pruning; re-list."""
+    """Raised by a FeedSource when the cursor is older than auth's pruning (410); re-list."""
+
+
+class FeedSource(Protocol):
+    """Where a watcher reads pages `{"events": [...], "cursor": ...}` from."""
+
+    async def list_page(self) -> Any:
+        """Every event still relevant, and the cursor to watch from."""
+        ...
+
+    async def watch_page(self, cursor: str, *, poll_seconds: float) -> Any:
+        """The events after `cursor` as soon as there are any (none after `poll_seconds`);
+        FeedGoneError when the cursor can no longer be resumed from."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpRevocationFeed:
+    """auth's feed over HTTP, with this service's token (scope `revocations:read`)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token_provider: ServiceTokenSource,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._tokens = token_provider
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient()
+
+    async def list_page(self) -> Any:
+        return await self._get(LIST_PATH, {}, read_seconds=10.0)
+
+    async def watch_page(self, cursor: str, *, poll_seconds: float) -> Any:
+        params = {"after": cursor, "timeout": f"{poll_seconds:g}"}
+        return await self._get(WATCH_PATH, params, read_seconds=poll_seconds + WATCH_GRACE_SECONDS)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _get(self, path: str, params: dict[str, str], *, read_seconds: float) -> Any:
+        token = await self._tokens.token()
+        response = await self._client.get(
+            self._base_url + path,
+            params=params,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(5.0, read=read_seconds),
+        )
+        if response.status_code == httpx.codes.GONE:
+            raise FeedGoneError("410")
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            self._tokens.invalidate()
+        if response.status_code != httpx.codes.OK:
+            raise FeedError(f"revocation feed answered {response.status_code}")
+        return response.json()
 
 
 class Backoff:
@@ -89,12 +150,10 @@ class RevocationWatcher:
     def __init__(
         self,
         *,
-        base_url: str,
-        token_provider: ServiceTokenSource,
+        feed: FeedSource,
         index: RevocationIndex,
         verifier: TokenVerifier | None = None,
         fail_closed_after_seconds: float | None = None,
-        http_client: httpx.AsyncClient | None = None,
         watch_timeout_seconds: float = 30,
         backoff_initial_seconds: float = 0.2,
         backoff_max_seconds: float = 5,
@@ -103,14 +162,11 @@ class RevocationWatcher:
         unhealthy_after_seconds: float = 60,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._tokens = token_provider
+        self._feed = feed
         self.index = index
         self._verifier = verifier
         if fail_closed_after_seconds is not None:
             index.fail_closed_after_seconds = fail_closed_after_seconds
-        self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient()
         self._watch_timeout = watch_timeout_seconds
         self._backoff = Backoff(backoff_initial_seconds, backoff_max_seconds)
         self._prune_interval = prune_interval_seconds
@@ -153,14 +209,12 @@ class RevocationWatcher:
         if not self._loop.running:
             self._export_metrics()
             self._loop.start()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first_sync.wait(), self._startup_wait)
+        await wait_for_event(self._first_sync, self._startup_wait)
 
     async def aclose(self) -> None:
-        """Stop the loop and close the HTTP client if it is ours."""
+        """Stop the loop and close the feed."""
         await self._loop.stop()
-        if self._owns_client:
-            await self._client.aclose()
+        await self._feed.aclose()
 
     async def _run(self) -> None:
         while True:
@@ -195,8 +249,7 @@ class RevocationWatcher:
         await asyncio.sleep(delay)
 
     async def _list(self) -> None:
-        page = await self._get(LIST_PATH, {}, read_seconds=10.0)
-        self._accept(page)
+        self._accept(_checked(await self._feed.list_page()))
         self._first_sync.set()
 
     async def _watch(self) -> None:
@@ -206,36 +259,7 @@ class RevocationWatcher:
         poll_seconds = self._watch_timeout if self._connected else 0
         if self._connected:
             self.index.mark_watching(self._watch_timeout + WATCH_GRACE_SECONDS)
-        params = {"after": self._cursor, "timeout": f"{poll_seconds:g}"}
-        page = await self._get(
-            WATCH_PATH, params, read_seconds=self._watch_timeout + WATCH_GRACE_SECONDS
-        )
-        self._accept(page)
-
-    async def _get(
-        self, path: str, params: dict[str, str], *, read_seconds: float
-    ) -> dict[str, Any]:
-        token = await self._tokens.token()
-        response = await self._client.get(
-            self._base_url + path,
-            params=params,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(5.0, read=read_seconds),
-        )
-        if response.status_code == httpx.codes.GONE:
-            raise FeedGoneError("410")
-        if response.status_code == httpx.codes.UNAUTHORIZED:
-            self._tokens.invalidate()
-        if response.status_code != httpx.codes.OK:
-            raise FeedError(f"revocation feed answered {response.status_code}")
-        page = response.json()
-        if not isinstance(page, dict) or not isinstance(page.get("events"), list):
-            raise FeedError("revocation feed page has no events list")
-        cursor = page.get("cursor")
-        if isinstance(cursor, bool) or not isinstance(cursor, str | int):
-            raise FeedError("revocation feed page has no cursor")
-        page["cursor"] = str(cursor)
-        return page
+        self._accept(_checked(await self._feed.watch_page(self._cursor, poll_seconds=poll_seconds)))
 
     def _accept(self, page: dict[str, Any]) -> None:
         for item in page["events"]:
@@ -265,6 +289,16 @@ class RevocationWatcher:
         REVOCATION_LAG.set_function(index.staleness_seconds)
         for kind in ("session", "user", "token", "key"):
             REVOCATION_ENTRIES.labels(kind).set_function(_size_of(index, kind))
+
+
+def _checked(page: Any) -> dict[str, Any]:
+    """A well-formed page, its cursor as a string; FeedError for anything else."""
+    if not isinstance(page, dict) or not isinstance(page.get("events"), list):
+        raise FeedError("revocation feed page has no events list")
+    cursor = page.get("cursor")
+    if isinstance(cursor, bool) or not isinstance(cursor, str | int):
+        raise FeedError("revocation feed page has no cursor")
+    return {**page, "cursor": str(cursor)}
 
 
 def _size_of(index: RevocationIndex, kind: str) -> Callable[[], float]:

@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
-from tessera.background import BackgroundTask
+from tessera.background import BackgroundTask, wait_for_event
 from tessera.metrics import JWKS_FETCH_FAILURES, JWKS_FETCHES, JWKS_KEYS
 from tessera.tokens.segments import decode_segment
 
@@ -228,9 +228,7 @@ class JwksCache:
     async def _refresh_forever(self) -> None:
         while True:
             # The floor keeps a zero retry delay (or a clock that stands still) from spinning.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(self.seconds_until_refresh(), 0.05))
-            if self._wake.is_set():
+            if await wait_for_event(self._wake, max(self.seconds_until_refresh(), 0.05)):
                 self._wake.clear()
                 await self._fetch("key_revoked")
                 continue

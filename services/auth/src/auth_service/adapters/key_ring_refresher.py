@@ -14,14 +14,13 @@ per `miss_cooldown_seconds`, so garbage kids cannot turn into a query per reques
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from prometheus_client import Counter, Gauge
-from tessera.background import BackgroundTask
+from tessera.background import BackgroundTask, wait_for_event
 
 from auth_service.adapters.signing_key_store import KeyFingerprint, SigningKeyStore
 from auth_service.domain.keys import KeyRing, KeyState
@@ -123,8 +122,7 @@ class KeyRingRefresher:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._reload_seconds)
+            await wait_for_event(self._wake, self._reload_seconds)
             self._wake.clear()
             try:
                 await self.reload()

@@ -15,13 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from prometheus_client import Gauge
 from sqlalchemy.engine import make_url
+from tessera.background import wait_for_event
 
 logger = logging.getLogger(__name__)
+
+LISTENER_CONNECT_WAIT_SECONDS = 5.0
+"""How long start-up waits for LISTEN before serving anyway (polling covers the gap)."""
 
 LISTENER_CONNECTED = Gauge(
     "auth_postgres_listener_connected", "1 while the PostgreSQL LISTEN connection is up"
@@ -90,12 +94,27 @@ class PostgresListener:
             LISTENER_CONNECTED.set(1)
             self._catch_up()  # anything committed while we were not listening
             while not lost.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self._probe_seconds)
-                if not lost.is_set():
+                if not await wait_for_event(lost, self._probe_seconds):
                     await connection.fetchval("SELECT 1", timeout=5)  # raises on a dead link
         finally:
             self.connected.clear()
             LISTENER_CONNECTED.set(0)
             with contextlib.suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2))
+
+
+@contextlib.asynccontextmanager
+async def listening(listener: PostgresListener | None) -> AsyncIterator[None]:
+    """Run the LISTEN connection (PostgreSQL only) while the block runs."""
+    if listener is None:
+        yield
+        return
+    task = asyncio.create_task(listener.run(), name="postgres-listen")
+    try:
+        # serve anyway after the wait; polling covers the gap
+        await wait_for_event(listener.connected, LISTENER_CONNECT_WAIT_SECONDS)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

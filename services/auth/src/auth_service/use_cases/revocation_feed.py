@@ -12,13 +12,12 @@ query and the wait still wakes it; a bounded re-check interval covers a lost not
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter
+from tessera.background import wait_for_event
 
 from auth_service.domain.ports import RevocationEventSource
 from auth_service.domain.revocation_feed import FeedPage, FeedWakeups, encode_cursor, parse_cursor
@@ -73,8 +72,7 @@ class RevocationFeed:
                 remaining = deadline - self.monotonic()
                 if remaining <= 0:
                     return FeedPage(events=(), cursor=after)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), min(remaining, self.recheck_seconds))
+                await wait_for_event(woken, min(remaining, self.recheck_seconds))
         finally:
             self.wakeups.watchers -= 1
 
