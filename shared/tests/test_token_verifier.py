@@ -212,6 +212,17 @@ async def test_a_future_iat_beyond_the_leeway_is_rejected(
     assert (await rejects(verifier, token)).reason == "not_yet_valid"
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat", "ver"])
+@pytest.mark.parametrize("value", [10**400, 2**63, 1e300, -1, 253_402_300_800])
+async def test_a_signed_numeric_claim_out_of_range_is_refused_not_a_crash(
+    verifier: TokenVerifier, mint: Mint, claims: Claims, claim: str, value: float
+) -> None:
+    # a validly signed exp of 10**400 once made `exp + leeway` raise OverflowError (a 500)
+    if claim == "ver" and isinstance(value, float):
+        value = int(value)
+    assert (await rejects(verifier, mint(claims(**{claim: value})))).reason == "claims"
+
+
 @pytest.mark.parametrize(
     "missing", ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "ver"]
 )

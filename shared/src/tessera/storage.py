@@ -23,7 +23,9 @@ Imported only by adapters and wiring: the domain never sees SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,10 +46,19 @@ STORAGE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
-    """Create the directory of a SQLite file (the embedded default lives under `var/`)."""
+    """Create a SQLite file's directory (mode 0700) and the file itself (mode 0600) if missing.
+
+    The files hold password hashes and sealed keys: no other local user may read them. SQLite
+    creates its `-wal` and `-shm` files with the database file's mode.
+    """
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def create_engine(database_url: str) -> AsyncEngine:

@@ -5,8 +5,8 @@ size (<= 8 KiB, ASCII) -> three canonical base64url segments -> header: a JSON o
 `alg` exactly RS256 (pinned, never taken from the token), a string `kid`, `typ` at+jwt, and no
 `jwk`/`jku`/`x5u`/`x5c`/`crit` -> key for the kid (unknown -> reject; no URL in a token is
 ever fetched) -> RS256 signature with `cryptography` -> claims: required and well typed
-(numbers are int/float, never bool or str), `iss` exact, `aud` contains ours, `exp`/`nbf`/`iat`
-within the leeway -> the revocation hook, which also runs on every cache hit.
+(numbers are int/float and in range, never bool or str), `iss` exact, `aud` contains ours,
+`exp`/`nbf`/`iat` within the leeway -> the revocation hook, which also runs on every cache hit.
 
 Verified tokens are cached (exact token string -> Principal) until their `exp`, bounded in size,
 so a repeated token costs a dict lookup and an expiry check.
@@ -31,6 +31,10 @@ from tessera.tokens.principal import Principal
 from tessera.tokens.segments import decode_segment
 
 MAX_TOKEN_BYTES = 8 * 1024
+MAX_TIMESTAMP = 253_402_300_799
+"""9999-12-31T23:59:59Z: the largest `exp`/`nbf`/`iat` accepted (any larger is an attack)."""
+MAX_VERSION = 2**31 - 1
+"""The largest `ver` (auth stores it in a 32-bit column)."""
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 HEADER_CACHE_SIZE = 64
@@ -175,7 +179,7 @@ class TokenVerifier:
         audience = _audience(claims)
         if self.audience not in audience:
             raise InvalidTokenError("The token is not meant for this service", reason="audience")
-        exp, nbf, iat = (_number(claims, name) for name in ("exp", "nbf", "iat"))
+        exp, nbf, iat = (_timestamp(claims, name) for name in ("exp", "nbf", "iat"))
         now = self._clock()
         if exp + self._leeway <= now:
             raise InvalidTokenError("The token has expired", reason="expired")
@@ -192,7 +196,7 @@ class TokenVerifier:
             client_id=_string(claims, "client_id"),
             scopes=frozenset(_string(claims, "scope", allow_empty=True).split()),
             roles=_roles(claims),
-            ver=_integer(claims, "ver"),
+            ver=_integer(claims, "ver", maximum=MAX_VERSION),
             jti=_string(claims, "jti"),
             issued_at=math.floor(iat),
             expires_at=math.floor(exp),
@@ -245,16 +249,21 @@ def _string(claims: dict[str, Any], name: str, *, allow_empty: bool = False) -> 
     return value
 
 
-def _number(claims: dict[str, Any], name: str) -> float:
+def _timestamp(claims: dict[str, Any], name: str) -> float:
+    """A NumericDate (RFC 7519 §2) from 0 to MAX_TIMESTAMP: checked before any arithmetic, so a
+    validly signed `exp` of 10**400 is refused, not an OverflowError."""
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _missing(name)
+    if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= MAX_TIMESTAMP:
         raise _missing(name)
     return value
 
 
-def _integer(claims: dict[str, Any], name: str) -> int:
+def _integer(claims: dict[str, Any], name: str, *, maximum: int) -> int:
+    """A whole number from 0 to `maximum`."""
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise _missing(name)
     return value
 
