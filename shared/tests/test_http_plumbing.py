@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 from tessera import (
     CurrentPrincipal,
@@ -22,7 +22,9 @@ from tessera import (
     require_scopes,
 )
 from tessera.logging import JsonFormatter
+from tessera.settings import ServiceSettings
 
+BODY_LIMIT = 4096
 Mint = Callable[..., str]
 Claims = Callable[..., dict[str, Any]]
 
@@ -37,7 +39,13 @@ def build_app(verifier: TokenVerifier, ready: list[bool]) -> FastAPI:
     async def database_ready() -> bool:
         return ready[0]
 
-    install_service_defaults(app, service="orders", readiness={"database": database_ready})
+    install_service_defaults(
+        app,
+        service="orders",
+        readiness={"database": database_ready},
+        max_body_bytes=BODY_LIMIT,
+        trusted_proxies=["10.0.0.9", "10.42.0.0/16"],  # a gateway, and an ingress pod network
+    )
     app.state.token_verifier = verifier
 
     @app.get("/v1/me")
@@ -58,6 +66,14 @@ def build_app(verifier: TokenVerifier, ready: list[bool]) -> FastAPI:
     @app.get("/v1/gone")
     async def gone() -> None:
         raise ProblemError(410, "Gone", "This order was archived", type="https://tessera/gone")
+
+    @app.get("/v1/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/v1/caller")
+    async def caller(request: Request) -> dict[str, str | None]:
+        return {"ip": request.client.host if request.client else None, "scheme": request.url.scheme}
 
     return app
 
@@ -199,3 +215,78 @@ async def test_the_access_log_names_request_and_caller_but_never_the_token(
     assert entry["status"] == 200
     assert entry["path"] == "/v1/me"
     assert token not in "".join(lines)
+
+
+async def test_an_unhandled_error_is_one_logged_500_and_never_escapes_the_app(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ASGITransport re-raises what escapes the app: before, Starlette's last-resort handler
+    # answered, re-raised, and uvicorn logged the traceback again and dropped the connection.
+    http, _ = client
+    with caplog.at_level(logging.ERROR):
+        response = await http.get("/v1/bug")
+
+    assert_problem(response, 500)
+    assert "a bug" not in response.text
+    assert [r.exc_info is not None for r in caplog.records if r.levelno >= logging.ERROR] == [True]
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000, b"{" * 5000, b'{"quantity": ' * 3000, b"\xff\xfe"]
+)
+async def test_a_malformed_json_body_is_a_4xx_problem(client: Client, body: bytes) -> None:
+    http, _ = client
+    response = await http.post(
+        "/v1/items", content=body[:BODY_LIMIT], headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(client: Client) -> None:
+    http, _ = client
+    declared = await http.post("/v1/items", content=b"x" * (BODY_LIMIT + 1))
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(3):
+            yield b" " * BODY_LIMIT
+
+    streamed = await http.post(
+        "/v1/items", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert_problem(declared, 413)
+    assert_problem(streamed, 413)
+    assert (await http.post("/v1/items", json={"quantity": 1})).status_code == 200
+
+
+async def test_x_forwarded_for_counts_only_from_a_trusted_proxy_and_only_as_an_address(
+    verifier: TokenVerifier,
+) -> None:
+    app = build_app(verifier, [True])
+
+    async def from_peer(peer: str, **headers: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://orders") as http:
+            return await http.get("/v1/caller", headers=headers)
+
+    stranger = await from_peer("127.0.0.1", **{"X-Forwarded-For": "203.0.113.7"})
+    gateway = await from_peer(
+        "10.0.0.9", **{"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto": "https"}
+    )
+    garbage = await from_peer("10.0.0.9", **{"X-Forwarded-For": "not-an-ip<script>"})
+    via_ingress = await from_peer("10.42.3.4", **{"X-Forwarded-For": "203.0.113.8, 10.42.9.9"})
+
+    assert stranger.json() == {"ip": "127.0.0.1", "scheme": "http"}
+    assert gateway.json() == {"ip": "203.0.113.7", "scheme": "https"}
+    assert via_ingress.json() == {"ip": "203.0.113.8", "scheme": "http"}
+    assert_problem(garbage, 400)
+
+
+@pytest.mark.parametrize("entry", ["gateway", "10.0.0.300", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_not_an_address_or_network_is_refused_at_start_up(
+    entry: str,
+) -> None:
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        ServiceSettings(DATABASE_URL="sqlite://", HTTP_PORT=0, TRUSTED_PROXIES=f"10.0.0.9,{entry}")

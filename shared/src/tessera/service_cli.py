@@ -7,7 +7,8 @@
         )
 
 `migrate` applies the service's Alembic migrations to its `DATABASE_URL`; `serve` runs uvicorn
-(uvloop, httptools, JSON logs, `X-Forwarded-For` believed only from `TRUSTED_PROXIES`) and
+(uvloop, httptools, JSON logs; `X-Forwarded-For` is the app's to believe, and only from
+`TRUSTED_PROXIES`: `tessera.http.forwarded`) and
 never migrates (the launcher, compose or an init container does, first). Invalid settings are
 one line on stderr and exit 2. A service adds commands of its own (auth: `users`, `clients`,
 `keys`) as `ServiceCommand`s.
@@ -53,8 +54,7 @@ def serve(app: Any, settings: ServiceSettings) -> None:
         port=settings.HTTP_PORT,
         loop="uvloop",
         http="httptools",
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
+        proxy_headers=False,  # tessera.http.forwarded decides who the caller is
         log_config=None,
         access_log=False,  # tessera's middleware writes the JSON access log
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -13,6 +13,7 @@ and refuses the embedded default's conveniences in `ENVIRONMENT=production`.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -35,12 +36,27 @@ class ServiceSettings(BaseModel):
     """auth's public URL as clients see it: the `iss` of every token. Never from a request."""
     TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=MAX_TOKEN_LEEWAY_SECONDS)
     LOG_LEVEL: str = "INFO"
-    TRUSTED_PROXIES: str = "127.0.0.1"
-    """Comma-separated peers whose X-Forwarded-For is believed (the gateway)."""
+    TRUSTED_PROXIES: str = ""
+    """Comma-separated peer addresses or networks (`10.42.0.0/16`, for ingress pods whose
+    addresses change) whose X-Forwarded-For is believed: the gateway's, and nobody else's (the
+    default: trust no one, every caller is the peer it connects from)."""
+    MAX_REQUEST_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Bodies larger than this are refused with 413 before they are read."""
 
     @property
     def trusted_proxies(self) -> list[str]:
         return [ip.strip() for ip in self.TRUSTED_PROXIES.split(",") if ip.strip()]
+
+    @model_validator(mode="after")
+    def _trusted_proxies_are_addresses(self) -> ServiceSettings:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return self
 
 
 class ResourceServerSettings(ServiceSettings, ServiceIdentitySettings):

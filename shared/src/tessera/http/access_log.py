@@ -3,6 +3,11 @@
 The middleware reads `X-Request-ID` (or makes one), sets `request_id_var`, echoes the id on the
 response, records a latency histogram and writes one JSON access-log line per request with the
 caller's `sub` once authentication has named it (`note_subject`).
+
+It is also where an error nothing else handled ends: logged once, with its traceback, and
+answered 500 problem+json, so the client's keep-alive connection survives and uvicorn has
+nothing left to log (Starlette's own last-resort handler would answer, re-raise, and uvicorn
+would log the traceback a second time and drop the connection).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera.context import request_id_var
+from tessera.http.problems import problem_response
 from tessera.metrics import HTTP_REQUEST_DURATION
 
 access_logger = logging.getLogger("tessera.access")
+error_logger = logging.getLogger("tessera.errors")
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _request_facts: ContextVar[dict[str, Any] | None] = ContextVar(
@@ -62,12 +69,13 @@ class RequestContextMiddleware:
         _request_facts.set(facts)
         encoded_id = request_id.encode("ascii")
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", encoded_id))
                 message = {**message, "headers": headers}
@@ -75,6 +83,14 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            error_logger.exception("Unhandled error")
+            if responded:  # half an answer is out: only dropping the connection can say so
+                raise
+            unexpected = problem_response(
+                500, "Internal Server Error", "An unexpected error occurred"
+            )
+            await unexpected(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

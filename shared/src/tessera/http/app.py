@@ -2,6 +2,7 @@
 
     app = create_service_app(
         "orders",                                               # the title: "Tessera orders"
+        settings,                                               # body limit, trusted proxies
         resource=ResourceServer(settings, audience="orders"),   # verifier, JWKS, revocations
         database=Database.connect(settings.DATABASE_URL),       # readiness + dispose
         lifespan=own_lifespan,                                  # the service's own parts
@@ -27,6 +28,7 @@ from tessera.http.defaults import ReadinessCheck, ReadinessDetail, install_servi
 
 if TYPE_CHECKING:
     from tessera.resource_server import ResourceServer
+    from tessera.settings import ServiceSettings
     from tessera.storage import Database
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -34,6 +36,7 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def create_service_app(
     service: str,
+    settings: ServiceSettings,
     *,
     title: str | None = None,
     resource: ResourceServer | None = None,
@@ -73,5 +76,12 @@ def create_service_app(
         app.state.token_verifier = resource.verifier
         app.state.service_identity = resource.identity  # its index and watcher, for operators
     checks.update(readiness or {})
-    install_service_defaults(app, service=service, readiness=checks, details=reporters)
+    install_service_defaults(
+        app,
+        service=service,
+        readiness=checks,
+        details=reporters,
+        max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        trusted_proxies=settings.trusted_proxies,
+    )
     return app

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
 from tessera.http.access_log import RequestContextMiddleware
+from tessera.http.body_limit import BodyLimitMiddleware
+from tessera.http.forwarded import ForwardedHeadersMiddleware
 from tessera.http.problems import install_problem_handlers, problem_response
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 ReadinessDetail = Callable[[], Mapping[str, object]]
 """State worth showing in /readyz that does not decide readiness (e.g. a fail-open feed's lag)."""
 READINESS_TIMEOUT_SECONDS = 2.0
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 logger = logging.getLogger(__name__)
 
 
@@ -30,8 +33,11 @@ def install_service_defaults(
     service: str,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     details: Mapping[str, ReadinessDetail] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    trusted_proxies: Sequence[str] = (),
 ) -> None:
-    """Add the request-id/access-log middleware, problem handlers and operations routes.
+    """Add the middleware (the caller's address through `trusted_proxies` only, request ids
+    and the access log, 413 past `max_body_bytes`), problem handlers and operations routes.
 
     `readiness` maps a dependency name (e.g. "database", "jwks") to a check; `/readyz` answers
     200 only when every check returns True within two seconds, else 503 problem+json naming them.
@@ -39,7 +45,9 @@ def install_service_defaults(
     """
     checks = dict(readiness or {})
     reporters = dict(details or {})
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)  # it sees (and logs) every answer
+    app.add_middleware(ForwardedHeadersMiddleware, trusted_proxies=trusted_proxies)  # first
     install_problem_handlers(app)
     app.state.service_name = service
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tessera.context import current_principal_var
 from tessera.http.access_log import note_subject
@@ -43,7 +44,18 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-async def authenticate(request: Request) -> Principal:
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An access token from auth (`POST /v1/auth/login`, or a refresh).",
+)
+"""Declares the bearer scheme in OpenAPI (so `/docs` can send a token); parsing is ours."""
+
+
+async def authenticate(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)] = None,
+) -> Principal:
     """Verify the request's bearer token and remember the caller for logs and outgoing calls."""
     token = bearer_token(request.headers.get("authorization"))
     verifier: TokenVerifier = request.app.state.token_verifier

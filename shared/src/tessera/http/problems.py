@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from tessera.errors import ServiceError
 from tessera.tokens.challenges import bearer_challenge
@@ -107,12 +108,33 @@ async def _problem_error(_: Request, exc: Exception) -> Response:
     )
 
 
-async def _http_exception(_: Request, exc: Exception) -> Response:
+async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem_response(exc.status_code, None, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem_response(exc.status_code, None, detail, headers=headers)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, asked of the routes themselves (Starlette's
+    405 names only the first route's, so `Allow` said POST for a path that also serves GET;
+    and an included router is one route that serves many)."""
+    routes = request.app.router.routes
+    served = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(served)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
