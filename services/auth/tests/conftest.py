@@ -67,6 +67,7 @@ def settings(database_url: str, key_encryption_key: str) -> Settings:
         # generous limits: only the rate-limit tests tighten them
         LOGIN_RATE_LIMIT_PER_ACCOUNT="1000/minute",
         LOGIN_RATE_LIMIT_PER_IP="1000/minute",
+        LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT="1000/minute",
         REFRESH_RATE_LIMIT_PER_IP="10000/minute",
         REGISTER_RATE_LIMIT_PER_IP="1000/minute",
     )

@@ -8,6 +8,9 @@ keys, builds the use cases over their ports, and runs the background parts until
     KeyRingRefresher ─changed──> feed wake-up (a key event may have come with it), and the
                                  verifiers forget tokens of keys that left the ring
     MaintenanceLoop (one replica at a time): key schedule, event pruning, sealed successors
+    RevocationWatcher (in process) ──> the RevocationIndex auth's own verifier consults, as
+                                 every resource service's does (and every local commit that
+                                 revokes applies its events at once)
 
 The CLI builds only what each command needs from the same functions (`*_from(settings)`), so
 the app and `create-admin` or `keys rotate` hash, store and sign exactly alike.
@@ -15,7 +18,6 @@ the app and `create-admin` or `keys rotate` hash, store and sign exactly alike.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from tessera import KeySource, TokenVerifier
+from tessera import RevocationIndex, RevocationWatcher, TokenVerifier
 
 from auth_service.adapters.client_repository import ServiceClientStore
 from auth_service.adapters.client_settings import (
@@ -35,13 +37,15 @@ from auth_service.adapters.client_settings import (
 from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
 from auth_service.adapters.key_ring_refresher import KeyRingRefresher
 from auth_service.adapters.maintenance import Chore, MaintenanceLoop
-from auth_service.adapters.pg_listener import PostgresListener
+from auth_service.adapters.own_revocations import InProcessFeed, revocation_event_of
+from auth_service.adapters.pg_listener import PostgresListener, listening
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.revocation_events import RevocationEventStore
 from auth_service.adapters.session_repository import clear_expired_sealed_successors
 from auth_service.adapters.signing_key_store import KEYS_CHANNEL, SigningKeyStore
 from auth_service.adapters.storage import Storage, open_storage
 from auth_service.adapters.subject_status import SqlSubjectStatus
+from auth_service.adapters.subject_verifiers import SubjectVerifiers
 from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_TOKEN_LEEWAY_SECONDS, Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.key_lifecycle import KeySchedule
@@ -58,7 +62,6 @@ from auth_service.use_cases.service_grants import ServiceGrants
 from auth_service.use_cases.sessions import Sessions
 
 AUDIENCE = "auth"
-LISTENER_CONNECT_WAIT_SECONDS = 5.0
 SEALED_SUCCESSOR_CLOCK_MARGIN = timedelta(seconds=60)
 """Kept this much past the grace window before clearing: the replica clearing may run ahead of
 the one a benign retry reaches, and clearing early would turn that retry into reuse."""
@@ -124,6 +127,7 @@ def rate_limiter_from(settings: Settings) -> RateLimiter:
         settings.REDIS_URL,
         {
             "login-account": settings.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+            "login-account-failures": settings.LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT,
             "login-ip": settings.LOGIN_RATE_LIMIT_PER_IP,
             "refresh-ip": settings.REFRESH_RATE_LIMIT_PER_IP,
             "register-ip": settings.REGISTER_RATE_LIMIT_PER_IP,
@@ -149,36 +153,6 @@ async def provision_configured_clients(settings: Settings, clients: ServiceClien
     )
 
 
-class SubjectVerifiers:
-    """A verifier of subject tokens per calling client (`aud` must name it), over the key ring."""
-
-    def __init__(self, settings: Settings, keys: KeySource, clock: Callable[[], float]) -> None:
-        self._settings = settings
-        self._keys = keys
-        self._clock = clock
-        self._verifiers: dict[str, TokenVerifier] = {}
-
-    def __call__(self, caller: str) -> TokenVerifier:
-        verifier = self._verifiers.get(caller)
-        if verifier is None:
-            verifier = TokenVerifier(
-                issuer=self._settings.ISSUER,
-                audience=caller,
-                keys=self._keys,
-                leeway_seconds=self._settings.TOKEN_LEEWAY_SECONDS,
-                clock=self._clock,
-                cache_size=1_000,
-            )
-            self._verifiers[caller] = verifier
-        return verifier
-
-    def forget_keys(self, kids: frozenset[str]) -> None:
-        """Drop cached subject tokens signed by keys that left the ring (emergency revocation)."""
-        for verifier in self._verifiers.values():
-            for kid in kids:
-                verifier.forget_key(kid)
-
-
 @dataclass
 class AuthRuntime:
     """Everything the request handlers reach through `app.state.runtime`, built at start-up."""
@@ -192,7 +166,9 @@ class AuthRuntime:
     session_policy: SessionPolicy
     rate_limiter: RateLimiter
     token_verifier: TokenVerifier
-    """auth's verifier of its own tokens, in process: the refreshed key ring is its KeySource."""
+    """auth's verifier of its own tokens, in process: the refreshed key ring is its KeySource,
+    and it consults `revocation_index` like every resource service's verifier does."""
+    revocation_index: RevocationIndex
     key_refresher: KeyRingRefresher
     maintenance: MaintenanceLoop
     accounts: Accounts
@@ -238,23 +214,6 @@ def _maintenance_chores(
 
 
 @contextlib.asynccontextmanager
-async def _listening(listener: PostgresListener | None) -> AsyncIterator[None]:
-    """Run the LISTEN connection (PostgreSQL only) while the block runs."""
-    if listener is None:
-        yield
-        return
-    task = asyncio.create_task(listener.run(), name="postgres-listen")
-    try:
-        with contextlib.suppress(TimeoutError):  # serve anyway; polling covers the gap
-            await asyncio.wait_for(listener.connected.wait(), LISTENER_CONNECT_WAIT_SECONDS)
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@contextlib.asynccontextmanager
 async def open_runtime(
     settings: Settings,
     *,
@@ -294,13 +253,17 @@ async def open_runtime(
             refresher = KeyRingRefresher(
                 key_store, keys, reload_seconds=settings.SIGNING_KEY_RELOAD_SECONDS
             )
+            index = RevocationIndex(leeway_seconds=settings.TOKEN_LEEWAY_SECONDS)
             verifier = TokenVerifier(
                 issuer=settings.ISSUER,
                 audience=AUDIENCE,
                 keys=refresher,
                 leeway_seconds=settings.TOKEN_LEEWAY_SECONDS,
                 clock=clock,
+                revocation_check=index.check,
             )
+            watcher = RevocationWatcher(feed=InProcessFeed(feed), index=index, verifier=verifier)
+            storage.revoked = lambda revocation: index.apply(revocation_event_of(revocation))
             subject_verifiers = SubjectVerifiers(settings, refresher, clock)
 
             def keys_changed(removed: frozenset[str]) -> None:
@@ -330,10 +293,13 @@ async def open_runtime(
                 session_policy=policy,
                 rate_limiter=limiter,
                 token_verifier=verifier,
+                revocation_index=index,
                 key_refresher=refresher,
                 maintenance=maintenance,
                 accounts=Accounts(uow, hasher, limiter, now),
-                logins=Logins(uow, hasher, issuer, limiter, now),
+                logins=Logins(
+                    uow, hasher, issuer, limiter, now, known_ip_days=settings.KNOWN_IP_DAYS
+                ),
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
                 sessions=Sessions(uow, policy, hasher, limiter, now),
                 administration=Administration(uow, policy, now),
@@ -353,12 +319,14 @@ async def open_runtime(
             events.start()
             refresher.start()
             try:
-                async with _listening(listener):
+                async with listening(listener):
+                    await watcher.start()
                     maintenance.start()
                     try:
                         yield runtime
                     finally:
                         await maintenance.aclose()
+                        await watcher.aclose()
             finally:
                 await refresher.aclose()
                 events.stop()

@@ -114,6 +114,11 @@ class Settings(BaseSettings, ServiceSettings):
     # the back-off grow; every window expires by itself, so nobody is locked out for good.
     LOGIN_RATE_LIMIT_PER_ACCOUNT: str = "5/minute;20/hour;100/day"
     LOGIN_RATE_LIMIT_PER_IP: str = "30/minute;300/hour"
+    # The ceiling no choice of IP escapes: failed logins of one account from every IP together.
+    # An IP the account signed in from in the last KNOWN_IP_DAYS is exempt (ADR 0009), so a
+    # stranger spraying guesses cannot lock the owner out at home.
+    LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT: str = "10/minute;100/hour;300/day"
+    KNOWN_IP_DAYS: int = Field(default=90, ge=1, le=365)
     REFRESH_RATE_LIMIT_PER_IP: str = "120/minute;2000/hour"
     REGISTER_RATE_LIMIT_PER_IP: str = "10/minute;50/hour"
     # Failed service-client authentications at the token endpoint (only failures count).

@@ -40,7 +40,9 @@ def create_app(
         runtime: AuthRuntime | None = getattr(app.state, "runtime", None)
         return runtime is not None and await runtime.storage.is_reachable()
 
-    app = create_service_app("auth", lifespan=lifespan, readiness={"database": database_ready})
+    app = create_service_app(
+        "auth", settings, lifespan=lifespan, readiness={"database": database_ready}
+    )
     for module in (users, login, token, sessions, well_known, revocations):
         app.include_router(module.router)
     # browsers on other allow-listed origins (never "*": credentials are allowed)

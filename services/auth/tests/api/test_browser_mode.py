@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from auth_service.config import Settings
+from auth_service.use_cases.refresh import REFUSED
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     ORIGIN,
     PASSWORD,
     Auth,
     csrf_header,
+    mobile_login,
+    refresh_mobile,
     refresh_web,
     register,
     running,
@@ -234,6 +237,58 @@ async def test_too_many_logins_get_429_with_retry_after_but_other_accounts_still
         assert await attempt("bob@example.com", PASSWORD) == 200
 
 
+async def test_failures_from_many_ips_close_new_ips_to_the_account_but_not_the_owners_own(
+    settings: Settings,
+) -> None:
+    # Found from outside: the per-account limit was kept per (account, IP), so a guesser
+    # rotating X-Forwarded-For (or real addresses) had no ceiling at all.
+    async with running(
+        settings, TRUSTED_PROXIES="127.0.0.1", LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT="4/minute"
+    ) as auth:
+        await register(auth.http, "ada@example.com")
+        await register(auth.http, "bob@example.com")
+
+        async def attempt(email: str, password: str, ip: str) -> int:
+            body = {"email": email, "password": password, "client_id": "mobile"}
+            answer = await auth.http.post(
+                "/v1/auth/login", json=body, headers={"X-Forwarded-For": ip}
+            )
+            return answer.status_code
+
+        home = "198.51.100.1"
+        assert await attempt("ada@example.com", PASSWORD, home) == 200
+        guesses = [await attempt("ada@example.com", "wrong", f"203.0.113.{n}") for n in range(5)]
+
+        assert guesses == [401, 401, 401, 401, 429]
+        assert await attempt("ada@example.com", PASSWORD, "203.0.113.99") == 429
+        assert await attempt("ada@example.com", PASSWORD, home) == 200  # signed in here lately
+        assert await attempt("bob@example.com", PASSWORD, "203.0.113.99") == 200
+
+
+async def test_an_address_the_owner_signed_in_from_long_ago_is_not_exempt(
+    settings: Settings,
+) -> None:
+    async with running(
+        settings,
+        TRUSTED_PROXIES="127.0.0.1",
+        LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT="2/day",
+        KNOWN_IP_DAYS=30,
+    ) as auth:
+        await register(auth.http, "ada@example.com")
+        body = {"email": "ada@example.com", "password": PASSWORD, "client_id": "mobile"}
+        old_home = {"X-Forwarded-For": "198.51.100.1"}
+        assert (await auth.http.post("/v1/auth/login", json=body, headers=old_home)).is_success
+        auth.clock.advance(31 * 24 * 3600)
+        wrong = {**body, "password": "wrong"}
+        for n in range(2):
+            headers = {"X-Forwarded-For": f"203.0.113.{n}"}
+            await auth.http.post("/v1/auth/login", json=wrong, headers=headers)
+
+        refused = await auth.http.post("/v1/auth/login", json=body, headers=old_home)
+
+        assert refused.status_code == 429
+
+
 async def test_refreshes_are_rate_limited_per_ip_with_an_rfc6749_answer(settings: Settings) -> None:
     async with running(settings, REFRESH_RATE_LIMIT_PER_IP="2/minute") as auth:
         statuses = []
@@ -249,3 +304,40 @@ async def test_refreshes_are_rate_limited_per_ip_with_an_rfc6749_answer(settings
         assert response.headers["cache-control"] == "no-store"
         assert set(response.json()) == {"error", "error_description"}
         assert response.json()["error"] == "temporarily_unavailable"
+
+
+async def test_a_rotated_web_token_presented_as_mobile_revokes_the_family(auth: Auth) -> None:
+    # Found from outside: W0 with client_id=mobile (no cookie, no CSRF) answered "issued to
+    # another client" and left the family alive, so a stolen old token could probe its session.
+    async with auth.browser() as browser:
+        await web_login(browser, "ada@example.com")
+        first = browser.cookies.get("__Secure-tessera_rt") or ""
+        assert (await refresh_web(browser)).status_code == 200  # W0 is used, W1 lives
+        auth.clock.advance(auth.runtime.settings.REFRESH_GRACE_SECONDS + 1)
+
+        probe = await auth.http.post(
+            "/v1/auth/token",
+            data={"grant_type": "refresh_token", "client_id": "mobile", "refresh_token": first},
+        )
+
+        assert probe.json() == {"error": "invalid_grant", "error_description": REFUSED}
+        assert (await refresh_web(browser)).status_code == 400  # W1 died with its family
+        assert "session.reuse_detected" in await auth.audit_events()
+
+
+async def test_every_refused_refresh_token_gets_the_same_answer(auth: Auth) -> None:
+    mobile = await mobile_login(auth.http, "ada@example.com")
+    rotated = mobile["refresh_token"]
+    live = (await refresh_mobile(auth.http, rotated)).json()["refresh_token"]
+    async with auth.browser() as browser:
+        await web_login(browser, "ada@example.com")
+        web_token = browser.cookies.get("__Secure-tessera_rt") or ""
+
+    unknown = await refresh_mobile(auth.http, "tsr_" + "A" * 43)
+    other_client = await refresh_mobile(auth.http, web_token)  # a live web token, as mobile
+    auth.clock.advance(auth.runtime.settings.REFRESH_GRACE_SECONDS + 1)
+    reused = await refresh_mobile(auth.http, rotated)
+    after_reuse = await refresh_mobile(auth.http, live)
+
+    answers = {(r.status_code, r.text) for r in (unknown, other_client, reused, after_reuse)}
+    assert answers == {(400, '{"error":"invalid_grant","error_description":"' + REFUSED + '"}')}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from auth_service.adapters.models import AuditRow
 from auth_service.config import Settings
 
@@ -291,22 +292,25 @@ async def test_an_admin_role_change_makes_old_access_tokens_stale(auth: Auth) ->
     assert me.json()["roles"] == ["admin", "user"]
 
 
-async def test_login_and_failed_login_are_audited_with_ip_and_user_agent(auth: Auth) -> None:
-    await register(auth.http, "ada@example.com")
-    headers = {"User-Agent": "tessera-test/1", "X-Forwarded-For": "203.0.113.7"}
-    await auth.http.post(
-        "/v1/auth/login",
-        json={"email": "ada@example.com", "password": "nope", "client_id": "mobile"},
-        headers=headers,
-    )
-    ok = await auth.http.post(
-        "/v1/auth/login",
-        json={"email": "ada@example.com", "password": PASSWORD, "client_id": "mobile"},
-        headers=headers,
-    )
-    assert ok.status_code == 200
+async def test_login_and_failed_login_are_audited_with_ip_and_user_agent(
+    settings: Settings,
+) -> None:
+    async with running(settings, TRUSTED_PROXIES="127.0.0.1") as auth:
+        await register(auth.http, "ada@example.com")
+        headers = {"User-Agent": "tessera-test/1", "X-Forwarded-For": "203.0.113.7"}
+        await auth.http.post(
+            "/v1/auth/login",
+            json={"email": "ada@example.com", "password": "nope", "client_id": "mobile"},
+            headers=headers,
+        )
+        ok = await auth.http.post(
+            "/v1/auth/login",
+            json={"email": "ada@example.com", "password": PASSWORD, "client_id": "mobile"},
+            headers=headers,
+        )
+        assert ok.status_code == 200
+        rows = {row.event: row for row in await auth.rows(AuditRow)}
 
-    rows = {row.event: row for row in await auth.rows(AuditRow)}
     assert (rows["login.failure"].ip, rows["login.success"].ip) == ("203.0.113.7", "203.0.113.7")
     assert rows["login.success"].user_agent == "tessera-test/1"
     assert PASSWORD not in str([(r.detail, r.user_agent) for r in rows.values()])
@@ -327,3 +331,49 @@ async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(settings: Setti
 
 async def test_sessions_need_a_bearer_token(auth: Auth) -> None:
     assert (await auth.http.get("/v1/sessions")).status_code == 401
+
+
+async def test_after_logout_every_bearer_endpoint_of_auth_refuses_the_access_token(
+    auth: Auth,
+) -> None:
+    # Found from outside: orders refused the token within ~30 ms, /v1/users/me kept answering
+    # 200 until it expired. auth now checks its own tokens against the revocation index too.
+    phone, _ = await _phone_and_tablet(auth)
+    headers = bearer(phone["access_token"])
+    assert (await auth.http.get("/v1/users/me", headers=headers)).status_code == 200
+
+    assert (await _log_out(auth, phone["access_token"], phone["refresh_token"])).status_code == 204
+
+    calls = [
+        auth.http.get("/v1/users/me", headers=headers),
+        auth.http.get("/v1/sessions", headers=headers),
+        auth.http.post("/v1/auth/logout-all", headers=headers),
+        auth.http.post(
+            "/v1/users/me/password",
+            headers=headers,
+            json={"current_password": PASSWORD, "new_password": "battery staple"},
+        ),
+    ]
+    for answer in [await call for call in calls]:
+        assert answer.status_code == 401, answer.request.url
+        assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+        assert "revoked" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 60_000, b'{"refresh_token": ' * 2000, b"\xff"])
+async def test_a_malformed_body_at_token_or_logout_is_a_4xx_never_a_500(
+    auth: Auth, body: bytes
+) -> None:
+    # Found from outside: 100,000 `[` made both endpoints answer 500 and log two tracebacks.
+    await register(auth.http, "ada@example.com")
+    phone = await mobile_login(auth.http, "ada@example.com")
+    json_type = {"Content-Type": "application/json"}
+
+    token = await auth.http.post("/v1/auth/token", content=body, headers=json_type)
+    logout = await auth.http.post(
+        "/v1/auth/logout", content=body, headers={**json_type, **bearer(phone["access_token"])}
+    )
+
+    assert (token.status_code, token.json()["error"]) == (400, "invalid_request")
+    assert logout.status_code == 400
+    assert logout.headers["content-type"] == "application/problem+json"

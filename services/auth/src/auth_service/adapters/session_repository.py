@@ -17,8 +17,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import entity_from_row, row_values
 
-from auth_service.adapters.models import RefreshTokenRow, SessionRow
+from auth_service.adapters.models import RefreshTokenRow, SessionRow, UserRow
 from auth_service.domain.sessions import RefreshTokenRecord, Session
+from auth_service.domain.users import normalize_email
 
 
 class SqlSessionRepository:
@@ -42,6 +43,19 @@ class SqlSessionRepository:
             .order_by(SessionRow.created_at)
         )
         return [entity_from_row(Session, row) for row in (await self._db.execute(query)).scalars()]
+
+    async def signed_in_from(self, email: str, ip: str, *, since: datetime) -> bool:
+        query = (
+            select(SessionRow.id)
+            .join(UserRow, UserRow.id == SessionRow.user_id)
+            .where(
+                UserRow.email_normalized == normalize_email(email),
+                SessionRow.ip == ip,
+                SessionRow.created_at >= since,
+            )
+            .limit(1)
+        )
+        return (await self._db.execute(query)).first() is not None
 
     async def touch(self, session_id: str, now: datetime) -> None:
         await self._db.execute(

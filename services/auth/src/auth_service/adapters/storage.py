@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -11,17 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from tessera.storage import create_engine, create_session_factory, database_is_reachable
 
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
+from auth_service.domain.sessions import Revocation
 
 
 @dataclass
 class Storage:
-    """The engine and session factory; `unit_of_work()` opens one transaction for a use case."""
+    """The engine and session factory; `unit_of_work()` opens one transaction for a use case.
+
+    `revoked`, when set, is told of every revocation a unit of work commits, right after the
+    commit: this replica's own verifier applies it before the response leaves (the feed brings
+    it to every other replica and service).
+    """
 
     engine: AsyncEngine
     session_factory: async_sessionmaker[Any]
+    revoked: Callable[[Revocation], None] | None = None
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.session_factory)
+        return SqlUnitOfWork(self.session_factory, revoked=self.revoked)
 
     async def is_reachable(self) -> bool:
         return await database_is_reachable(self.engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,11 +34,12 @@ class SqlRevocationEvents:
     async def record(self, revocation: Revocation) -> None:
         self._pending.append(revocation)
 
-    async def write_pending(self) -> None:
-        """Insert the queued events (called by `SqlUnitOfWork.commit`)."""
+    async def write_pending(self) -> list[Revocation]:
+        """Insert the queued events (called by `SqlUnitOfWork.commit`); the ones written."""
         pending, self._pending = self._pending, []
         for revocation in pending:
             await record_revocation_event(self._session, revocation)
+        return pending
 
 
 class SqlUnitOfWork:
@@ -49,8 +51,14 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     revocations: SqlRevocationEvents
 
-    def __init__(self, session_factory: async_sessionmaker[Any]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[Any],
+        *,
+        revoked: Callable[[Revocation], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self._revoked = revoked
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -72,5 +80,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
-        await self.revocations.write_pending()
+        written = await self.revocations.write_pending()
         await self._session.commit()
+        if self._revoked is not None:
+            for revocation in written:
+                self._revoked(revocation)

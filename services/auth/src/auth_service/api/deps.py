@@ -36,8 +36,8 @@ def get_key_ring(runtime: RuntimeDep) -> KeyRing:
     return runtime.keys
 
 
-def get_request_context(request: Request, runtime: RuntimeDep) -> RequestContext:
-    return request_context(request, runtime.settings.trusted_proxies)
+def get_request_context(request: Request) -> RequestContext:
+    return request_context(request)
 
 
 def caller_of(principal: Principal) -> Caller:

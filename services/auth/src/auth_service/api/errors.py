@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from tessera.http.openapi import problem_responses
 from tessera.storage import STORAGE_FAILURES
 
 from auth_service.errors import AuthServiceError
@@ -28,6 +29,30 @@ from auth_service.errors import AuthServiceError
 logger = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+OAUTH_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "error_description"],
+    "properties": {
+        "error": {"type": "string", "examples": ["invalid_grant"]},
+        "error_description": {"type": "string"},
+    },
+}
+OAUTH_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}},
+    }
+    for status, description in (
+        (400, "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, ..."),
+        (401, "invalid_client (with a Basic challenge)"),
+        (403, "a browser request failing the CSRF or origin checks (invalid_request)"),
+        (429, "temporarily_unavailable: a rate limit, with Retry-After"),
+        (503, "temporarily_unavailable: the database is away, with Retry-After"),
+    )
+}
+OAUTH_ERROR_RESPONSES[413] = problem_responses(413)[413]
+"""The token endpoint's errors, as RFC 6749 §5.2 JSON; a body over the limit is refused with
+problem+json before the endpoint reads anything."""
 STORAGE_RETRY_AFTER_SECONDS = 1
 
 

@@ -7,12 +7,13 @@ the body and logs out with its bearer token. Login is rate limited per account+I
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
-from tessera import InvalidTokenError, Principal
+from tessera import InvalidTokenError, Principal, ProblemError
+from tessera.http.bodies import decode_json
+from tessera.http.openapi import problem_responses
 
 from auth_service.api.browser_security import (
     ANONYMOUS_BINDING,
@@ -29,7 +30,7 @@ from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_
 from auth_service.api.schemas import CsrfResponse, LoginRequest, TokenResponse
 from auth_service.domain.sessions import Caller, ClientId
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses())
 CLEAR_SITE_DATA = '"cookies", "storage"'
 
 
@@ -80,15 +81,16 @@ async def login(
 
 
 async def _optional_body_refresh_token(request: Request) -> str | None:
+    """The refresh token a mobile logout may send; an empty body is fine, a malformed one 400."""
     raw = await request.body()
     if not raw:
         return None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
-            parsed = json.loads(raw)
+            parsed = decode_json(raw)
         except ValueError:
-            return None
+            raise ProblemError(400, "Bad Request", "The body is not well-formed JSON") from None
         token = parsed.get("refresh_token") if isinstance(parsed, dict) else None
         return token if isinstance(token, str) else None
     token = (await request.form()).get("refresh_token")

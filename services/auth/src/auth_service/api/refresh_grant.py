@@ -61,7 +61,7 @@ async def refresh_token_grant(request: Request, params: Mapping[str, str]) -> JS
         result = await runtime.refresh_tokens.rotate(
             presented=presented,
             client_id=client_id.value,
-            context=request_context(request, settings.trusted_proxies),
+            context=request_context(request),
             check_session=csrf_session_check(request, settings, runtime.csrf_key) if web else None,
         )
     except InvalidGrantError as error:

@@ -1,13 +1,11 @@
-"""Who is calling: the client IP (honouring X-Forwarded-For only from trusted proxies) and UA.
+"""Where a request came from, as sessions, the audit log and rate limits record it.
 
-Sessions, the audit log and rate limits all key on this IP, so a forged X-Forwarded-For from an
-untrusted peer must be ignored: we take the peer address unless the peer is a trusted proxy,
-and then the right-most address in X-Forwarded-For that is not itself a trusted proxy.
+The caller's IP is `request.client`, which `tessera.http.forwarded` has already set from
+X-Forwarded-For when, and only when, the peer is a trusted proxy; the user agent is cut to
+what the tables hold.
 """
 
 from __future__ import annotations
-
-from collections.abc import Collection
 
 from fastapi import Request
 
@@ -16,21 +14,13 @@ from auth_service.domain.sessions import RequestContext
 MAX_USER_AGENT_LENGTH = 512
 
 
-def client_ip(request: Request, trusted_proxies: Collection[str]) -> str | None:
-    peer = request.client.host if request.client else None
-    if peer is None or peer not in trusted_proxies:
-        return peer
-    forwarded = request.headers.get("x-forwarded-for", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if hop not in trusted_proxies:
-            return hop[:64]
-    return peer
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
-def request_context(request: Request, trusted_proxies: Collection[str]) -> RequestContext:
+def request_context(request: Request) -> RequestContext:
     user_agent = request.headers.get("user-agent")
     return RequestContext(
-        ip=client_ip(request, trusted_proxies),
+        ip=client_ip(request),
         user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
     )

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from tessera import Principal, require_scopes
+from tessera.http.openapi import problem_responses
 
 from auth_service.api.deps import RuntimeDep
 
-router = APIRouter(prefix="/v1/revocations", tags=["revocations"])
+router = APIRouter(prefix="/v1/revocations", tags=["revocations"], responses=problem_responses(410))
 FeedReader = Annotated[Principal, Depends(require_scopes("revocations:read"))]
 
 

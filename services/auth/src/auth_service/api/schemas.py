@@ -18,7 +18,11 @@ MAX_PASSWORD_LENGTH = 1024
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(max_length=320)
+    email: EmailStr = Field(
+        max_length=320,
+        description="An email address; special-use domains (RFC 6761, e.g. `.test`, "
+        "`.invalid`, `.localhost`) and IP literals are refused with 422.",
+    )
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 

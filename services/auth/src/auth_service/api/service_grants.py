@@ -62,7 +62,7 @@ def token_response(body: dict[str, Any]) -> JSONResponse:
 
 async def _authenticated_client(request: Request, params: Mapping[str, str]) -> ServiceClient:
     runtime = get_runtime(request)
-    ip = client_ip(request, runtime.settings.trusted_proxies) or "unknown"
+    ip = client_ip(request) or "unknown"
     return await runtime.service_grants.authenticate(
         lambda: client_credentials_of(request.headers.get("authorization"), params), ip=ip
     )

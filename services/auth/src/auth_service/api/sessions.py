@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from tessera.http.openapi import problem_responses
 
 from auth_service.api.deps import AdminCaller, ContextDep, CurrentCaller, RuntimeDep, SessionsCaller
 from auth_service.api.schemas import (
@@ -18,7 +19,7 @@ from auth_service.api.schemas import (
     UserResponse,
 )
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], responses=problem_responses(404))
 
 
 @router.get("/v1/sessions")

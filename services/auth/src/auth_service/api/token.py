@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from tessera.http.bodies import decode_json
 
-from auth_service.api.errors import TokenEndpointRoute
+from auth_service.api.errors import OAUTH_ERROR_RESPONSES, TokenEndpointRoute
 from auth_service.api.refresh_grant import refresh_token_grant
 from auth_service.api.service_grants import SERVICE_GRANTS, GrantHandler
 from auth_service.errors import InvalidRequestError, UnsupportedGrantTypeError
@@ -22,6 +23,50 @@ from auth_service.errors import InvalidRequestError, UnsupportedGrantTypeError
 router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=TokenEndpointRoute)
 GRANTS: dict[str, GrantHandler] = {"refresh_token": refresh_token_grant, **SERVICE_GRANTS}
 MAX_PARAMETER_LENGTH = 16_384
+_PARAMETERS = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        name: {"type": "string", "maxLength": MAX_PARAMETER_LENGTH, "description": description}
+        for name, description in (
+            ("grant_type", "refresh_token, client_credentials or RFC 8693 token exchange"),
+            ("client_id", "web or mobile (refresh_token), or a service client"),
+            ("refresh_token", "mobile only: web sends it as the refresh cookie"),
+            ("client_secret", "a service client's secret, if not in HTTP Basic"),
+            ("audience", "client_credentials and token exchange"),
+            ("scope", "space-separated"),
+            ("subject_token", "token exchange: the user's access token"),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+        )
+    },
+}
+_TOKEN_RESPONSE = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "examples": ["Bearer"]},
+        "expires_in": {"type": "integer"},
+        "refresh_token": {"type": "string", "description": "mobile refresh only"},
+        "scope": {"type": "string"},
+        "issued_token_type": {"type": "string", "description": "token exchange only"},
+    },
+}
+TOKEN_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": _PARAMETERS},
+            "application/json": {"schema": _PARAMETERS},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "A token",
+            "content": {"application/json": {"schema": _TOKEN_RESPONSE}},
+        }
+    },
+}
 
 
 async def token_parameters(request: Request) -> Mapping[str, str]:
@@ -29,7 +74,7 @@ async def token_parameters(request: Request) -> Mapping[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
-            body = await request.json()
+            body = decode_json(await request.body())
         except ValueError:
             raise InvalidRequestError("the body is not JSON") from None
         if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
@@ -38,7 +83,9 @@ async def token_parameters(request: Request) -> Mapping[str, str]:
     else:
         try:
             form = await request.form()
-        except HTTPException:  # a multipart body Starlette cannot parse (no boundary, ...)
+        except HTTPException as exc:  # a multipart body Starlette cannot parse (no boundary, ...)
+            if exc.status_code == 413:
+                raise  # too large, not malformed: the body limit's own answer
             raise InvalidRequestError("the body is not a form") from None
         items = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
     params: dict[str, str] = {}
@@ -51,7 +98,7 @@ async def token_parameters(request: Request) -> Mapping[str, str]:
     return params
 
 
-@router.post("/token")
+@router.post("/token", responses=OAUTH_ERROR_RESPONSES, openapi_extra=TOKEN_OPENAPI)
 async def token(request: Request) -> JSONResponse:
     params = await token_parameters(request)
     grant_type = params.get("grant_type")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from tessera.http.openapi import problem_responses
 
 from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep
 from auth_service.api.schemas import RegisterRequest, UserResponse
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], responses=problem_responses(409))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

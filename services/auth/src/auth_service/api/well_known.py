@@ -11,12 +11,13 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from tessera.http.openapi import problem_responses
 
 from auth_service.api.deps import KeyRingDep, SettingsDep
 from auth_service.config import TOKEN_EXCHANGE_GRANT
 from auth_service.domain.access_tokens import ADMIN_SCOPES, USER_SCOPES
 
-router = APIRouter(prefix="/.well-known", tags=["discovery"])
+router = APIRouter(prefix="/.well-known", tags=["discovery"], responses=problem_responses(304))
 
 # The grants `POST /v1/auth/token` dispatches on (api/token.py; a test keeps the two equal).
 # There is no authorization endpoint: users log in with `POST /v1/auth/login`.

@@ -52,6 +52,10 @@ class SessionRepository(Protocol):
 
     async def touch(self, session_id: str, now: datetime) -> None: ...
 
+    async def signed_in_from(self, email: str, ip: str, *, since: datetime) -> bool:
+        """Whether the account with `email` started a session from `ip` after `since`."""
+        ...
+
     async def revoke(self, session_id: str, *, now: datetime, reason: str) -> bool:
         """Mark one session revoked; False if it already was (or does not exist)."""
         ...

@@ -5,16 +5,20 @@ first refresh token and the audit row; the session id is `sid` in the access tok
 login is audited too (in its own commit), then refused with one message for every cause.
 
 Rate limits: every attempt counts against the caller's IP (`login-ip`) and against the
-account from that IP (`login-account`); a success clears the account's count, so only
-failures add up. Every window expires by itself: the limits slow guessing, never lock out.
+account from that IP (`login-account`); a success clears the latter, so only failures add up.
+Every failure also counts against the account from all IPs together (`login-account-failures`):
+a higher ceiling that no choice of client IP escapes, which an IP the account signed in from
+recently is exempt from, so a stranger can exhaust it for new IPs but never lock the owner
+out where they usually sign in (ADR 0009). Every window expires by itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
 from auth_service.domain.passwords import PasswordHasher
@@ -28,7 +32,7 @@ from auth_service.domain.sessions import (
     Session,
 )
 from auth_service.domain.users import User, normalize_email
-from auth_service.errors import InvalidCredentialsError
+from auth_service.errors import InvalidCredentialsError, RateLimitedError
 from auth_service.use_cases.accounts import verify_password
 
 
@@ -49,6 +53,7 @@ class Logins:
     issuer: AccessTokenIssuer
     limiter: RateLimiter
     clock: Callable[[], datetime]
+    known_ip_days: int = 90
 
     async def log_in(
         self, *, email: str, password: str, client_id: ClientId, context: RequestContext
@@ -59,9 +64,23 @@ class Logins:
         account = normalize_email(email)
         await self.limiter.hit("login-ip", ip)
         await self.limiter.hit("login-account", account, ip)
-        result = await self._log_in(email, password, client_id, context)
+        if not await self._known_ip(account, ip):
+            await self.limiter.check("login-account-failures", account)
+        try:
+            result = await self._log_in(email, password, client_id, context)
+        except InvalidCredentialsError:
+            # counted, never answered: this attempt is refused for its credentials
+            with contextlib.suppress(RateLimitedError):
+                await self.limiter.hit("login-account-failures", account)
+            raise
         await self.limiter.reset("login-account", account, ip)
         return result
+
+    async def _known_ip(self, account: str, ip: str) -> bool:
+        """Whether the account signed in from `ip` within `known_ip_days`."""
+        since = self.clock() - timedelta(days=self.known_ip_days)
+        async with self.units_of_work() as uow:
+            return await uow.sessions.signed_in_from(account, ip, since=since)
 
     async def _log_in(
         self, email: str, password: str, client_id: ClientId, context: RequestContext

@@ -9,11 +9,18 @@ successor), the second then finds it used and is either a benign repeat or reuse
     live (unused)        rotate: mark used, seal the successor under HKDF(raw token), issue
     used, the immediate  the same successor again, opened from the sealed copy (a lost
     parent of the live   response, two tabs); the window is a timestamp comparison
-    token, inside grace  (`now - used_at <= grace`, see `_inside_grace_window`)
-    any other used one   theft assumed: revoke the whole family, write a revocation event
-                         and an audit row, answer invalid_grant
-    unknown, revoked,    invalid_grant, nothing changes
-    expired, wrong client
+    token, inside grace, (`now - used_at <= grace`, see `_inside_grace_window`)
+    same client, live
+    any other used one   theft assumed, whatever else is wrong (another client, an expired
+                         session): revoke the whole family, write a revocation event and an
+                         audit row, answer invalid_grant
+    unknown, of a        invalid_grant, nothing changes
+    revoked session, or
+    live but of another
+    client or expired
+
+Every refusal is the same `invalid_grant` text (`REFUSED`): the presenter never learns which
+check failed (reuse itself is in the audit log).
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ from auth_service.domain.sessions import (
     SessionPolicy,
 )
 from auth_service.errors import InvalidGrantError
+
+REFUSED = "the refresh token is invalid, expired or revoked"
+"""The one description of every refused refresh token: it never says which check failed."""
 
 SessionCheck = Callable[[str | None], None]
 """Called with the id of the session a presented token belongs to (None: no such token) before
@@ -116,34 +126,37 @@ async def refresh_session(
     now: datetime,
     context: RequestContext,
 ) -> RefreshResult:
-    """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything refused."""
+    """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything refused.
+
+    A used token is looked at first: unless it is a benign repeat (the grace window, the same
+    client, a live session), it revokes the family whatever else is wrong with the request, so
+    a stolen old token cannot probe whether its session lives. Every refusal says the same.
+    """
     if not looks_like_refresh_token(presented):
-        raise InvalidGrantError("refresh token is invalid")
+        raise InvalidGrantError(REFUSED)
     record = await uow.refresh_tokens.lock(hash_refresh_token(presented))
     if record is None:
-        raise InvalidGrantError("refresh token is invalid")
+        raise InvalidGrantError(REFUSED)
     session = await uow.sessions.get(record.session_id)
     if session is None or session.revoked_at is not None:
-        raise InvalidGrantError("the session has ended")
-    if session.client_id != client_id:
-        # not reuse: the family stays alive, but a token never crosses clients
-        raise InvalidGrantError("refresh token was issued to another client")
-    expiry = session.expiry(policy, now)
-    if expiry is not None:
-        raise InvalidGrantError(f"the session has expired ({expiry} timeout)")
-    user = await uow.users.get(session.user_id)
-    if user is None:
-        raise InvalidGrantError("the session has ended")
-
-    if record.used_at is None:
+        raise InvalidGrantError(REFUSED)
+    live = session.client_id == client_id and session.expiry(policy, now) is None
+    user = await uow.users.get(session.user_id) if live else None
+    if record.used_at is not None:
+        repeat = None
+        if user is not None:
+            repeat = await _successor_for_repeat(uow, policy, record, presented, now)
+        if repeat is None:
+            await _revoke_for_reuse(uow, policy, session, record, now=now, context=context)
+            raise InvalidGrantError(REFUSED)
+        successor, repeated = repeat, True
+    elif user is None:
+        # a live token of another client or of an ended session: refused, the family untouched
+        raise InvalidGrantError(REFUSED)
+    else:
         successor = await _rotate(uow, policy, record, presented=presented, now=now)
         repeated = False
-    else:
-        repeated_successor = await _successor_for_repeat(uow, policy, record, presented, now)
-        if repeated_successor is None:
-            await _revoke_for_reuse(uow, policy, session, record, now=now, context=context)
-            raise InvalidGrantError("refresh token was already used; the session is revoked")
-        successor, repeated = repeated_successor, True
+    assert user is not None  # a repeat is only looked for with one
 
     access = issuer.issue(grant_for_user(user, client_id=client_id, session_id=session.id))
     await uow.audit.record(
