@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
 IssueToken = Callable[..., str]
@@ -61,7 +62,7 @@ async def test_an_order_is_visible_to_its_owner_and_admins_and_404_to_anyone_els
     assert other.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize(
+INVALID_ORDERS = pytest.mark.parametrize(
     "body",
     [
         {"items": [], "currency": "EUR"},
@@ -70,9 +71,34 @@ async def test_an_order_is_visible_to_its_owner_and_admins_and_404_to_anyone_els
         {"items": [{"sku": "tea", "quantity": 1, "unit_price_cents": -1}], "currency": "EUR"},
         {"items": [{"sku": "tea", "quantity": 1, "unit_price_cents": 1}], "currency": "euro"},
         {"items": [{"sku": "tea", "quantity": 1, "unit_price_cents": 0}], "currency": "EUR"},
+        {"items": [{"sku": " ", "quantity": 1, "unit_price_cents": 1}], "currency": "EUR"},
     ],
-    ids=["no-items", "zero-quantity", "too-many", "negative-price", "bad-currency", "free"],
+    ids=[
+        "no-items",
+        "zero-quantity",
+        "too-many",
+        "negative-price",
+        "bad-currency",
+        "free",
+        "blank",
+    ],
 )
+
+
+@INVALID_ORDERS
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_published_schema_already_refuses_every_order_the_service_refuses(
+    orders: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    # Found by fuzzing: a free order and a blank sku were schema-valid, then refused with 422.
+    document = (await orders.get("/openapi.json")).json()
+    schema = {"$ref": "#/components/schemas/OrderIn", "components": document["components"]}
+
+    assert not jsonschema_rs.validator_for(schema).is_valid(body)
+    assert jsonschema_rs.validator_for(schema).is_valid(TEA)
+
+
+@INVALID_ORDERS
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation: one database
 async def test_an_invalid_order_is_422_problem_json_and_is_not_stored(
     orders: httpx.AsyncClient, issue_token: IssueToken, body: dict[str, Any]
@@ -101,3 +127,18 @@ async def test_placing_an_order_without_orders_write_is_403(
 
 async def test_readiness_reports_the_database_and_the_keys(orders: httpx.AsyncClient) -> None:
     assert (await orders.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_405_names_every_method_the_path_serves_as_its_openapi_documents(
+    orders: httpx.AsyncClient,
+) -> None:
+    # Found by fuzzing: OPTIONS /v1/orders answered `Allow: POST`; the path serves GET too.
+    documented = (await orders.get("/openapi.json")).json()["paths"]["/v1/orders"]
+
+    answer = await orders.options("/v1/orders")
+
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    allowed = answer.headers["allow"].split(", ")
+    assert set(allowed) - {"HEAD"} == {method.upper() for method in documented} == {"GET", "POST"}

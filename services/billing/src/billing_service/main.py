@@ -45,7 +45,9 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
         finally:
             await grpc_server.stop(settings.GRPC_SHUTDOWN_GRACE_SECONDS)
 
-    app = create_service_app("billing", resource=resource, database=database, lifespan=lifespan)
+    app = create_service_app(
+        "billing", settings, resource=resource, database=database, lifespan=lifespan
+    )
     app.state.invoices = use_cases
     app.include_router(invoices.router)
     return app

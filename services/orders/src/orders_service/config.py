@@ -19,6 +19,8 @@ class Settings(BaseSettings, ResourceServerSettings):
 
     DATABASE_URL: str = "sqlite+aiosqlite:///var/orders.db"
     HTTP_PORT: int = Field(default=8002, ge=0, le=65535)
+    MAX_REQUEST_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """An order of a hundred lines fits in well under this."""
     SERVICE_CLIENT_ID: str = "orders"
     BILLING_GRPC_TARGET: str = "127.0.0.1:50051"
     BILLING_DEADLINE_SECONDS: float = Field(default=3.0, gt=0, le=30)

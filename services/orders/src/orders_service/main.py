@@ -46,6 +46,8 @@ def create_app(
         finally:
             await channel.close()
 
-    app = create_service_app("orders", resource=resource, database=database, lifespan=lifespan)
+    app = create_service_app(
+        "orders", settings, resource=resource, database=database, lifespan=lifespan
+    )
     app.include_router(orders.router)
     return app

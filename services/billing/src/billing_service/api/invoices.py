@@ -6,10 +6,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
+from tessera.http.openapi import problem_responses
 
 from billing_service.api.deps import InvoiceReader, InvoicesDep
 
-router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"], responses=problem_responses(404))
 
 
 class InvoiceOut(BaseModel):
@@ -38,7 +39,12 @@ async def list_invoices(
     caller: InvoiceReader,
     use_cases: InvoicesDep,
     page_size: int = Query(default=0, ge=0, description="0 = default; capped by the server"),
-    page_token: str = Query(default="", max_length=512),
+    page_token: str = Query(
+        default="",
+        max_length=512,
+        description="Empty for the first page, else the `next_page_token` of the page before, "
+        "as given: any other value is refused with 422.",
+    ),
 ) -> InvoiceList:
     page = await use_cases.list(caller, page_size=page_size, page_token=page_token)
     items = [InvoiceOut.model_validate(invoice) for invoice in page.invoices]

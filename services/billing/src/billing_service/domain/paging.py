@@ -33,7 +33,7 @@ def decode_page_token(token: str) -> PageCursor | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         created_at, invoice_id = json.loads(raw)
         return PageCursor(datetime.fromisoformat(created_at), str(invoice_id))
-    except (binascii.Error, ValueError, TypeError) as error:
+    except (binascii.Error, ValueError, TypeError, RecursionError) as error:
         raise InvalidPageTokenError("page_token is not a token from a previous page") from error
 
 

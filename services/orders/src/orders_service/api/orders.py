@@ -6,29 +6,39 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 from tessera import problem_for
+from tessera.http.openapi import problem_responses
 
 from orders_service.api.deps import OrderReader, OrdersDep, OrderWriter
 from orders_service.domain.idempotency import IdempotentRequest, RecordedAnswer, fingerprint_of
 from orders_service.domain.orders import MAX_LINES, MAX_QUANTITY, Order, OrderLine, OrderStatus
 from orders_service.errors import OrdersError
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=problem_responses(404, 409))
 
 
 class OrderItem(BaseModel):
     """One line of an order; the domain checks the same rules again."""
 
-    sku: str = Field(min_length=1, max_length=64)
+    sku: str = Field(min_length=1, max_length=64, pattern=r"\S", description="not blank")
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
     unit_price_cents: int = Field(ge=0, le=10**12)
+
+
+PRICED_ITEM: dict[str, JsonValue] = {"properties": {"unit_price_cents": {"minimum": 1}}}
+"""At least one line costs something: an order of zero cents is refused (422)."""
 
 
 class OrderIn(BaseModel):
     """What a client sends to place an order."""
 
-    items: list[OrderItem] = Field(min_length=1, max_length=MAX_LINES)
+    items: list[OrderItem] = Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description="At least one item has a price: an order of zero cents is refused (422).",
+        json_schema_extra={"contains": PRICED_ITEM},
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")
 
 
@@ -97,11 +107,7 @@ def order_answer(outcome: Order | OrdersError) -> RecordedAnswer:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OrderOut,
-    responses={
-        202: {"model": OrderOut, "description": "stored; billing unreachable, pending"},
-        409: {"description": "the first request with this Idempotency-Key is still running"},
-        422: {"description": "invalid order, or the Idempotency-Key was used for another body"},
-    },
+    responses={202: {"model": OrderOut, "description": "stored; billing unreachable, pending"}},
 )
 async def place_order(
     body: OrderIn,
@@ -136,7 +142,7 @@ async def get_order(order_id: str, caller: OrderReader, use_cases: OrdersDep) ->
     return OrderOut.of(order)
 
 
-@router.post("/{order_id}/pay", responses={409: {"description": "not payment_pending"}})
+@router.post("/{order_id}/pay")
 async def pay_order(order_id: str, caller: OrderWriter, use_cases: OrdersDep) -> OrderOut:
     """Charge a payment_pending order (exactly once, however often retried)."""
     return OrderOut.of(await use_cases.pay(order_id, owner_id=caller.sub))
