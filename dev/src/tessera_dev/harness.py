@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 
 from tessera_dev.platform import SERVICE_NAMES, Platform, PortPlan
-from tessera_dev.processes import child_environment, die_with_parent, local_argv
+from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
 RESERVED_PORTS = frozenset({8000, 8001, 8002, 8003, 50051})
@@ -191,7 +191,6 @@ class RunningPlatform:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
         self.processes[name] = RunningProcess(name, process, log_path, log_file)
 
