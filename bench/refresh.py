@@ -96,6 +96,7 @@ async def _measure(database_url: str) -> dict[str, float]:
         PASSWORD_HASH_PARALLELISM=1,
         LOGIN_RATE_LIMIT_PER_ACCOUNT="100000/minute",
         LOGIN_RATE_LIMIT_PER_IP="100000/minute",
+        LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT="100000/minute",
         REFRESH_RATE_LIMIT_PER_IP="10000000/minute",
     )
     app = create_app(settings)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import secrets
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from auth_service.config import Settings as AuthSettings
+from billing_service.config import Settings as BillingSettings
+from orders_service.config import Settings as OrdersSettings
 from tessera_dev.accounts import Account
+from tessera_dev.gateway import BODY_LIMITS, UNSAFE_PATH
 from tessera_dev.harness import RunningPlatform
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -83,3 +93,117 @@ def test_the_gateway_serves_a_page_at_the_root(gateway: httpx.Client) -> None:
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/html")
     assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+TRAVERSALS = [
+    "/v1/orders/../../metrics",
+    "/v1/auth/../revocations",
+    "/v1/auth/%2e%2e/revocations",
+    "/v1/auth/%2E%2E/revocations",
+    "/v1/orders/%2f..%2f..%2fmetrics",
+    "/v1/orders/..%5c..%5cmetrics",
+    "/v1//orders",
+    "/v1/orders/./",
+    "/v1/auth/..",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_a_path_that_normalises_elsewhere_is_refused_not_routed(
+    platform: RunningPlatform, path: str
+) -> None:
+    # Found from outside: routed on the raw path, then normalised by httpx, these reached
+    # orders' /metrics and auth's internal revocation feed.
+    gateway = httpx.URL(platform.plan.gateway.base_url)
+    connection = http.client.HTTPConnection(gateway.host, gateway.port, timeout=30)
+    try:
+        connection.request("GET", path)  # sent as is, like curl --path-as-is
+        answer = connection.getresponse()
+        body = answer.read().decode()
+    finally:
+        connection.close()
+
+    assert answer.status == 400
+    assert answer.getheader("Content-Type", "").startswith("application/problem+json")
+    assert "revocations" not in body
+    assert "tessera_" not in body
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_nginx_refuses_the_same_paths_with_the_same_expression(path: str) -> None:
+    config = (ROOT / "deploy" / "nginx" / "default.conf").read_text()
+    (expression,) = re.findall(
+        r'map \$request_uri \$tessera_unsafe_path \{\s*default 0;\s*"~(.*)" 1;', config
+    )
+
+    assert re.search(expression, path + "?q=1")
+    assert not re.search(expression, "/v1/orders/3f1c?redirect=//elsewhere/..")
+    assert expression == "^[^?]*" + UNSAFE_PATH.pattern  # the dev gateway's rule, before the query
+
+
+def test_nginx_passes_the_matched_path_on_and_merges_no_slashes_silently() -> None:
+    config = (ROOT / "deploy" / "nginx" / "default.conf").read_text()
+    proxied = re.findall(r"^\s*location .*\bproxy_pass\s+([^;]+);", config, re.M)
+
+    assert proxied
+    assert all(target.startswith("http://") for target in proxied)
+    assert not any("$" in target for target in proxied)  # never $request_uri or $uri upstream
+    assert re.search(r"^\s*merge_slashes on;", config, re.M)
+    assert re.search(r"if \(\$tessera_unsafe_path\) \{\s*return 400", config)
+
+
+def test_both_gateways_and_the_services_agree_on_every_body_limit() -> None:
+    config = (ROOT / "deploy" / "nginx" / "default.conf").read_text()
+    server_wide = re.search(r"^    client_max_body_size (\d+)k;", config, re.M)
+    orders_location = re.search(
+        r"location [^{]*/v1/orders[^{]*\{[^}]*client_max_body_size (\d+)m;", config
+    )
+
+    assert server_wide is not None
+    assert orders_location is not None
+    assert int(server_wide.group(1)) * 1024 == BODY_LIMITS["auth"] == BODY_LIMITS["billing"]
+    assert int(orders_location.group(1)) * 1024 * 1024 == BODY_LIMITS["orders"]
+    assert AuthSettings.model_fields["MAX_REQUEST_BODY_BYTES"].default == BODY_LIMITS["auth"]
+    assert BillingSettings.model_fields["MAX_REQUEST_BODY_BYTES"].default == BODY_LIMITS["billing"]
+    assert OrdersSettings.model_fields["MAX_REQUEST_BODY_BYTES"].default == BODY_LIMITS["orders"]
+
+
+def test_bodies_over_a_services_limit_are_refused_at_the_gateway(
+    gateway: httpx.Client, alice: Account
+) -> None:
+    too_big_for_auth = gateway.post(
+        "/v1/auth/login", content=b"x" * (BODY_LIMITS["auth"] + 1), headers=alice.bearer
+    )
+
+    def stream() -> Iterator[bytes]:  # no Content-Length: counted as it is forwarded
+        for _ in range(BODY_LIMITS["orders"] // 65536 + 2):
+            yield b" " * 65536
+
+    too_big_for_orders = gateway.post(
+        "/v1/orders", content=stream(), headers={**alice.bearer, "Content-Type": "application/json"}
+    )
+
+    assert too_big_for_auth.status_code == 413
+    assert too_big_for_orders.status_code == 413
+    assert too_big_for_orders.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_direct_caller_on_loopback_cannot_claim_a_client_address(
+    platform: RunningPlatform,
+) -> None:
+    # The services believe X-Forwarded-For only from the gateway's own address (127.0.0.2);
+    # another local process (here, this test on 127.0.0.1) is just itself.
+    email = f"xff-{secrets.token_hex(4)}@example.org"
+    auth = platform.plan.service("auth").base_url
+    with httpx.Client(base_url=auth, timeout=30) as client:
+        client.post("/v1/users", json={"email": email, "password": "correct horse battery"})
+        login = client.post(
+            "/v1/auth/login",
+            json={"email": email, "password": "correct horse battery", "client_id": "mobile"},
+            headers={"X-Forwarded-For": "203.0.113.99"},
+        ).json()
+        sessions = client.get(
+            "/v1/sessions", headers={"Authorization": f"Bearer {login['access_token']}"}
+        ).json()
+
+    assert [session["ip"] for session in sessions["items"]] == ["127.0.0.1"]

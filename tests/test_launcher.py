@@ -17,6 +17,7 @@ import httpx
 import psutil
 import pytest
 from tessera_dev.harness import free_port_base
+from tessera_dev.launcher import keep_private
 from tessera_dev.platform import PortPlan
 from tessera_dev.service_clients import ServiceClientFiles
 
@@ -83,6 +84,12 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     assert (tmp_path / "var" / "auth.db").exists()
     kek = tmp_path / "var" / "auth-kek"
     assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+    state = [path for path in (tmp_path / "var").iterdir() if path.is_file()]
+    assert {path.name for path in state} >= {"auth.db", "orders.db", "billing.db"}
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in state} == {
+        path.name: 0o600 for path in state
+    }
     assert f"generated a development key-encryption key at {kek}" in launcher.text
     for url in (f"http://localhost:{ports.gateway}/", f"127.0.0.1:{ports.billing_grpc}"):
         assert url in launcher.text
@@ -124,3 +131,15 @@ def test_when_one_service_dies_the_launcher_stops_the_others_and_fails(
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     assert "orders exited" in launcher.text
+
+
+def test_a_var_directory_left_readable_by_an_older_run_is_made_private(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    (var / "auth.db").write_text("argon2 hashes")
+    (var / "auth.db").chmod(0o644)
+
+    keep_private(var)
+
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert stat.S_IMODE((var / "auth.db").stat().st_mode) == 0o600

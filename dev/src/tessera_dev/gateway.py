@@ -7,6 +7,14 @@ client-supplied value), a request id, and the security headers; it streams bodie
 passes every `Set-Cookie`. Any other path serves the SPA from `clients/spa/dist`, or from
 `clients/spa` itself when it is not built (index.html for client-side routes), or a placeholder.
 
+Like the nginx gateway (`deploy/nginx/default.conf`, the same rules), it refuses with 400 a path
+with a dot segment (`/./`, `/../`), an encoded dot, slash or backslash, or an empty segment
+(`//`): routing matches the path as sent, so no path that means something else once normalised
+(by httpx, by an upstream) can reach a route it was not matched to. Bodies over the limit of
+their route (`BODY_LIMITS`, nginx's `client_max_body_size`) are refused with 413 unread. It
+connects to the services from `GATEWAY_SOURCE_ADDRESS` (127.0.0.2 in `make run`), the one
+address they trust X-Forwarded-For from, so no other local process can claim a client address.
+
     GATEWAY_PORT=8000 AUTH_UPSTREAM=http://127.0.0.1:8001 ... python -m tessera_dev.gateway
 """
 
@@ -49,6 +57,14 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/invoices", "billing"),
 )
 """Public path prefixes and the service that owns each; the same table as deploy/nginx."""
+
+BODY_LIMITS: Mapping[str, int] = {"auth": 64 * 1024, "orders": 1024 * 1024, "billing": 64 * 1024}
+"""The largest request body each service takes (its MAX_REQUEST_BODY_BYTES; nginx's
+client_max_body_size for its locations)."""
+
+UNSAFE_PATH = re.compile(r"(%2[eEfF]|%5[cC]|//|/\.\.?(/|\?|$))")
+"""A dot segment, an encoded dot, slash or backslash, or an empty segment: refused with 400.
+The same expression guards the nginx gateway (`$tessera_unsafe_path`)."""
 
 SPA_DIRS = (Path("clients/spa/dist"), Path("clients/spa"))
 """Where the SPA is looked for, relative to the workspace root (the launcher's cwd)."""
@@ -104,6 +120,8 @@ class GatewaySettings:
     port: int
     upstreams: Mapping[str, str]
     spa_dir: Path
+    source_address: str | None = None
+    """The local address the gateway connects to the services from (None: the kernel's pick)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> GatewaySettings:
@@ -116,6 +134,7 @@ class GatewaySettings:
                 "billing": environ.get("BILLING_UPSTREAM", "http://127.0.0.1:8003"),
             },
             spa_dir=Path(environ.get("GATEWAY_SPA_DIR") or _spa_dir()),
+            source_address=environ.get("GATEWAY_SOURCE_ADDRESS") or None,
         )
 
 
@@ -125,6 +144,11 @@ def _spa_dir() -> Path:
         if (candidate / "index.html").is_file():
             return candidate
     return SPA_DIRS[0]
+
+
+def unsafe_path(raw_path: str) -> bool:
+    """Whether the path as sent (percent-encoded, no query) is refused (see `UNSAFE_PATH`)."""
+    return UNSAFE_PATH.search(raw_path) is not None
 
 
 def route_for(path: str) -> str | None:
@@ -156,19 +180,39 @@ def _upstream_headers(request: Request, request_id: str) -> list[tuple[str, str]
     return headers
 
 
-async def _proxy(request: Request, service: str, request_id: str) -> Response:
+class BodyTooLargeError(Exception):
+    """Raised (internally) when a streamed request body passes its route's limit."""
+
+
+async def _limited(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The body, chunk by chunk, until it passes `limit` bytes."""
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        if received > limit:
+            raise BodyTooLargeError
+        yield chunk
+
+
+async def _proxy(request: Request, service: str, request_id: str, raw_path: str) -> Response:
     client: httpx.AsyncClient = request.app.state.http
     upstream = request.app.state.settings.upstreams[service]
-    url = httpx.URL(upstream + request.url.path, query=request.url.query.encode())
+    limit = BODY_LIMITS[service]
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _problem(413, "Content Too Large")
+    url = httpx.URL(upstream + raw_path, query=request.url.query.encode())
     has_body = request.method not in ("GET", "HEAD", "OPTIONS")
     outgoing = client.build_request(
         request.method,
         url,
         headers=_upstream_headers(request, request_id),
-        content=request.stream() if has_body else None,
+        content=_limited(request.stream(), limit) if has_body else None,
     )
     try:
         answer = await client.send(outgoing, stream=True)
+    except BodyTooLargeError:
+        return _problem(413, "Content Too Large")
     except httpx.TransportError:
         return _problem(502, f"{service} is unreachable")
     response = StreamingResponse(
@@ -201,9 +245,13 @@ async def handle(request: Request) -> Response:
     offered = request.headers.get("x-request-id", "")
     request_id = offered if REQUEST_ID.match(offered) else uuid.uuid4().hex
     path = request.url.path
+    raw_path = request.scope.get("raw_path", path.encode()).decode("latin-1")
     service = route_for(path)
-    if service is not None:
-        response = await _proxy(request, service, request_id)
+    response: Response
+    if unsafe_path(raw_path):
+        response = _problem(400, "Bad Request")
+    elif service is not None:
+        response = await _proxy(request, service, request_id, raw_path)
     elif path.startswith(RESERVED_PREFIXES) or request.method not in ("GET", "HEAD"):
         response = _problem(404, "Not Found")
     else:
@@ -234,8 +282,10 @@ def create_app(settings: GatewaySettings) -> Starlette:
         # A reverse proxy must never keep cookies: httpx's client stores every Set-Cookie it sees
         # and would send one user's refresh cookie along with the next user's request.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        # From the one local address the services believe X-Forwarded-For from.
+        transport = httpx.AsyncHTTPTransport(local_address=settings.source_address)
         async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, cookies=no_cookies
+            timeout=timeout, follow_redirects=False, cookies=no_cookies, transport=transport
         ) as http:
             app.state.http = http
             yield

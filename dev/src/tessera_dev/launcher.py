@@ -35,7 +35,7 @@ from tessera_dev.platform import (
     describe_platform,
     sqlite_database_urls,
 )
-from tessera_dev.processes import child_environment, die_with_parent, local_argv
+from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
 COLOURS = {"auth": "35", "orders": "36", "billing": "33", "gateway": "32", "launcher": "1"}
@@ -78,7 +78,6 @@ async def _spawn(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=die_with_parent,
     )
     assert process.stdout is not None
     return Child(name, process, asyncio.create_task(console.pump(name, process.stdout)))
@@ -193,6 +192,16 @@ async def run(plan: Platform, ready_timeout: float, notes: Sequence[str] = ()) -
     return code
 
 
+def keep_private(var_dir: Path) -> None:
+    """The var directory holds password hashes, sealed keys and client secrets: it is 0700 and
+    every file in it 0600, however an earlier run (or an older version) left them."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var_dir.chmod(0o700)
+    for path in var_dir.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
+
+
 def ensure_key_encryption_key_file(path: Path) -> bool:
     """auth's dev key-encryption key, kept beside the SQLite files (created once, mode 0600);
     True when this call created it.
@@ -226,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ports = PortPlan.from_base(args.port_base) if args.port_base else PortPlan()
     var_dir: Path = args.var_dir.resolve()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(var_dir)
     kek_file = var_dir / "auth-kek"
     notes = []
     if ensure_key_encryption_key_file(kek_file):

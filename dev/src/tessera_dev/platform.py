@@ -23,11 +23,15 @@ from tessera_dev.service_clients import ServiceClientFiles
 
 SERVICE_NAMES = ("auth", "orders", "billing")
 ISSUER = "http://localhost:8000"
+GATEWAY_SOURCE_ADDRESS = "127.0.0.2"
+"""The loopback address the dev gateway connects to the services from: the only peer they
+believe X-Forwarded-For from, so another local process (on 127.0.0.1) cannot claim an IP."""
 
 GENEROUS_AUTH_RATE_LIMITS = {
     "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
+    "LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
     "REFRESH_RATE_LIMIT_PER_IP": "5000/minute",
 }
 """auth settings for tests and benchmarks, where every user comes from 127.0.0.1 in a burst
@@ -181,8 +185,8 @@ def describe_platform(
             "HTTP_PORT": str(ports.http_port(name)),
             "ISSUER": issuer,
             "LOG_LEVEL": log_level,
-            # Only the gateway (a local process) forwards client addresses.
-            "TRUSTED_PROXIES": "127.0.0.1",
+            # Only the gateway forwards client addresses, and it connects from its own address.
+            "TRUSTED_PROXIES": GATEWAY_SOURCE_ADDRESS,
         }
 
     auth = ServiceProcess(
@@ -230,6 +234,7 @@ def describe_platform(
         settings={
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(ports.gateway),
+            "GATEWAY_SOURCE_ADDRESS": GATEWAY_SOURCE_ADDRESS,
             "AUTH_UPSTREAM": upstreams["auth"],
             "ORDERS_UPSTREAM": upstreams["orders"],
             "BILLING_UPSTREAM": upstreams["billing"],
