@@ -43,6 +43,10 @@ test: sync ## Run every test: unit, integration, end-to-end (real processes, Pos
 	@$(UV_RUN) python -m tessera_dev.services_check
 	@$(UV_RUN) pytest -q
 
+.PHONY: fuzz
+fuzz: sync ## Schema-based fuzzing (Schemathesis) of every service's OpenAPI on a platform of its own
+	@$(UV_RUN) python -m tessera_dev.fuzz $(if $(FUZZ_EXAMPLES),--examples $(FUZZ_EXAMPLES)) $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS))
+
 .PHONY: screenshots
 screenshots: sync ## Refresh docs/screenshots/ from the browser tests (make test leaves them alone)
 	@TESSERA_UPDATE_SCREENSHOTS=1 $(UV_RUN) pytest -q tests/browser
