@@ -1,10 +1,15 @@
 """`make run`'s launcher, on other ports: it brings everything up and prints the URLs; Ctrl-C
-(SIGINT) stops every process it started, and so does the death of any one of them."""
+(SIGINT) stops every process it started, and so does the death of any one of them; with
+`--db postgres` the same platform runs on a PostgreSQL cluster and a Redis of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -16,12 +21,14 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from tessera_dev.harness import free_port_base
-from tessera_dev.launcher import keep_private
+from tessera_dev.accounts import register_and_login
+from tessera_dev.harness import free_port_base, free_ports
+from tessera_dev.launcher import keep_private, postgres_home
 from tessera_dev.platform import PortPlan
 from tessera_dev.service_clients import ServiceClientFiles
 
 ROOT = Path(__file__).resolve().parents[1]
+ORDER = {"items": [{"sku": "MUG", "quantity": 1, "unit_price_cents": 1250}], "currency": "EUR"}
 START_UP_SECONDS = 150
 
 
@@ -49,8 +56,14 @@ class Launcher:
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    with started_launcher(tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_launcher(tmp_path: Path, *options: str) -> Iterator[Launcher]:
     base = free_port_base()
-    argv = [sys.executable, "-m", "tessera_dev.launcher", "--port-base", str(base)]
+    argv = [sys.executable, "-m", "tessera_dev.launcher", "--port-base", str(base), *options]
     process = subprocess.Popen(
         [*argv, "--var-dir", str(tmp_path / "var")],
         cwd=ROOT,
@@ -99,6 +112,10 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     assert launcher.process.wait(60) == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+    # every child stopped by itself, exit 0: none sat out a long poll and had to be killed
+    for name in ("auth", "orders", "billing", "gateway"):
+        assert re.search(rf"{name} stopped in \d+\.\d s", launcher.text), launcher.text[-3000:]
+    assert "killing" not in launcher.text
 
 
 def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_never_prints_them(
@@ -143,3 +160,36 @@ def test_a_var_directory_left_readable_by_an_older_run_is_made_private(tmp_path:
 
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     assert stat.S_IMODE((var / "auth.db").stat().st_mode) == 0o600
+
+
+def test_make_run_db_postgres_runs_the_platform_on_postgresql_and_redis_of_its_own(
+    tmp_path: Path,
+) -> None:
+    postgres_port, redis_port = free_ports(2)
+    options = ("--db", "postgres", "--postgres-port", str(postgres_port))
+    var = tmp_path / "var"
+    try:
+        with started_launcher(tmp_path, *options, "--redis-port", str(redis_port)) as launcher:
+            gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
+            account = register_and_login(gateway, client_id="mobile")
+            placed = httpx.post(
+                f"{gateway}/v1/orders", json=ORDER, headers=account.bearer, timeout=30
+            )
+            redis_up = _listening(redis_port)
+            launcher.process.send_signal(signal.SIGINT)
+            code = launcher.process.wait(60)
+    finally:
+        if (var / "postgres-home").exists():  # as root the cluster lives outside var/
+            shutil.rmtree(postgres_home(var), ignore_errors=True)
+
+    assert f"PostgreSQL 127.0.0.1:{postgres_port} and Redis 127.0.0.1:{redis_port}" in launcher.text
+    assert placed.status_code == 201, placed.text
+    assert redis_up
+    assert code == 0
+    assert not _listening(postgres_port)  # the cluster stops with the launcher
+    assert not _listening(redis_port)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -46,6 +46,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
+from tessera.http.server import DrainingServer
 
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/auth", "auth"),
@@ -299,7 +300,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
 def main() -> None:
     settings = GatewaySettings.from_environment()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -309,6 +310,7 @@ def main() -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
+    DrainingServer(config, draining=None).run()  # stops like the services: exit 0
 
 
 if __name__ == "__main__":

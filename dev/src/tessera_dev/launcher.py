@@ -9,6 +9,12 @@ the others are stopped and the launcher exits non-zero.
 
 Tests run it on other ports: `python -m tessera_dev.launcher --port-base 41000 --var-dir /tmp/x`
 (or `TESSERA_DEV_PORT_BASE` / `TESSERA_DEV_VAR_DIR`).
+
+`--db postgres` (`make run DB=postgres`) runs the same services on PostgreSQL and Redis instead:
+a cluster of its own (`tessera_dev.local_servers`) with compose's databases and roles from
+`deploy/postgres/init.sql`, on 127.0.0.1:55432, and a Redis on 127.0.0.1:56379 (with
+`--port-base B`: B+7 and B+8); the cluster keeps its data between runs and stops with the
+launcher.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from tessera_dev.local_servers import LocalPostgres, LocalRedis, LocalServerError
 from tessera_dev.platform import (
     Platform,
     PortPlan,
@@ -119,9 +127,11 @@ async def _wait_ready(urls: Mapping[str, str], children: Sequence[Child], limit:
 
 
 async def _stop(console: Console, children: Sequence[Child]) -> None:
-    for child in children:
-        if child.process.returncode is None:
-            child.process.send_signal(signal.SIGTERM)
+    """SIGTERM every child at once; each says how it stopped (a clean stop is exit 0)."""
+    started = time.monotonic()
+    running = [child for child in children if child.process.returncode is None]
+    for child in running:
+        child.process.send_signal(signal.SIGTERM)
     for child in children:
         try:
             await asyncio.wait_for(child.process.wait(), STOP_GRACE_SECONDS)
@@ -130,12 +140,17 @@ async def _stop(console: Console, children: Sequence[Child]) -> None:
             child.process.kill()
             await child.process.wait()
         await child.pump
+        if child in running:
+            code = child.process.returncode
+            took = f"{time.monotonic() - started:.1f} s"
+            outcome = f"stopped in {took}" if code == 0 else f"exited with code {code} ({took})"
+            console.line("launcher", f"{child.name} {outcome}")
 
 
-def _banner(plan: Platform) -> list[str]:
+def _banner(plan: Platform, stores: str) -> list[str]:
     ports = plan.ports
     return [
-        "Tessera is up (embedded default: SQLite, local processes). Ctrl-C stops everything.",
+        f"Tessera is up ({stores}, local processes). Ctrl-C stops everything.",
         f"  gateway + SPA  http://localhost:{ports.gateway}/",
         f"  auth           http://127.0.0.1:{ports.auth}/docs",
         f"  orders         http://127.0.0.1:{ports.orders}/docs",
@@ -144,7 +159,12 @@ def _banner(plan: Platform) -> list[str]:
     ]
 
 
-async def run(plan: Platform, ready_timeout: float, notes: Sequence[str] = ()) -> int:
+async def run(
+    plan: Platform,
+    ready_timeout: float,
+    notes: Sequence[str] = (),
+    stores: str = "embedded default: SQLite",
+) -> int:
     console = Console([*(s.name for s in plan.services), "gateway", "launcher"])
     for note in notes:
         console.line("launcher", note)
@@ -176,7 +196,7 @@ async def run(plan: Platform, ready_timeout: float, notes: Sequence[str] = ()) -
         await _stop(console, children)
         return 1
 
-    for text in _banner(plan):
+    for text in _banner(plan, stores):
         console.line("launcher", text)
     exits = [asyncio.create_task(c.process.wait()) for c in children]
     await asyncio.wait({interrupted, *exits}, return_when=asyncio.FIRST_COMPLETED)
@@ -231,6 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path(os.environ.get("TESSERA_DEV_VAR_DIR", "var")),
         help="where the SQLite files live (default: var/)",
     )
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="sqlite (the embedded default) or postgres (PostgreSQL + Redis of its own)",
+    )
+    parser.add_argument("--postgres-port", type=int, help="default 55432 (B+7 with --port-base)")
+    parser.add_argument("--redis-port", type=int, help="default 56379 (B+8 with --port-base)")
     parser.add_argument("--ready-timeout", type=float, default=90.0)
     args = parser.parse_args(argv)
     ports = PortPlan.from_base(args.port_base) if args.port_base else PortPlan()
@@ -243,14 +271,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"generated a development key-encryption key at {kek_file} (mode 0600); it seals "
             "auth's signing keys: production sets KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE"
         )
-    plan = describe_platform(
-        ports=ports,
-        database_urls=sqlite_database_urls(var_dir),
-        extra_settings={"auth": {"KEY_ENCRYPTION_KEY_FILE": str(kek_file)}},
-        # Fresh per run: nothing outlives the run that could authenticate as a service.
-        service_clients=generate_service_client_secrets(var_dir),
-    )
-    return asyncio.run(run(plan, args.ready_timeout, notes))
+    auth_settings = {"KEY_ENCRYPTION_KEY_FILE": str(kek_file)}
+    with contextlib.ExitStack() as servers:
+        if args.db == "postgres":
+            postgres_port = args.postgres_port or (args.port_base + 7 if args.port_base else 55432)
+            redis_port = args.redis_port or (args.port_base + 8 if args.port_base else 56379)
+            try:
+                postgres = servers.enter_context(
+                    LocalPostgres(postgres_home(var_dir), port=postgres_port)
+                )
+                postgres.provision_service_databases()
+                redis = servers.enter_context(
+                    LocalRedis(port=redis_port, log_path=var_dir / "redis.log")
+                )
+            except LocalServerError as error:
+                print(f"launcher | cannot start PostgreSQL and Redis: {error}", file=sys.stderr)
+                return 1
+            database_urls = postgres.service_database_urls()
+            auth_settings["REDIS_URL"] = redis.url
+            stores = f"PostgreSQL 127.0.0.1:{postgres_port} and Redis 127.0.0.1:{redis_port}"
+            notes.append(f"PostgreSQL keeps its data and log in {postgres.base_dir}")
+        else:
+            database_urls = sqlite_database_urls(var_dir)
+            stores = "embedded default: SQLite"
+        plan = describe_platform(
+            ports=ports,
+            database_urls=database_urls,
+            extra_settings={"auth": auth_settings},
+            # Fresh per run: nothing outlives the run that could authenticate as a service.
+            service_clients=generate_service_client_secrets(var_dir),
+        )
+        return asyncio.run(run(plan, args.ready_timeout, notes, stores))
+
+
+def postgres_home(var_dir: Path) -> Path:
+    """Where `--db postgres` keeps its cluster: `var/postgres`; as root (PostgreSQL then runs
+    as the postgres user, who cannot enter the private var/), a directory made with a random
+    name under /var/tmp, whose path `var/postgres-home` remembers for the next run."""
+    if os.geteuid() != 0:
+        return var_dir / "postgres"
+    remembered = var_dir / "postgres-home"
+    if remembered.exists():
+        home = Path(remembered.read_text().strip())
+        if home.is_dir():
+            return home
+    home = Path(tempfile.mkdtemp(prefix="tessera-postgres-", dir="/var/tmp"))
+    remembered.write_text(f"{home}\n")
+    remembered.chmod(0o600)
+    return home
 
 
 if __name__ == "__main__":

@@ -31,6 +31,17 @@ def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
     return condition()
 
 
+def metric(base_url: str, sample: str) -> float:
+    """The value of one Prometheus sample (`name` or `name{labels}`) at `base_url`/metrics;
+    0 when the service does not report it."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == sample:
+            return float(value)
+    return 0.0
+
+
 def orders_status(orders_base_url: str, token: str) -> int:
     """GET /v1/orders with `token`: the HTTP status."""
     with httpx.Client(base_url=orders_base_url, timeout=10) as client:

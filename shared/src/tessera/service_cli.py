@@ -45,21 +45,10 @@ class ServiceCommand(Generic[S]):
 
 
 def serve(app: Any, settings: ServiceSettings) -> None:
-    """Serve `app` until SIGTERM/SIGINT: uvicorn stops accepting, drains, runs the lifespan down."""
-    import uvicorn  # only `serve` needs it
+    """Serve `app` until SIGTERM/SIGINT (`tessera.http.server`)."""
+    from tessera.http.server import serve_until_stopped  # only `serve` needs uvicorn
 
-    config = uvicorn.Config(
-        app,
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,  # tessera.http.forwarded decides who the caller is
-        log_config=None,
-        access_log=False,  # tessera's middleware writes the JSON access log
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    uvicorn.Server(config).run()
+    serve_until_stopped(app, settings, graceful_shutdown_seconds=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 def settings_problems(error: ValidationError) -> str:

@@ -34,6 +34,7 @@ def create_app(
         async with open_runtime(settings, password_hasher=password_hasher, clock=clock) as runtime:
             app.state.runtime = runtime
             app.state.token_verifier = runtime.token_verifier
+            app.state.draining.on_start(runtime.revocation_feed.close)  # restarts in ~1 s
             yield
 
     async def database_ready() -> bool:

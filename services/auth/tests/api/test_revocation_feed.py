@@ -115,6 +115,25 @@ async def test_watch_returns_promptly_when_an_event_commits(
     assert [e["value"] for e in response.json()["events"]] == ["sid-late"]
 
 
+async def test_when_the_server_drains_every_open_watch_answers_at_once(
+    auth: RunningAuth, feed_headers: dict[str, str]
+) -> None:
+    # Found by a fault soak: two 30 s watches kept auth from stopping for its whole graceful
+    # timeout, and it was killed on every restart.
+    cursor = (await auth.http.get("/v1/revocations", headers=feed_headers)).json()["cursor"]
+    waiting = [asyncio.create_task(watch(auth, feed_headers, cursor)) for _ in range(2)]
+    await asyncio.sleep(0.2)  # let the watches start waiting
+    assert not any(task.done() for task in waiting)
+
+    auth.app.state.draining.start()  # what `serve` does as shutdown begins
+    answers = await asyncio.wait_for(asyncio.gather(*waiting), WAKE_BOUND_SECONDS)
+    late = await asyncio.wait_for(watch(auth, feed_headers, cursor), WAKE_BOUND_SECONDS)
+
+    assert [a.json() for a in answers] == [{"events": [], "cursor": cursor}] * 2
+    assert late.json() == {"events": [], "cursor": cursor}
+    assert (await auth.http.get("/readyz")).status_code == 503  # send nothing new here
+
+
 async def test_watch_is_empty_at_timeout_and_keeps_the_cursor(
     auth: RunningAuth, feed_headers: dict[str, str]
 ) -> None:

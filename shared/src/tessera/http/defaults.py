@@ -1,7 +1,7 @@
 """install_service_defaults: what every Tessera HTTP service opts into with one call.
 
-Request ids, the JSON access log, problem+json for every error, `/healthz`, `/readyz` and
-`/metrics`.
+Request ids, the JSON access log, problem+json for every error, `/healthz`, `/readyz` (503
+once the server drains, `tessera.http.draining`) and `/metrics`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from tessera.http.access_log import RequestContextMiddleware
 from tessera.http.body_limit import BodyLimitMiddleware
+from tessera.http.draining import install_draining
 from tessera.http.forwarded import ForwardedHeadersMiddleware
 from tessera.http.problems import install_problem_handlers, problem_response
 
@@ -45,6 +46,7 @@ def install_service_defaults(
     """
     checks = dict(readiness or {})
     reporters = dict(details or {})
+    draining = install_draining(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware)  # it sees (and logs) every answer
     app.add_middleware(ForwardedHeadersMiddleware, trusted_proxies=trusted_proxies)  # first
@@ -61,6 +63,8 @@ def install_service_defaults(
             zip(checks, await asyncio.gather(*(_run(c) for c in checks.values())), strict=True)
         )
         extra = {"details": {n: dict(r()) for n, r in reporters.items()}} if reporters else {}
+        if draining.started:  # shutting down: send nothing new here
+            return problem_response(503, "Service Unavailable", "Shutting down")
         if all(results.values()):
             body = {"status": "ready", "service": service, "checks": results, **extra}
             return JSONResponse(body)

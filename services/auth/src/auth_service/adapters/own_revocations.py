@@ -25,7 +25,10 @@ class InProcessFeed:
 
     async def watch_page(self, cursor: str, *, poll_seconds: float) -> Any:
         try:
-            return (await self._feed.watch(after=cursor, wait_seconds=poll_seconds)).as_json()
+            page = await self._feed.watch(
+                after=cursor, wait_seconds=poll_seconds, answer_on_close=False
+            )
+            return page.as_json()
         except CursorExpiredError as exc:
             raise FeedGoneError(str(exc)) from exc
 

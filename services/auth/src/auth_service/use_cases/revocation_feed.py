@@ -8,6 +8,10 @@ raises `CursorExpiredError`: the watcher re-lists.
 
 Wake-ups: `watch` takes the wake-up *before* it queries, so an event committed between the
 query and the wait still wakes it; a bounded re-check interval covers a lost notification.
+
+Shutdown: `close()` (called as the server starts draining) answers every open watch at once
+with what it has (usually nothing), so a restart never waits out the watchers' long polls; they
+re-watch, from the same cursor, wherever auth answers next.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class RevocationFeed:
     clock: Callable[[], float] = time.time
     recheck_seconds: float = 10.0
     monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
+    closing: bool = field(default=False, init=False)
 
     async def list(self) -> FeedPage:
         """Every event that can still match an acceptable token, and the cursor to watch from."""
@@ -53,9 +58,17 @@ class RevocationFeed:
         EVENTS_SERVED.labels("list").inc(len(events))
         return FeedPage(events=events, cursor=encode_cursor(cursor))
 
-    async def watch(self, *, after: str, wait_seconds: float) -> FeedPage:
+    def close(self) -> None:
+        """Answer every open watch now, and every later one without waiting (shutdown)."""
+        self.closing = True
+        self.wakeups.notify()
+
+    async def watch(
+        self, *, after: str, wait_seconds: float, answer_on_close: bool = True
+    ) -> FeedPage:
         """Events after `after` as soon as any commit, else an empty page after `wait_seconds`
-        (at most WATCH_TIMEOUT_CAP_SECONDS)."""
+        (at most WATCH_TIMEOUT_CAP_SECONDS) or once the feed closes (unless `answer_on_close`
+        is False: auth's own watcher has nowhere else to go and just waits to be stopped)."""
         position = parse_cursor(after)
         bounds = await self.source.bounds()
         if position < bounds.pruned_through or position > max(bounds.latest, bounds.pruned_through):
@@ -70,7 +83,7 @@ class RevocationFeed:
                     EVENTS_SERVED.labels("watch").inc(len(events))
                     return FeedPage(events=events, cursor=encode_cursor(events[-1].id))
                 remaining = deadline - self.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or (self.closing and answer_on_close):
                     return FeedPage(events=(), cursor=after)
                 await wait_for_event(woken, min(remaining, self.recheck_seconds))
         finally:
