@@ -1,9 +1,12 @@
-"""A TCP proxy on loopback that can lose answers: the network fault between two real processes.
+"""A TCP proxy on loopback that can lose answers or go away: the network fault between two real
+processes.
 
     with FaultProxy(upstream=("127.0.0.1", 50051)) as proxy:   # listens on proxy.address
         proxy.lose_answers()   # requests still reach upstream; its answers are swallowed
         ...
         proxy.heal()           # cuts the connections the fault corrupted; new ones pass
+        proxy.cut()            # upstream unreachable: open connections close, new ones too
+        proxy.heal()
 
 It forwards bytes both ways, in its own thread and event loop. While answers are lost,
 everything upstream sends back is dropped, so the caller times out after upstream has done the
@@ -24,6 +27,7 @@ class FaultProxy:
     def __init__(self, *, upstream: tuple[str, int]) -> None:
         self._upstream = upstream
         self._losing = False
+        self._cut = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -50,9 +54,15 @@ class FaultProxy:
     def lose_answers(self) -> None:
         self._losing = True
 
+    def cut(self) -> None:
+        """Upstream is unreachable from now: close every connection, and each new one at once."""
+        self._cut = True
+        asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(10)
+
     def heal(self) -> None:
         """Stop losing answers and close every connection open now (the caller reconnects)."""
         self._losing = False
+        self._cut = False
         future = asyncio.run_coroutine_threadsafe(self._close_all(), self._loop)
         future.result(10)
 
@@ -72,6 +82,9 @@ class FaultProxy:
             self._loop.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._cut:
+            writer.close()
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
         except OSError:

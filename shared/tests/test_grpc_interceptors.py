@@ -8,9 +8,11 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from sqlalchemy.exc import OperationalError
 from tessera import TokenVerifier, request_id_var
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera.grpc import ClientAuthInterceptor, ServerAuthInterceptor, grpc_principal
+from tessera.grpc.server import answers_service_errors
 
 Mint = Callable[..., str]
 
@@ -35,11 +37,11 @@ class RecordingBilling(billing_pb2_grpc.BillingServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this test")
         raise AssertionError
 
+    @answers_service_errors
     async def GetInvoice(  # noqa: N802
         self, request: billing_pb2.GetInvoiceRequest, context: Any
     ) -> billing_pb2.Invoice:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in this test")
-        raise AssertionError
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError())  # the database away
 
     async def ListInvoices(  # noqa: N802
         self, request: billing_pb2.ListInvoicesRequest, context: Any
@@ -110,3 +112,15 @@ async def test_the_health_service_needs_no_token(target: str) -> None:
             health_pb2.HealthCheckRequest(service=""), timeout=5
         )
     assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_database_outage_in_a_servicer_is_unavailable_not_unknown(
+    target: str, mint: Mint
+) -> None:
+    async with grpc.aio.insecure_channel(target, interceptors=[token_source(mint())]) as channel:
+        stub = billing_pb2_grpc.BillingServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetInvoice(billing_pb2.GetInvoiceRequest(id="inv-1"), timeout=5)
+
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE  # callers retry UNAVAILABLE
+    assert "SELECT" not in (refused.value.details() or "")

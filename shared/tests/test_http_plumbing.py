@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from tessera import (
     CurrentPrincipal,
     Principal,
@@ -21,6 +22,8 @@ from tessera import (
     request_id_var,
     require_scopes,
 )
+from tessera.http.app import create_service_app
+from tessera.http.draining import draining_of
 from tessera.logging import JsonFormatter
 from tessera.settings import ServiceSettings
 
@@ -290,3 +293,46 @@ def test_a_trusted_proxy_that_is_not_an_address_or_network_is_refused_at_start_u
 ) -> None:
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         ServiceSettings(DATABASE_URL="sqlite://", HTTP_PORT=0, TRUSTED_PROXIES=f"10.0.0.9,{entry}")
+
+
+async def test_a_database_outage_is_503_with_retry_after_logged_once_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_service_app("orders", ServiceSettings(DATABASE_URL="sqlite://", HTTP_PORT=0))
+
+    @app.get("/v1/orders")
+    async def orders() -> None:
+        raise OperationalError("SELECT * FROM orders WHERE id = ?", ("secret",), OSError())
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orders"
+    ) as http:
+        answer = await http.get("/v1/orders")
+
+    assert_problem(answer, 503)
+    assert answer.headers["retry-after"] == "1"
+    storage_lines = [r for r in caplog.records if "Storage unavailable" in r.getMessage()]
+    assert len(storage_lines) == 1
+    assert storage_lines[0].exc_info is None
+    assert "secret" not in caplog.text
+
+
+async def test_a_draining_service_is_not_ready_and_runs_its_callbacks_once() -> None:
+    app = create_service_app("orders", ServiceSettings(DATABASE_URL="sqlite://", HTTP_PORT=0))
+    calls: list[str] = []
+    draining = draining_of(app)
+    assert draining is not None
+    draining.on_start(lambda: calls.append("feed closed"))
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orders"
+    ) as http:
+        before = await http.get("/readyz")
+        draining.start()
+        draining.start()
+        after = await http.get("/readyz")
+    draining.on_start(lambda: calls.append("late"))
+
+    assert before.status_code == 200
+    assert_problem(after, 503)
+    assert calls == ["feed closed", "late"]

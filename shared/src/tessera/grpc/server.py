@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
@@ -21,9 +22,12 @@ from tessera.context import current_principal_var, request_id_var
 from tessera.errors import ServiceError
 from tessera.grpc.metadata import metadata_value
 from tessera.http.access_log import incoming_request_id
+from tessera.storage import STORAGE_FAILURES
 from tessera.tokens.errors import InvalidTokenError
 from tessera.tokens.principal import Principal
 from tessera.tokens.verifier import TokenVerifier
+
+logger = logging.getLogger(__name__)
 
 PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
     "/grpc.health.v1.Health/",
@@ -46,7 +50,8 @@ def grpc_principal() -> Principal:
 
 
 def answers_service_errors(method: Method[Request, Response]) -> Method[Request, Response]:
-    """Decorate a servicer method: a `ServiceError` it raises aborts with its `grpc_code`."""
+    """Decorate a servicer method: a `ServiceError` it raises aborts with its `grpc_code`, a
+    storage failure (the database away just now) with UNAVAILABLE."""
 
     @functools.wraps(method)
     async def translated(
@@ -57,6 +62,13 @@ def answers_service_errors(method: Method[Request, Response]) -> Method[Request,
         except ServiceError as error:
             await context.abort(grpc.StatusCode[error.grpc_code], str(error))
             raise  # abort() raises; this line only tells type checkers so
+        except STORAGE_FAILURES as failure:
+            # the caller retries (orders treats UNAVAILABLE as "billing away"), never UNKNOWN
+            logger.warning(
+                "Storage unavailable; answered UNAVAILABLE", extra={"error": type(failure).__name__}
+            )
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable just now")
+            raise
 
     return translated
 

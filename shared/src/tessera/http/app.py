@@ -12,7 +12,8 @@
 The lifespan starts the resource server (keys, then the revocation feed), then the service's
 own lifespan; shutdown runs the other way round and disposes of the database last. `/healthz`,
 `/readyz` (database, jwks, revocations and the service's own checks), `/metrics`, request ids,
-the access log and problem+json for every error (`install_service_defaults`) come with it, and
+the access log and problem+json for every error (`install_service_defaults`; a database that
+cannot be reached just now is 503 + Retry-After, the connection kept) come with it, and
 `app.state.token_verifier` is the resource server's verifier for `CurrentPrincipal`.
 """
 
@@ -25,11 +26,12 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from tessera.http.defaults import ReadinessCheck, ReadinessDetail, install_service_defaults
+from tessera.http.problems import install_storage_failure_handler
+from tessera.storage import STORAGE_FAILURES, Database
 
 if TYPE_CHECKING:
     from tessera.resource_server import ResourceServer
     from tessera.settings import ServiceSettings
-    from tessera.storage import Database
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -76,6 +78,7 @@ def create_service_app(
         app.state.token_verifier = resource.verifier
         app.state.service_identity = resource.identity  # its index and watcher, for operators
     checks.update(readiness or {})
+    install_storage_failure_handler(app, STORAGE_FAILURES)
     install_service_defaults(
         app,
         service=service,

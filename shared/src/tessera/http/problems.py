@@ -8,7 +8,7 @@ Every error a service answers goes through here, so the body is always
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -169,6 +169,27 @@ async def _insufficient_scope(_: Request, exc: Exception) -> Response:
     return problem_response(
         403, "Forbidden", exc.description, headers={"WWW-Authenticate": challenge}
     )
+
+
+STORAGE_RETRY_AFTER_SECONDS = 1
+
+
+async def _storage_unavailable(_: Request, exc: Exception) -> Response:
+    # One line, no traceback: an outage is not a bug, and the error text may quote SQL values.
+    logger.warning("Storage unavailable; answered 503", extra={"error": type(exc).__name__})
+    return problem_response(
+        503,
+        "Service Unavailable",
+        "The database is unavailable just now; retry shortly",
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def install_storage_failure_handler(app: FastAPI, failures: Sequence[type[Exception]]) -> None:
+    """Answer `failures` (a database that cannot be reached or used just now) with 503 +
+    Retry-After as an ordinary answer: unlike a 500, the connection stays open for the retry."""
+    for failure in failures:
+        app.add_exception_handler(failure, _storage_unavailable)
 
 
 async def _unhandled(_: Request, exc: Exception) -> Response:
