@@ -1,5 +1,6 @@
 """BackgroundTask: one named asyncio task that a long-lived component runs while it is started;
-`wait_for_event`: the one way those loops wait for a wake-up or a timeout.
+`TaskSet`: short follow-up jobs a component starts and must not outlive; `wait_for_event`: the
+one way those loops wait for a wake-up or a timeout.
 
 Every such component (the JWKS refresher, the revocation watcher, auth's key-ring refresher and
 maintenance loop) starts its loop with `start()` and ends it with `stop()`, which cancels the
@@ -69,3 +70,40 @@ class BackgroundTask:
             logger.error(
                 "Background task failed", exc_info=task.exception(), extra={"task": self.name}
             )
+
+
+class TaskSet:
+    """Follow-up jobs started from a request that must finish after it (e.g. completing an
+    idempotency key once the database is back), owned by the component that starts them.
+
+    `spawn` keeps a reference (asyncio keeps only weak ones, so an unowned task can vanish
+    mid-run); a job that fails is logged once; `aclose` cancels what still runs and waits.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        """Run `job` in its own task."""
+        task = asyncio.create_task(job, name=self.name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "Background job failed", exc_info=task.exception(), extra={"job": self.name}
+            )
+
+    async def aclose(self) -> None:
+        """Cancel every job still running and wait until each has finished."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)

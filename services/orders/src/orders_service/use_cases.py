@@ -5,14 +5,27 @@ loses it: it stays `payment_pending`. The order id is the charge's idempotency k
 it again (paying later, a retry, cancel settling a pending order) can never charge twice, and
 billing records one refund per invoice, so cancelling again never refunds twice. Status changes
 are compare-and-set (`OrderStore.transition`): concurrent pay and cancel agree on one outcome.
+
+Settling: every order is stored with a pending charge holding the billing token its request
+obtained (`domain/payments.py`); the reconciler (`settle_due`, on one replica at a time)
+retries due charges with backoff until billing answers (`paid` or `payment_failed`) or the
+token runs out (`payment_failed`, `authorization_expired`: the user may pay again).
+
+An `Idempotency-Key` whose first request stored its order but could not finish (the database
+went away mid-request) is completed in the background as soon as the database answers again,
+with the order as it stands: a retry after a blip gets its answer within a second or two, not
+409 until `IN_FLIGHT_TIMEOUT` (which still covers a replica that died mid-request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from tessera.background import TaskSet
 
 from orders_service.domain.idempotency import IN_FLIGHT_TIMEOUT, IdempotentRequest, RecordedAnswer
 from orders_service.domain.orders import (
@@ -21,22 +34,31 @@ from orders_service.domain.orders import (
     Order,
     OrderLine,
     OrderStatus,
+    StatusReason,
     cancelled,
     may_view,
     new_order,
     paid,
     payment_failed,
+    still_pending,
 )
+from orders_service.domain.payments import FIRST_RETRY_AFTER, PendingCharge, retry_delay
 from orders_service.domain.ports import OrderStore, PaymentGateway, RenderAnswer
 from orders_service.errors import (
+    BillingFailedError,
     BillingUnavailableError,
+    ChargeForbiddenError,
     ChargeRejectedError,
+    ChargeUnauthenticatedError,
     IdempotencyKeyReusedError,
     OrderNotFoundError,
     OrdersError,
     OrderStateError,
     RequestInProgressError,
 )
+
+PENDING_ONLY = frozenset({OrderStatus.PAYMENT_PENDING})
+"""What the reconciler settles: never an order the user has since paid, failed or cancelled."""
 
 
 @dataclass(slots=True)
@@ -48,6 +70,9 @@ class Orders:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     """Random, so order ids reveal nothing about volume or order."""
+    follow_ups: TaskSet = field(default_factory=lambda: TaskSet("orders-complete-key"))
+    """Keys being completed after their first request failed; closed with the app."""
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
 
     async def place(self, *, owner_id: str, lines: list[OrderLine], currency: str) -> Order:
         """Store the order, then charge it: `paid`, or `payment_pending` if billing is away.
@@ -56,7 +81,7 @@ class Orders:
         billing rejects as invalid marks the order `payment_failed` first.
         """
         order = self._new_order(owner_id, lines, currency)
-        await self.store.add(order)
+        await self.store.add(order, pending=await self._pending_charge(order))
         return await self._charge_new(order)
 
     async def place_once(
@@ -77,17 +102,23 @@ class Orders:
         if earlier is not None:
             return earlier
         order = self._new_order(owner_id, lines, currency)
-        if not await self.store.add(order, idempotency=request):
+        pending = await self._pending_charge(order)
+        if not await self.store.add(order, idempotency=request, pending=pending):
             # A concurrent call with the same key stored its order first.
             earlier = await self._earlier_answer(owner_id, request, render)
             if earlier is None:
                 raise RequestInProgressError("retry shortly")  # the key was stored: unreachable
             return earlier
         try:
-            answer = render(await self._charge_new(order))
-        except OrdersError as error:
-            answer = render(error)
-        await self.store.record_answer(owner_id, request.key, answer)
+            try:
+                answer = render(await self._charge_new(order))
+            except OrdersError as error:
+                answer = render(error)
+            await self.store.record_answer(owner_id, request.key, answer)
+        except Exception:
+            # The key is taken and its order stored, but this request cannot finish it.
+            self.follow_ups.spawn(self._complete_key(owner_id, request.key, order.id, render))
+            raise
         return answer
 
     async def pay(self, order_id: str, *, owner_id: str) -> Order:
@@ -138,9 +169,68 @@ class Orders:
             raise OrderNotFoundError(f"no order {order_id}")
         return order
 
-    async def list_own(self, owner_id: str, *, limit: int = 100) -> list[Order]:
-        """The owner's most recent orders, newest first."""
-        return await self.store.list_for_owner(owner_id, limit=limit)
+    async def list_own(
+        self, owner_id: str, *, limit: int = 100, status: OrderStatus | None = None
+    ) -> list[Order]:
+        """The owner's most recent orders (of `status`, if given), newest first."""
+        return await self.store.list_for_owner(owner_id, limit=limit, status=status)
+
+    async def list_everyones(self, status: OrderStatus, *, limit: int = 100) -> list[Order]:
+        """Every user's orders of `status`, oldest first: for admins (who checks first)."""
+        return await self.store.list_with_status(status, limit=limit)
+
+    async def settle_due(self, *, limit: int = 100) -> dict[str, int]:
+        """One reconciler round: try every due pending charge once; how each ended, counted
+        (`paid`, `payment_failed`, `retry`, `gone`)."""
+        outcomes: dict[str, int] = {}
+        for charge in await self.store.due_charges(self.clock(), limit=limit):
+            outcome = await self._settle(charge)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+
+    async def _settle(self, charge: PendingCharge) -> str:
+        order = await self.store.get(charge.order_id)
+        if order is None or order.status is not OrderStatus.PAYMENT_PENDING:
+            return "gone"  # settled meanwhile (paid, cancelled); its row went with it
+        authorization = charge.authorization
+        expired = payment_failed(order, StatusReason.AUTHORIZATION_EXPIRED)
+        if authorization is None or not authorization.usable_at(self.clock()):
+            moved = await self._move(expired, expected=PENDING_ONLY)
+            return moved.status.value
+        try:
+            invoice_id = await self.payments.charge(
+                order_id=order.id,
+                amount_cents=order.total_cents,
+                currency=order.currency,
+                idempotency_key=order.id,
+                authorization=authorization,
+            )
+        except ChargeRejectedError:
+            failed = payment_failed(order, StatusReason.CHARGE_REJECTED)
+            return (await self._move(failed, expected=PENDING_ONLY)).status.value
+        except (ChargeUnauthenticatedError, ChargeForbiddenError):
+            # the token was refused: expired on the way, or its session or user was revoked
+            return (await self._move(expired, expected=PENDING_ONLY)).status.value
+        except (BillingUnavailableError, BillingFailedError):
+            attempts = charge.attempts + 1
+            await self.store.retry_charge_later(
+                order.id,
+                reason=StatusReason.BILLING_UNAVAILABLE,
+                attempts=attempts,
+                at=self.clock() + retry_delay(attempts),
+            )
+            return "retry"
+        settled = paid(order, invoice_id=invoice_id)
+        return (await self._move(settled, expected=PENDING_ONLY)).status.value
+
+    async def _pending_charge(self, order: Order) -> PendingCharge:
+        """The new order's charge for the reconciler, with the caller's billing token."""
+        return PendingCharge(
+            order_id=order.id,
+            authorization=await self.payments.authorization(),
+            attempts=0,
+            next_attempt_at=order.created_at + FIRST_RETRY_AFTER,
+        )
 
     def _new_order(self, owner_id: str, lines: list[OrderLine], currency: str) -> Order:
         return new_order(
@@ -170,7 +260,14 @@ class Orders:
         try:
             invoice_id = await self._charge(order)
         except BillingUnavailableError:
-            return order
+            waiting = still_pending(order, StatusReason.BILLING_UNAVAILABLE)
+            await self.store.retry_charge_later(
+                order.id,
+                reason=StatusReason.BILLING_UNAVAILABLE,
+                attempts=1,
+                at=self.clock() + retry_delay(1),
+            )
+            return waiting
         except ChargeRejectedError:
             await self._move(payment_failed(order), expected=PAYABLE)
             raise
@@ -181,6 +278,23 @@ class Orders:
         if await self.store.transition(after, expected=expected):
             return after
         return await self._own(after.id, after.owner_id)
+
+    async def _complete_key(
+        self, owner_id: str, key: str, order_id: str, render: RenderAnswer
+    ) -> None:
+        """Record the order as it stands as the key's answer, retrying (0.1 s doubling to 2 s)
+        until the database answers or `IN_FLIGHT_TIMEOUT` has passed."""
+        delay, waited = 0.1, 0.0
+        while waited < IN_FLIGHT_TIMEOUT.total_seconds():
+            await self.sleep(delay)
+            waited += delay
+            try:
+                order = await self.store.get(order_id)
+                if order is not None:
+                    await self.store.record_answer(owner_id, key, render(order))
+                return
+            except Exception:  # the database is still away: the next try, a little later
+                delay = min(delay * 2, 2.0)
 
     async def _earlier_answer(
         self, owner_id: str, request: IdempotentRequest, render: RenderAnswer
