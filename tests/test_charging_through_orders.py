@@ -6,26 +6,30 @@ refuses: a user's own token at Charge, a service token with no user, and an exch
 presented anywhere but billing. Then the order flow's guarantees: one order and one charge per
 idempotency key however many concurrent submissions; a billing outage leaves the order
 `payment_pending`, and paying later charges exactly once, also when billing charged and only
-its answer was lost on the way back (a fault proxy between orders and billing); cancelling
-refunds once.
+its answer was lost on the way back (a fault proxy between orders and billing); the payment
+reconciler settles such an order by itself once billing is back, or fails it as
+`authorization_expired` when the user's session was revoked meanwhile; cancelling refunds once.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import httpx
 import pytest
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev import probes
-from tessera_dev.accounts import Account, register_and_login
+from tessera_dev.accounts import Account, log_in, register_and_login
 from tessera_dev.grants import access_token_of, client_credentials, service_client_secret
 from tessera_dev.harness import RunningPlatform
 
 from .fault_proxy import FaultProxy
+
+T = TypeVar("T")
 
 ORDER = {
     "items": [{"sku": "TESSERA-MUG", "quantity": 1, "unit_price_cents": 1250}],
@@ -133,6 +137,77 @@ def test_an_order_placed_while_billing_is_down_is_pending_and_paying_later_charg
     assert again.status_code in (200, 409), again.text
     invoices = _invoices_for(billing, account, order_id)
     assert [i["id"] for i in invoices] == [paid.json()["invoice_id"]]
+
+
+def _while_billing_is_down(platform: RunningPlatform, action: Callable[[], T]) -> T:
+    """`action()` with billing killed; billing is started again afterwards."""
+    billing_service = platform.plan.service("billing")
+    platform.kill_process("billing")
+    try:
+        return action()
+    finally:
+        platform.start_process(
+            "billing",
+            billing_service.serve_argv,
+            billing_service.settings,
+            ready_url=billing_service.health_url,
+        )
+
+
+def _order_status(orders: httpx.Client, account: Account, order_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = orders.get(f"/v1/orders/{order_id}", headers=account.bearer).json()
+    return body
+
+
+def test_the_reconciler_pays_an_order_placed_while_billing_was_down_exactly_once(
+    platform: RunningPlatform, orders: httpx.Client, billing: httpx.Client, account: Account
+) -> None:
+    placed = _while_billing_is_down(
+        platform, lambda: orders.post("/v1/orders", json=ORDER, headers=account.bearer)
+    )
+    order_id = placed.json()["id"]
+
+    settled = probes.eventually(
+        lambda: _order_status(orders, account, order_id)["status"] == "paid", seconds=60
+    )
+
+    assert (placed.status_code, placed.json()["pending_reason"]) == (202, "billing_unavailable")
+    assert settled, _order_status(orders, account, order_id)
+    invoices = _invoices_for(billing, account, order_id)
+    assert [i["id"] for i in invoices] == [_order_status(orders, account, order_id)["invoice_id"]]
+
+
+def test_a_pending_order_of_a_session_revoked_meanwhile_fails_as_authorization_expired(
+    platform: RunningPlatform, orders: httpx.Client
+) -> None:
+    auth_url = platform.plan.service("auth").base_url
+    phone = register_and_login(auth_url, client_id="mobile")
+    laptop = log_in(auth_url, phone.email, phone.password, client_id="mobile")
+
+    def place_then_log_out() -> httpx.Response:
+        placed = orders.post("/v1/orders", json=ORDER, headers=phone.bearer)
+        logout = httpx.post(
+            f"{auth_url}/v1/auth/logout",
+            headers=phone.bearer,
+            json={"refresh_token": phone.refresh_token},
+            timeout=10,
+        )
+        assert logout.status_code == 204, logout.text
+        return placed
+
+    placed = _while_billing_is_down(platform, place_then_log_out)
+    order_id = placed.json()["id"]
+
+    failed = probes.eventually(
+        lambda: _order_status(orders, laptop, order_id)["status"] == "payment_failed",
+        seconds=60,
+    )
+
+    assert placed.status_code == 202
+    assert failed, _order_status(orders, laptop, order_id)
+    assert _order_status(orders, laptop, order_id)["failure_reason"] == "authorization_expired"
+    paid = orders.post(f"/v1/orders/{order_id}/pay", headers=laptop.bearer)  # the user, again
+    assert (paid.status_code, paid.json()["status"]) == (200, "paid"), paid.text
 
 
 def test_a_charge_whose_answer_is_lost_stays_pending_and_paying_later_charges_once(

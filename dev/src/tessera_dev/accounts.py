@@ -25,14 +25,20 @@ class Account:
 
 
 def register_and_login(auth_base_url: str, *, client_id: str = "web") -> Account:
-    """POST /v1/users, then POST /v1/auth/login, as a client would (web: with the CSRF token
-    from `GET /v1/auth/csrf`, as the SPA does, once auth serves it)."""
+    """POST /v1/users, then log in (`log_in`), as a client would."""
     email = f"user-{secrets.token_hex(6)}@example.org"
     password = f"pw-{secrets.token_urlsafe(12)}"
     with httpx.Client(base_url=auth_base_url, timeout=30) as client:
         registered = client.post("/v1/users", json={"email": email, "password": password})
-        if registered.status_code != 201:
-            raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+    if registered.status_code != 201:
+        raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+    return log_in(auth_base_url, email, password, client_id=client_id)
+
+
+def log_in(auth_base_url: str, email: str, password: str, *, client_id: str = "web") -> Account:
+    """POST /v1/auth/login: a new session of the user (web: with the CSRF token from
+    `GET /v1/auth/csrf`, as the SPA does)."""
+    with httpx.Client(base_url=auth_base_url, timeout=30) as client:
         headers: dict[str, str] = {}
         if client_id == "web" and (csrf := client.get("/v1/auth/csrf")).status_code == 200:
             headers["X-CSRF-Token"] = csrf.json()["csrf_token"]
@@ -43,11 +49,8 @@ def register_and_login(auth_base_url: str, *, client_id: str = "web") -> Account
         )
         if login.status_code != 200:
             raise RuntimeError(f"login: {login.status_code} {login.text}")
-    body = login.json()
+        body = login.json()
+        me = client.get("/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     return Account(
-        registered.json()["id"],
-        email,
-        password,
-        body["access_token"],
-        body.get("refresh_token"),
+        me.json()["id"], email, password, body["access_token"], body.get("refresh_token")
     )

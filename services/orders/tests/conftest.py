@@ -84,15 +84,24 @@ def exchange(signing_key: rsa.RSAPrivateKey) -> InTestExchange:
     return InTestExchange(signing_key)
 
 
-@pytest.fixture
-async def billing_app(tmp_path: Path, keys: KeySource) -> AsyncIterator[FastAPI]:
-    """The real billing service (HTTP app + gRPC on 127.0.0.1:0) on its own SQLite file."""
+@asynccontextmanager
+async def running_billing(
+    tmp_path: Path, keys: KeySource, *, grpc_port: int = 0
+) -> AsyncIterator[FastAPI]:
+    """The real billing service (HTTP app + gRPC on 127.0.0.1:`grpc_port`, 0 = any) on its own
+    SQLite file in `tmp_path`."""
     url = f"sqlite+aiosqlite:///{tmp_path}/billing.db"
     await BILLING_MIGRATIONS.upgrade(url)
     app = create_billing_app(
-        BillingSettings(DATABASE_URL=url, GRPC_PORT=0, ISSUER=ISSUER), keys=keys
+        BillingSettings(DATABASE_URL=url, GRPC_PORT=grpc_port, ISSUER=ISSUER), keys=keys
     )
     async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def billing_app(tmp_path: Path, keys: KeySource) -> AsyncIterator[FastAPI]:
+    async with running_billing(tmp_path, keys) as app:
         yield app
 
 
@@ -104,6 +113,7 @@ async def running_orders(
     token_source: TokenSource,
     *,
     deadline_seconds: float = 2,
+    **settings_overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """orders' real app and lifespan on `database_url`, calling billing at `billing_target`."""
     await MIGRATIONS.upgrade(database_url)
@@ -112,6 +122,7 @@ async def running_orders(
         ISSUER=ISSUER,
         BILLING_GRPC_TARGET=billing_target,
         BILLING_DEADLINE_SECONDS=deadline_seconds,
+        **settings_overrides,
     )
     app = create_app(settings, keys=keys, billing_token_source=token_source)
     async with app.router.lifespan_context(app):

@@ -8,7 +8,9 @@ this module holds only what is the same for all of them:
 - `UtcDateTime`: timezone-aware UTC datetimes on SQLite (which stores them naive) as on
   PostgreSQL;
 - `Migrations`: Alembic driven in code from a service's `migrations/` directory (no
-  alembic.ini), and `run_migrations`, the whole body of each service's `migrations/env.py`.
+  alembic.ini), and `run_migrations`, the whole body of each service's `migrations/env.py`;
+- `elected(engine, lock_key)`: whether this replica runs a round of a job meant for one replica
+  at a time (auth's maintenance, orders' payment reconciler).
 
 Example (a service's `migrations/env.py`)::
 
@@ -26,7 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +96,27 @@ async def database_is_reachable(engine: AsyncEngine) -> bool:
     except Exception:  # any driver or network failure
         return False
     return True
+
+
+@contextlib.asynccontextmanager
+async def elected(engine: AsyncEngine, lock_key: int) -> AsyncIterator[bool]:
+    """True when this process runs the round: on PostgreSQL it holds `pg_try_advisory_lock`
+    on a connection kept for the round (a loser skips it; a crashed runner's lock dies with
+    its connection); on SQLite always (one process)."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with engine.connect() as connection:
+        won = bool(
+            await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key})
+        )
+        await connection.commit()
+        try:
+            yield won
+        finally:
+            if won:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
+                await connection.commit()
 
 
 @dataclass

@@ -25,3 +25,5 @@ class Settings(BaseSettings, ResourceServerSettings):
     BILLING_GRPC_TARGET: str = "127.0.0.1:50051"
     BILLING_DEADLINE_SECONDS: float = Field(default=3.0, gt=0, le=30)
     """Deadline of every call to billing; past it the order stays payment_pending."""
+    PAYMENT_RECONCILE_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=3600)
+    """How often the payment reconciler looks for pending charges that are due."""

@@ -1,7 +1,8 @@
 """Builds the orders service: its HTTP API, its database, and the one gRPC channel to billing.
 
 Authentication (JWKS, verifier, revocation feed, token exchange) is tessera's ResourceServer;
-what is orders' own is the `Orders` use cases over its database and billing.
+what is orders' own is the `Orders` use cases over its database and billing, and the payment
+reconciler that settles pending orders in the background.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from tessera.grpc import TokenSource
 from tessera.storage import Database
 
 from orders_service.adapters.billing_client import GrpcBillingGateway, open_billing_channel
+from orders_service.adapters.charge_tokens import ChargeTokenSealer
+from orders_service.adapters.payment_reconciler import PaymentReconciler
 from orders_service.adapters.repository import SqlOrderStore
 from orders_service.api import orders
 from orders_service.config import Settings
@@ -35,15 +38,28 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         channel = open_billing_channel(settings.BILLING_GRPC_TARGET, token_source)
-        app.state.orders = Orders(
-            store=SqlOrderStore(database.sessions),
+        orders_use_cases = Orders(
+            store=SqlOrderStore(
+                database.sessions, ChargeTokenSealer(settings.service_client_secret())
+            ),
             payments=GrpcBillingGateway(
-                channel, deadline_seconds=settings.BILLING_DEADLINE_SECONDS
+                channel,
+                deadline_seconds=settings.BILLING_DEADLINE_SECONDS,
+                token_source=token_source,
             ),
         )
+        reconciler = PaymentReconciler(
+            database.engine,
+            orders_use_cases,
+            interval_seconds=settings.PAYMENT_RECONCILE_INTERVAL_SECONDS,
+        )
+        app.state.orders = orders_use_cases
+        reconciler.start()
         try:
             yield
         finally:
+            await reconciler.aclose()
+            await orders_use_cases.follow_ups.aclose()
             await channel.close()
 
     app = create_service_app(

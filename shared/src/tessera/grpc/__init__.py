@@ -8,7 +8,7 @@ Example::
     principal = grpc_principal()
 """
 
-from tessera.grpc.client import ClientAuthInterceptor, TokenSource
+from tessera.grpc.client import ClientAuthInterceptor, TokenSource, calling_with
 from tessera.grpc.server import ServerAuthInterceptor, answers_service_errors, grpc_principal
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "ServerAuthInterceptor",
     "TokenSource",
     "answers_service_errors",
+    "calling_with",
     "grpc_principal",
 ]

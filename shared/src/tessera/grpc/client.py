@@ -1,8 +1,15 @@
-"""ClientAuthInterceptor: add `authorization` and `x-request-id` to outgoing unary calls."""
+"""ClientAuthInterceptor: add `authorization` and `x-request-id` to outgoing unary calls.
+
+Each call's token comes from the interceptor's `TokenSource` (the current caller's token,
+exchanged), or, inside `calling_with(token)`, from that token: a background job acting for a
+user with a token that user's request obtained earlier (orders' payment reconciler).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -13,10 +20,23 @@ TokenSource = Callable[[], Awaitable[str | None]]
 """Gives each call's token: e.g. `tessera.exchanged_token_source(exchanger)`, never the
 caller's own token forwarded (ADR 0006)."""
 
+_call_token_var: ContextVar[str | None] = ContextVar("tessera_call_token", default=None)
+
+
+@contextlib.contextmanager
+def calling_with(token: str) -> Iterator[None]:
+    """Calls made in this block carry `token` instead of what the token source gives."""
+    reset = _call_token_var.set(token)
+    try:
+        yield
+    finally:
+        _call_token_var.reset(reset)
+
 
 class ClientAuthInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Puts `authorization: Bearer <token>` (when `token_source` gives one) and the current
-    request id in the metadata of every unary-unary call, replacing any the caller set.
+    """Puts `authorization: Bearer <token>` (from `calling_with`, else when `token_source`
+    gives one) and the current request id in the metadata of every unary-unary call,
+    replacing any the caller set.
     """
 
     def __init__(self, token_source: TokenSource) -> None:
@@ -28,7 +48,7 @@ class ClientAuthInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: igno
         client_call_details: Any,
         request: Any,
     ) -> Any:
-        token = await self._token_source()
+        token = _call_token_var.get() or await self._token_source()
         request_id = request_id_var.get()
         replaced = {"authorization"} if token else set()
         if request_id:

@@ -14,14 +14,13 @@ runner then does each chore, and a chore that fails is logged and retried next r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tessera.background import BackgroundTask
+from tessera.storage import elected
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +36,6 @@ class Chore:
     run: Callable[[], Awaitable[object]]
 
 
-@contextlib.asynccontextmanager
-async def elected(engine: AsyncEngine) -> AsyncIterator[bool]:
-    """True when this process runs the round (PostgreSQL: it holds the advisory lock)."""
-    if engine.dialect.name != "postgresql":
-        yield True
-        return
-    async with engine.connect() as connection:
-        won = bool(
-            await connection.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": MAINTENANCE_LOCK_KEY}
-            )
-        )
-        await connection.commit()
-        try:
-            yield won
-        finally:
-            if won:
-                await connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": MAINTENANCE_LOCK_KEY}
-                )
-                await connection.commit()
-
-
 class MaintenanceLoop:
     """Runs `chores` every `interval_seconds` on the elected replica."""
 
@@ -73,7 +49,7 @@ class MaintenanceLoop:
 
     async def run_once(self) -> bool:
         """One round; False when another replica is running it."""
-        async with elected(self._engine) as won:
+        async with elected(self._engine, MAINTENANCE_LOCK_KEY) as won:
             if not won:
                 return False
             for chore in self._chores:

@@ -2,19 +2,27 @@
 
 The channel carries tessera's ClientAuthInterceptor, which adds `x-request-id` and the
 caller's identity to every call: not the user's own token, but one exchanged for it at auth
-(RFC 8693: audience billing only, `act: orders`, DESIGN §6). This module maps gRPC status codes
-and exchange failures to the orders exception tree so nothing above it knows about either.
+(RFC 8693: audience billing only, `act: orders`, DESIGN §6). A charge retried in the
+background carries the exchanged token its order's request obtained (`authorization()`, then
+`charge(..., authorization=...)`). This module maps gRPC status codes and exchange failures
+to the orders exception tree so nothing above it knows about either.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from tessera import TokenExchangeError
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
-from tessera.grpc import ClientAuthInterceptor, TokenSource
+from tessera.grpc import ClientAuthInterceptor, TokenSource, calling_with
 
+from orders_service.domain.payments import ChargeAuthorization
 from orders_service.errors import (
     BillingFailedError,
     BillingUnavailableError,
@@ -55,15 +63,47 @@ def _payment_error(error: TokenExchangeError) -> PaymentError:
     return BillingUnavailableError(f"token exchange failed: {error.error}")
 
 
+def token_expiry(token: str) -> datetime | None:
+    """The `exp` of a token auth just issued to us, read without verifying it: it only says
+    how long a retry may use the token (billing verifies it for real)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (IndexError, ValueError, KeyError, TypeError, binascii.Error, OverflowError):
+        return None
+
+
 class GrpcBillingGateway:
     """Charges and refunds through billing with a deadline on every call."""
 
-    def __init__(self, channel: Any, *, deadline_seconds: float) -> None:
+    def __init__(
+        self, channel: Any, *, deadline_seconds: float, token_source: TokenSource | None = None
+    ) -> None:
         self._stub = billing_pb2_grpc.BillingServiceStub(channel)
         self._deadline = deadline_seconds
+        self._token_source = token_source
+
+    async def authorization(self) -> ChargeAuthorization | None:
+        if self._token_source is None:
+            return None
+        try:
+            token = await self._token_source()
+        except TokenExchangeError:
+            return None  # auth unreachable or refusing: this order cannot be retried for them
+        expires_at = token_expiry(token) if token else None
+        return (
+            None if token is None or expires_at is None else ChargeAuthorization(token, expires_at)
+        )
 
     async def charge(
-        self, *, order_id: str, amount_cents: int, currency: str, idempotency_key: str
+        self,
+        *,
+        order_id: str,
+        amount_cents: int,
+        currency: str,
+        idempotency_key: str,
+        authorization: ChargeAuthorization | None = None,
     ) -> str:
         request = billing_pb2.ChargeRequest(
             order_id=order_id,
@@ -71,7 +111,8 @@ class GrpcBillingGateway:
             currency=currency,
             idempotency_key=idempotency_key,
         )
-        invoice = await self._call(self._stub.Charge, request)
+        with calling_with(authorization.token) if authorization else contextlib.nullcontext():
+            invoice = await self._call(self._stub.Charge, request)
         return str(invoice.id)
 
     async def refund(self, *, invoice_id: str, idempotency_key: str, reason: str) -> None:

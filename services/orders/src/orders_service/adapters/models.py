@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from tessera.storage import UtcDateTime
 
@@ -17,7 +17,10 @@ class OrderRow(Base):
     """One order; `total_cents` is stored so lists need not join the lines."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_orders_owner_created", "owner_id", "created_at"),
+        Index("ix_orders_status_created", "status", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(64))
@@ -26,6 +29,7 @@ class OrderRow(Base):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     invoice_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lines: Mapped[list[OrderLineRow]] = relationship(
         order_by="OrderLineRow.position", lazy="selectin", cascade="all, delete-orphan"
     )
@@ -60,3 +64,20 @@ class IdempotencyKeyRow(Base):
     answer_headers: Mapped[str | None] = mapped_column(Text, nullable=True)
     """JSON list of [name, value] pairs."""
     answer_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PendingChargeRow(Base):
+    """The charge of a `payment_pending` order, for the reconciler: the sealed billing token
+    its request obtained (`adapters/charge_tokens.py`), and when to try again. Deleted in the
+    transaction that moves the order out of `payment_pending`."""
+
+    __tablename__ = "pending_charges"
+    __table_args__ = (Index("ix_pending_charges_next_attempt", "next_attempt_at"),)
+
+    order_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())

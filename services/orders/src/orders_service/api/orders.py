@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field, JsonValue
 from tessera import problem_for
 from tessera.http.openapi import problem_responses
@@ -52,9 +52,20 @@ class OrderOut(BaseModel):
     items: list[OrderItem]
     invoice_id: str | None
     created_at: datetime
+    pending_reason: str | None = Field(
+        description="While payment_pending: `charging` (its charge is under way) or "
+        "`billing_unavailable` (billing could not be reached; retried in the background)"
+    )
+    failure_reason: str | None = Field(
+        description="When payment_failed: `charge_rejected` (billing refused it) or "
+        "`authorization_expired` (the authorization to charge ran out; pay again)"
+    )
 
     @classmethod
     def of(cls, order: Order) -> OrderOut:
+        reason = order.status_reason.value if order.status_reason else None
+        pending = order.status is OrderStatus.PAYMENT_PENDING
+        failed = order.status is OrderStatus.PAYMENT_FAILED
         return cls(
             id=order.id,
             status=order.status.value,
@@ -66,11 +77,13 @@ class OrderOut(BaseModel):
             ],
             invoice_id=order.invoice_id,
             created_at=order.created_at,
+            pending_reason=reason if pending else None,
+            failure_reason=reason if failed else None,
         )
 
 
 class OrderList(BaseModel):
-    """The caller's orders, newest first."""
+    """The caller's orders, newest first; with `status` as an admin, everyone's, oldest first."""
 
     items: list[OrderOut]
 
@@ -132,8 +145,23 @@ async def place_order(
 
 
 @router.get("")
-async def list_orders(caller: OrderReader, use_cases: OrdersDep) -> OrderList:
-    return OrderList(items=[OrderOut.of(order) for order in await use_cases.list_own(caller.sub)])
+async def list_orders(
+    caller: OrderReader,
+    use_cases: OrdersDep,
+    status_filter: Annotated[
+        OrderStatus | None,
+        Query(
+            alias="status",
+            description="Only orders of this status; an admin gets every user's (oldest first), "
+            "e.g. `payment_pending` to see what waits for billing and why",
+        ),
+    ] = None,
+) -> OrderList:
+    if status_filter is not None and caller.is_admin:
+        orders = await use_cases.list_everyones(status_filter)
+    else:
+        orders = await use_cases.list_own(caller.sub, status=status_filter)
+    return OrderList(items=[OrderOut.of(order) for order in orders])
 
 
 @router.get("/{order_id}")

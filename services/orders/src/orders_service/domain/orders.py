@@ -24,6 +24,20 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class StatusReason(StrEnum):
+    """Why an order is `payment_pending` or `payment_failed` (None for the other statuses)."""
+
+    CHARGING = "charging"
+    """Pending: its first charge is under way (or its request died; the reconciler retries)."""
+    BILLING_UNAVAILABLE = "billing_unavailable"
+    """Pending: billing could not be reached; the reconciler retries with backoff."""
+    CHARGE_REJECTED = "charge_rejected"
+    """Failed: billing refused the charge itself."""
+    AUTHORIZATION_EXPIRED = "authorization_expired"
+    """Failed: the user's authorization to charge ran out (expired, or the session or user was
+    revoked) before billing answered; the user may pay again."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLine:
     """`quantity` of one `sku` at `unit_price_cents` each."""
@@ -48,6 +62,7 @@ class Order:
     lines: tuple[OrderLine, ...]
     created_at: datetime
     invoice_id: str | None = None
+    status_reason: StatusReason | None = None
 
     @property
     def total_cents(self) -> int:
@@ -76,6 +91,7 @@ def new_order(
         currency=currency,
         lines=tuple(lines),
         created_at=now,
+        status_reason=StatusReason.CHARGING,
     )
     if order.total_cents <= 0:
         raise InvalidOrderError("an order must cost something (total > 0)")
@@ -84,21 +100,31 @@ def new_order(
 
 def paid(order: Order, *, invoice_id: str) -> Order:
     """The order once billing has charged it."""
-    return dataclasses.replace(order, status=OrderStatus.PAID, invoice_id=invoice_id)
+    return dataclasses.replace(
+        order, status=OrderStatus.PAID, invoice_id=invoice_id, status_reason=None
+    )
 
 
-def payment_failed(order: Order) -> Order:
-    """The order once billing has refused the charge for good."""
-    return dataclasses.replace(order, status=OrderStatus.PAYMENT_FAILED)
+def payment_failed(order: Order, reason: StatusReason = StatusReason.CHARGE_REJECTED) -> Order:
+    """The order once its charge failed for good (`reason`: refused, or authorization gone)."""
+    return dataclasses.replace(order, status=OrderStatus.PAYMENT_FAILED, status_reason=reason)
+
+
+def still_pending(order: Order, reason: StatusReason) -> Order:
+    """The order, still `payment_pending`, for `reason`."""
+    return dataclasses.replace(order, status=OrderStatus.PAYMENT_PENDING, status_reason=reason)
 
 
 def cancelled(order: Order, *, invoice_id: str | None) -> Order:
     """The order once cancelled; `invoice_id` is the refunded invoice, if it was charged."""
-    return dataclasses.replace(order, status=OrderStatus.CANCELLED, invoice_id=invoice_id)
+    return dataclasses.replace(
+        order, status=OrderStatus.CANCELLED, invoice_id=invoice_id, status_reason=None
+    )
 
 
-PAYABLE = frozenset({OrderStatus.PAYMENT_PENDING})
-"""Statuses from which `pay` may charge."""
+PAYABLE = frozenset({OrderStatus.PAYMENT_PENDING, OrderStatus.PAYMENT_FAILED})
+"""Statuses from which `pay` may charge (a failed one again: its authorization may have run
+out, and a charge billing refused is refused again, never taken twice)."""
 
 CANCELLABLE = frozenset({OrderStatus.PAYMENT_PENDING, OrderStatus.PAID, OrderStatus.PAYMENT_FAILED})
 """Statuses from which `cancel` may move an order to `cancelled`."""
