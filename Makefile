@@ -17,11 +17,14 @@ uv: ## Install uv from PyPI with pip when it is missing (uv's own installer is n
 
 .PHONY: sync
 sync: uv ## Create .venv with every workspace package and the dev tools (from uv.lock)
-	@$(UV) sync --frozen --quiet
+	@# Bytecode compiled up front: a service then starts in ~1.5 s, not ~4 s, even where
+	@# PYTHONDONTWRITEBYTECODE keeps Python from caching it (restarts are measured: make soak).
+	@$(UV) sync --frozen --quiet --compile-bytecode
+	@$(UV_RUN) python -m compileall -q -j0 shared/src services/*/src dev/src clients/mobile/src >/dev/null
 
 .PHONY: run
-run: sync ## Start the whole platform on the embedded default (SQLite, local processes); Ctrl-C stops all
-	@$(UV_RUN) python -m tessera_dev.launcher
+run: sync ## Start the whole platform (SQLite; DB=postgres: PostgreSQL + Redis of its own), local processes; Ctrl-C stops all
+	@$(UV_RUN) python -m tessera_dev.launcher $(if $(DB),--db $(DB))
 
 .PHONY: demo
 demo: sync ## A narrated run of every flow (own platform; or set DEMO_BASE_URL to a running one)
@@ -46,6 +49,10 @@ test: sync ## Run every test: unit, integration, end-to-end (real processes, Pos
 .PHONY: fuzz
 fuzz: sync ## Schema-based fuzzing (Schemathesis) of every service's OpenAPI on a platform of its own
 	@$(UV_RUN) python -m tessera_dev.fuzz $(if $(FUZZ_EXAMPLES),--examples $(FUZZ_EXAMPLES)) $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS))
+
+.PHONY: soak
+soak: sync ## Chaos run on PostgreSQL + Redis of its own: load, restarts, then counts what was lost (SOAK_SECONDS, 180)
+	@$(UV_RUN) python -m tessera_dev.soak $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS)) $(if $(SOAK_USERS),--users $(SOAK_USERS))
 
 .PHONY: screenshots
 screenshots: sync ## Refresh docs/screenshots/ from the browser tests (make test leaves them alone)

@@ -11,6 +11,9 @@ WORKDIR /app
 # The whole workspace (see .dockerignore); only this service's locked dependencies are installed.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --package tessera-orders
+# The workspace sources too (the venv's packages are compiled by UV_COMPILE_BYTECODE): the
+# non-root runtime user cannot write __pycache__, and a restart should not recompile.
+RUN .venv/bin/python -m compileall -q shared/src services/orders/src
 
 FROM python:3.11-slim AS runtime
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app tessera

@@ -3,6 +3,7 @@ Clear-Site-Data on logout; and rate limits answering 429 with Retry-After."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -341,3 +342,30 @@ async def test_every_refused_refresh_token_gets_the_same_answer(auth: Auth) -> N
 
     answers = {(r.status_code, r.text) for r in (unknown, other_client, reused, after_reuse)}
     assert answers == {(400, '{"error":"invalid_grant","error_description":"' + REFUSED + '"}')}
+
+
+async def test_with_redis_unreachable_login_and_refresh_go_on_and_say_so_in_the_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Rate limits fail open (threat model): losing Redis must not take login down with it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nothing_there = probe.getsockname()[1]
+    async with running(settings, REDIS_URL=f"redis://127.0.0.1:{nothing_there}/0") as auth:
+        await register(auth.http, "ada@example.com")
+        login = await auth.http.post(
+            "/v1/auth/login",
+            json={"email": "ada@example.com", "password": PASSWORD, "client_id": "mobile"},
+        )
+        refreshed = await auth.http.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": "mobile",
+                "refresh_token": login.json()["refresh_token"],
+            },
+        )
+
+    assert login.status_code == 200
+    assert refreshed.status_code == 200
+    assert "rate limiter unavailable" in caplog.text
