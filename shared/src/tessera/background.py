@@ -40,6 +40,24 @@ async def wait_for_event(event: asyncio.Event, seconds: float) -> bool:
     return event.is_set()
 
 
+async def cancel_and_wait(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait until every one has finished, cancelling again while one runs on.
+
+    Once is not always enough on Python 3.11: a library that waits with `asyncio.wait_for`
+    (aiosmtplib, database drivers) can swallow a cancellation that arrives just as what it
+    waited for completes (CPython gh-86296), and the loop around it then runs on for ever.
+    Not `await task`: the caller's own cancellation must propagate.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_SECONDS)
+
+
+CANCEL_RETRY_SECONDS = 0.5
+
+
 class BackgroundTask:
     """Runs `run()` in a task between `start()` and `stop()`."""
 
@@ -63,8 +81,7 @@ class BackgroundTask:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        await asyncio.wait({task})  # not `await task`: the caller's own cancellation propagates
+        await cancel_and_wait({task})
         if not task.cancelled() and task.exception() is not None:
             # the loop had died on its own; say so once, then it is gone
             logger.error(
@@ -102,8 +119,4 @@ class TaskSet:
 
     async def aclose(self) -> None:
         """Cancel every job still running and wait until each has finished."""
-        tasks = set(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await cancel_and_wait(set(self._tasks))
