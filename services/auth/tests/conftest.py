@@ -17,6 +17,7 @@ from auth_service.main import create_app
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from tessera_dev.mail_catcher import MailCatcher
 
 from .session_support import Auth, running
 
@@ -55,9 +56,20 @@ def key_encryption_key() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, key_encryption_key: str) -> Settings:
+async def mail() -> AsyncIterator[MailCatcher]:
+    """A real SMTP server of the test's own (any free loopback port), keeping what auth sends."""
+    async with MailCatcher(port=0) as catcher:
+        yield catcher
+
+
+@pytest.fixture
+def settings(database_url: str, key_encryption_key: str, mail: MailCatcher) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
+        SMTP_URL=mail.smtp_url,
+        MAIL_POLL_SECONDS=0.2,
+        # most tests are not about verification: the email-flow tests require it
+        EMAIL_VERIFICATION="optional",
         ISSUER="https://auth.example.test",
         KEY_ENCRYPTION_KEY=key_encryption_key,
         # argon2id at its cheapest: the tests are about behaviour, not cost
@@ -94,7 +106,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 async def register(client: httpx.AsyncClient, email: str, password: str) -> dict[str, object]:
     response = await client.post("/v1/users", json={"email": email, "password": password})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     body: dict[str, object] = response.json()
     return body
 

@@ -36,6 +36,8 @@ from auth_service.adapters.client_settings import (
 )
 from auth_service.adapters.key_encryption import KeyWrapper, load_key_encryption_key
 from auth_service.adapters.key_ring_refresher import KeyRingRefresher
+from auth_service.adapters.mail_outbox import MailQueue, OutboxSealer
+from auth_service.adapters.mail_worker import MailWorker
 from auth_service.adapters.maintenance import Chore, MaintenanceLoop
 from auth_service.adapters.own_revocations import InProcessFeed, revocation_event_of
 from auth_service.adapters.pg_listener import PostgresListener, listening
@@ -43,6 +45,7 @@ from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.revocation_events import RevocationEventStore
 from auth_service.adapters.session_repository import clear_expired_sealed_successors
 from auth_service.adapters.signing_key_store import KEYS_CHANNEL, SigningKeyStore
+from auth_service.adapters.smtp_sender import SmtpSender
 from auth_service.adapters.storage import Storage, open_storage
 from auth_service.adapters.subject_status import SqlSubjectStatus
 from auth_service.adapters.subject_verifiers import SubjectVerifiers
@@ -54,7 +57,10 @@ from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
 from auth_service.domain.sessions import SessionLifetime, SessionPolicy
 from auth_service.use_cases.accounts import Accounts
 from auth_service.use_cases.administration import Administration
+from auth_service.use_cases.email_verification import EmailVerification
 from auth_service.use_cases.login import Logins
+from auth_service.use_cases.mailing import MailLinks, MailRequests
+from auth_service.use_cases.password_reset import PasswordResets
 from auth_service.use_cases.refresh import RefreshTokens
 from auth_service.use_cases.revocation_feed import RevocationFeed
 from auth_service.use_cases.service_clients import ServiceClients
@@ -132,8 +138,39 @@ def rate_limiter_from(settings: Settings) -> RateLimiter:
             "refresh-ip": settings.REFRESH_RATE_LIMIT_PER_IP,
             "register-ip": settings.REGISTER_RATE_LIMIT_PER_IP,
             "client-auth-failure-ip": settings.CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP,
+            "mail-request-ip": settings.MAIL_REQUEST_RATE_LIMIT_PER_IP,
+            "password-reset-address": settings.PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS,
+            "verification-resend": settings.VERIFICATION_RESEND_RATE_LIMIT_PER_ADDRESS,
+            "registration-warning": settings.REGISTRATION_WARNING_RATE_LIMIT_PER_ADDRESS,
         },
     )
+
+
+def mail_worker_from(
+    settings: Settings,
+    storage: Storage,
+    key_encryption_key: bytes,
+    links: MailLinks,
+    limiter: RateLimiter,
+    now: Callable[[], datetime],
+) -> MailWorker:
+    """The outbox, sealed under a key from the KEK, and its worker sending through SMTP_URL;
+    every commit that adds to the outbox wakes it."""
+    sealer = OutboxSealer(key_encryption_key)
+    storage.outbox_sealer = sealer
+    sender = SmtpSender(
+        settings.SMTP_URL, mail_from=settings.MAIL_FROM, password=settings.smtp_password()
+    )
+    worker = MailWorker(
+        MailQueue(storage.session_factory, sealer),
+        storage.unit_of_work,
+        MailRequests(links, limiter, now),
+        sender,
+        clock=now,
+        poll_seconds=settings.MAIL_POLL_SECONDS,
+    )
+    storage.mail_added = worker.wake
+    return worker
 
 
 def csrf_key_from(key_encryption_key: bytes) -> bytes:
@@ -178,6 +215,9 @@ class AuthRuntime:
     administration: Administration
     service_grants: ServiceGrants
     revocation_feed: RevocationFeed
+    email_verification: EmailVerification
+    password_resets: PasswordResets
+    mail_worker: MailWorker
     csrf_key: bytes = field(repr=False)
     clock: Callable[[], float] = time.time
 
@@ -282,6 +322,10 @@ async def open_runtime(
             )
             clients = service_clients_from(storage, now)
             await provision_configured_clients(settings, clients)
+            links = MailLinks(settings.app_url)
+            mail_worker = mail_worker_from(
+                settings, storage, key_encryption_key, links, limiter, now
+            )
             uow = storage.unit_of_work
             runtime = AuthRuntime(
                 settings=settings,
@@ -296,12 +340,18 @@ async def open_runtime(
                 revocation_index=index,
                 key_refresher=refresher,
                 maintenance=maintenance,
-                accounts=Accounts(uow, hasher, limiter, now),
+                accounts=Accounts(uow, hasher, limiter, now, links),
                 logins=Logins(
-                    uow, hasher, issuer, limiter, now, known_ip_days=settings.KNOWN_IP_DAYS
+                    uow,
+                    hasher,
+                    issuer,
+                    limiter,
+                    now,
+                    known_ip_days=settings.KNOWN_IP_DAYS,
+                    require_verified_email=settings.EMAIL_VERIFICATION == "required",
                 ),
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
-                sessions=Sessions(uow, policy, hasher, limiter, now),
+                sessions=Sessions(uow, policy, hasher, limiter, now, links),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,
@@ -313,6 +363,9 @@ async def open_runtime(
                     clock,
                 ),
                 revocation_feed=feed,
+                email_verification=EmailVerification(uow, limiter, now),
+                password_resets=PasswordResets(uow, hasher, policy, limiter, now, links),
+                mail_worker=mail_worker,
                 csrf_key=csrf_key_from(key_encryption_key),
                 clock=clock,
             )
@@ -322,9 +375,11 @@ async def open_runtime(
                 async with listening(listener):
                     await watcher.start()
                     maintenance.start()
+                    mail_worker.start()
                     try:
                         yield runtime
                     finally:
+                        await mail_worker.aclose()
                         await maintenance.aclose()
                         await watcher.aclose()
             finally:

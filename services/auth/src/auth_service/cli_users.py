@@ -25,6 +25,7 @@ from auth_service.bootstrap import password_hasher_from
 from auth_service.config import Settings
 from auth_service.errors import AuthServiceError
 from auth_service.use_cases.accounts import Accounts
+from auth_service.use_cases.mailing import MailLinks
 
 
 def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
@@ -58,6 +59,7 @@ async def _accounts(settings: Settings) -> AsyncIterator[Accounts]:
                 hasher,
                 RateLimiter.create(None, {}),
                 lambda: datetime.now(UTC),
+                MailLinks(settings.app_url),
             )
     finally:
         hasher.close()

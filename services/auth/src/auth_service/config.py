@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tessera.settings import MAX_TOKEN_LEEWAY_SECONDS, ServiceSettings
+
+from auth_service.adapters.smtp_sender import parse_smtp_url
 
 __all__ = ["MAX_ACCESS_TOKEN_TTL_SECONDS", "MAX_TOKEN_LEEWAY_SECONDS", "Settings"]
 
@@ -124,11 +127,45 @@ class Settings(BaseSettings, ServiceSettings):
     # Failed service-client authentications at the token endpoint (only failures count).
     CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP: str = "20/minute;200/hour"
 
+    # Mail (DESIGN §11): real SMTP, through an outbox. The default is make run's catcher.
+    SMTP_URL: str = "smtp://127.0.0.1:1025"
+    """smtp://[user@]host[:port] (STARTTLS when offered), smtp+starttls://, smtps://."""
+    SMTP_PASSWORD_FILE: Path | None = None
+    """The SMTP password for the URL's user, from a mounted file (never in the URL)."""
+    MAIL_FROM: str = "Tessera <no-reply@localhost>"
+    APP_URL: str | None = None
+    """Where mailed links point (the SPA); the issuer when unset."""
+    EMAIL_VERIFICATION: Literal["required", "optional"] = "required"
+    """required: an unverified address cannot sign in (403 email-not-verified)."""
+    MAIL_POLL_SECONDS: float = Field(default=2.0, gt=0, le=300)
+    """How often the mail worker looks at the outbox besides being woken by a commit."""
+    # Requests that mail someone: per IP as they arrive, per address when the worker resolves
+    # them (a reset also per address as it arrives; the same for every address).
+    MAIL_REQUEST_RATE_LIMIT_PER_IP: str = "10/minute;100/hour"
+    PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"  # noqa: S105 (a rate, not a password)
+    VERIFICATION_RESEND_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"
+    REGISTRATION_WARNING_RATE_LIMIT_PER_ADDRESS: str = "2/hour;5/day"
+
     @field_validator("ISSUER")
     @classmethod
     def _issuer_has_no_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")) or value.endswith("/"):
             raise ValueError("ISSUER must be an absolute http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("SMTP_URL")
+    @classmethod
+    def _smtp_url_is_understood(cls, value: str) -> str:
+        parse_smtp_url(value)  # ValueError says what is wrong
+        return value
+
+    @field_validator("APP_URL")
+    @classmethod
+    def _app_url_is_absolute(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not value.startswith(("http://", "https://")) or value.endswith("/")
+        ):
+            raise ValueError("APP_URL must be an absolute http(s) URL without a trailing slash")
         return value
 
     @field_validator("CORS_ALLOWED_ORIGINS")
@@ -174,6 +211,15 @@ class Settings(BaseSettings, ServiceSettings):
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self
+
+    @property
+    def app_url(self) -> str:
+        return self.APP_URL or self.ISSUER
+
+    def smtp_password(self) -> str | None:
+        if self.SMTP_PASSWORD_FILE is None:
+            return None
+        return self.SMTP_PASSWORD_FILE.read_text(encoding="utf-8").strip() or None
 
     @property
     def cookies_secure(self) -> bool:

@@ -6,7 +6,12 @@ The tree::
     ├── InvalidCredentialsError        login with an unknown email or a wrong password  → 401
     ├── WrongCurrentPasswordError      password change by a signed-in caller whose
     │                                  current password is wrong                        → 403
-    ├── EmailAlreadyRegisteredError    register with an email taken (case-insensitively) → 409
+    ├── EmailAlreadyRegisteredError    an email taken (case-insensitively); registration
+    │                                  answers 202 anyway, only the CLI sees this       → 409
+    ├── EmailNotVerifiedError          login with the right password to an account whose
+    │                                  address is not verified (EMAIL_VERIFICATION=required) → 403
+    ├── InvalidEmailTokenError         a verification or reset token that is unknown, used,
+    │                                  expired or malformed (one text for all)          → 400
     ├── UserNotFoundError              a user id (from the CLI or a token) matches no user → 404
     ├── StaleTokenError                a valid token for a deleted user, an old `ver`, or an
     │                                  ended session                                    → 401
@@ -121,6 +126,29 @@ class ForbiddenRequestError(AuthServiceError, http_status=403, title="Forbidden"
     configuration error, which it is not. The status stays 403 rather than RFC 6749's usual
     400: it is a refusal of where the request came from, and the SPA and the demo rely on it.
     """
+
+
+class EmailNotVerifiedError(
+    AuthServiceError,
+    http_status=403,
+    title="Email not verified",
+    problem_type="urn:tessera:problem:email-not-verified",
+):
+    """Raised after the password checked out, for an account whose address is unverified.
+
+    403, not 401: the credentials are right, and a new token would not change the answer. It
+    comes only after the password, so it tells nothing to someone who does not know it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("confirm your email address first: use the link we mailed you")
+
+
+class InvalidEmailTokenError(AuthServiceError, http_status=400, title="Bad Request"):
+    """Raised for any verification or reset token that cannot be used, with one text."""
+
+    def __init__(self) -> None:
+        super().__init__("the link is invalid or has expired")
 
 
 class RateLimitedError(

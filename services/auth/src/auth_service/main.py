@@ -14,7 +14,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from tessera import create_service_app
 
-from auth_service.api import login, revocations, sessions, token, users, well_known
+from auth_service.api import (
+    login,
+    password_reset,
+    revocations,
+    sessions,
+    token,
+    users,
+    well_known,
+)
 from auth_service.bootstrap import AuthRuntime, open_runtime
 from auth_service.config import Settings
 from auth_service.domain.passwords import PasswordHasher
@@ -44,7 +52,7 @@ def create_app(
     app = create_service_app(
         "auth", settings, lifespan=lifespan, readiness={"database": database_ready}
     )
-    for module in (users, login, token, sessions, well_known, revocations):
+    for module in (users, login, password_reset, token, sessions, well_known, revocations):
         app.include_router(module.router)
     # browsers on other allow-listed origins (never "*": credentials are allowed)
     app.add_middleware(

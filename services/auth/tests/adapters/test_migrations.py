@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from auth_service.adapters.migrations import MIGRATIONS
 from sqlalchemy import inspect, text
@@ -30,3 +34,43 @@ async def test_upgrade_head_creates_the_schema_and_is_idempotent(empty_database_
         await engine.dispose()
     assert {"users", "signing_keys", "alembic_version"} <= tables
     assert "uq_signing_keys_one_active" in indexes
+
+
+USERS_AT_0004 = sa.table(
+    "users",
+    sa.column("id", sa.Uuid()),
+    sa.column("email", sa.String()),
+    sa.column("email_normalized", sa.String()),
+    sa.column("password_hash", sa.String()),
+    sa.column("roles", sa.JSON()),
+    sa.column("token_version", sa.Integer()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+async def test_migration_0005_marks_every_existing_user_verified(empty_database_url: str) -> None:
+    # Users who signed up before verification existed keep signing in (DESIGN §11).
+    await MIGRATIONS.upgrade(empty_database_url, "0004_sessions_and_audit")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                USERS_AT_0004.insert().values(
+                    id=uuid.uuid4(),
+                    email="ada@example.com",
+                    email_normalized="ada@example.com",
+                    password_hash="x",
+                    roles=["user"],
+                    token_version=1,
+                    created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                )
+            )
+        await MIGRATIONS.upgrade(empty_database_url)
+
+        async with engine.connect() as connection:
+            verified = await connection.execute(text("SELECT email_verified_at FROM users"))
+            (verified_at,) = verified.one()
+    finally:
+        await engine.dispose()
+    assert verified_at is not None
+    assert str(verified_at).startswith("2026-01-02 03:04:05")

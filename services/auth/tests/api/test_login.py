@@ -17,8 +17,11 @@ from ..conftest import log_in, register  # noqa: TID252 (shared test helpers)
 async def test_good_credentials_get_an_uncacheable_bearer_token(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    user = await register(client, "ada@example.com", "correct horse")
+    await register(client, "ada@example.com", "correct horse")
     response = await log_in(client, "ADA@example.com", "correct horse", client_id="mobile")
+    me = await client.get(
+        "/v1/users/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+    )
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -28,7 +31,7 @@ async def test_good_credentials_get_an_uncacheable_bearer_token(
     assert (body["token_type"], body["expires_in"]) == ("Bearer", 300)
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert (claims["sub"], claims["client_id"], claims["iss"]) == (
-        user["id"],
+        me.json()["id"],
         "mobile",
         settings.ISSUER,
     )

@@ -153,7 +153,8 @@ async def test_logout_without_credentials_is_401(auth: Auth) -> None:
 async def test_logout_all_ends_every_session_of_the_user_and_bumps_the_token_version(
     auth: Auth,
 ) -> None:
-    ada_id = await register(auth.http, "ada@example.com")
+    await register(auth.http, "ada@example.com")
+    ada_id = await auth.user_id("ada@example.com")
     await register(auth.http, "bob@example.com")
     phone = await mobile_login(auth.http, "ada@example.com")
     tablet = await mobile_login(auth.http, "ada@example.com")
@@ -250,7 +251,8 @@ async def _admin(auth: Auth) -> dict[str, str]:
 
 
 async def test_an_admin_revokes_all_sessions_of_one_user(auth: Auth) -> None:
-    ada_id = await register(auth.http, "ada@example.com")
+    await register(auth.http, "ada@example.com")
+    ada_id = await auth.user_id("ada@example.com")
     await register(auth.http, "bob@example.com")
     ada = await mobile_login(auth.http, "ada@example.com")
     bob = await mobile_login(auth.http, "bob@example.com")
@@ -273,7 +275,8 @@ async def test_an_admin_revokes_all_sessions_of_one_user(auth: Auth) -> None:
 
 
 async def test_an_admin_role_change_makes_old_access_tokens_stale(auth: Auth) -> None:
-    ada_id = await register(auth.http, "ada@example.com")
+    await register(auth.http, "ada@example.com")
+    ada_id = await auth.user_id("ada@example.com")
     ada = await mobile_login(auth.http, "ada@example.com")
     admin = await _admin(auth)
 

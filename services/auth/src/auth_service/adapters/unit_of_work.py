@@ -8,6 +8,8 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth_service.adapters.audit_log import SqlAuditLog
+from auth_service.adapters.email_tokens import SqlEmailTokenRepository
+from auth_service.adapters.mail_outbox import OutboxSealer, SqlMailOutbox
 from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.session_repository import (
     SqlRefreshTokenRepository,
@@ -50,15 +52,21 @@ class SqlUnitOfWork:
     refresh_tokens: SqlRefreshTokenRepository
     audit: SqlAuditLog
     revocations: SqlRevocationEvents
+    email_tokens: SqlEmailTokenRepository
+    outbox: SqlMailOutbox
 
     def __init__(
         self,
         session_factory: async_sessionmaker[Any],
         *,
         revoked: Callable[[Revocation], None] | None = None,
+        outbox_sealer: OutboxSealer | None = None,
+        mail_added: Callable[[], None] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._revoked = revoked
+        self._outbox_sealer = outbox_sealer
+        self._mail_added = mail_added
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -68,6 +76,8 @@ class SqlUnitOfWork:
         self.refresh_tokens = SqlRefreshTokenRepository(self._session)
         self.audit = SqlAuditLog(self._session)
         self.revocations = SqlRevocationEvents(self._session)
+        self.email_tokens = SqlEmailTokenRepository(self._session)
+        self.outbox = SqlMailOutbox(self._session, self._outbox_sealer)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -85,3 +95,5 @@ class SqlUnitOfWork:
         if self._revoked is not None:
             for revocation in written:
                 self._revoked(revocation)
+        if self.outbox.added and self._mail_added is not None:
+            self._mail_added()  # the worker sends it now, not at its next poll

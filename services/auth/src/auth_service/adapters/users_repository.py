@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,13 @@ class SqlUserRepository:
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         await self._session.execute(
             update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def mark_email_verified(self, user_id: uuid.UUID, *, now: datetime) -> None:
+        await self._session.execute(
+            update(UserRow)
+            .where(UserRow.id == user_id, UserRow.email_verified_at.is_(None))
+            .values(email_verified_at=now)
         )
 
     async def set_roles(self, user_id: uuid.UUID, roles: frozenset[Role]) -> int:

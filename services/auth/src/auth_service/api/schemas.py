@@ -26,17 +26,58 @@ class RegisterRequest(BaseModel):
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
+class RegisteredResponse(BaseModel):
+    """The same for a new address and a taken one: the mail tells the owner which it was."""
+
+    email: str
+    status: Literal["verification_sent"] = "verification_sent"
+
+
 class UserResponse(BaseModel):
     id: uuid.UUID
     email: str
+    email_verified: bool
     roles: list[str]
     created_at: datetime
 
     @classmethod
     def of(cls, user: User) -> UserResponse:
         return cls(
-            id=user.id, email=user.email, roles=sorted(user.roles), created_at=user.created_at
+            id=user.id,
+            email=user.email,
+            email_verified=user.email_verified,
+            roles=sorted(user.roles),
+            created_at=user.created_at,
         )
+
+
+MAX_EMAIL_TOKEN_FIELD = 1024
+"""Generous on purpose: a malformed token (too long included) gets the one 400 text, not a
+422 that would tell a made-up token from a used one."""
+
+
+class EmailTokenRequest(BaseModel):
+    """A token from a mailed link; any string, refused with one text if it cannot be used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=MAX_EMAIL_TOKEN_FIELD)
+
+
+class EmailRequest(BaseModel):
+    """An address to mail (a resent verification, a reset); never validated beyond its
+    length, and answered alike whether it has an account or not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=320)
+
+
+class PasswordResetConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=MAX_EMAIL_TOKEN_FIELD)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class LoginRequest(BaseModel):

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, Self
 
+from auth_service.domain.email_tokens import EmailToken, EmailTokenPurpose
+from auth_service.domain.mail import OutboxEntry
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
 from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Revocation, Session
 from auth_service.domain.users import Role, User
@@ -31,6 +33,10 @@ class UserRepository(Protocol):
         ...
 
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None: ...
+
+    async def mark_email_verified(self, user_id: uuid.UUID, *, now: datetime) -> None:
+        """Record that the user proved the address (kept at the first proof)."""
+        ...
 
     async def set_roles(self, user_id: uuid.UUID, roles: frozenset[Role]) -> int:
         """Replace the roles and bump the token version (old tokens carry old roles); returns it."""
@@ -82,6 +88,33 @@ class RefreshTokenRepository(Protocol):
         ...
 
 
+class EmailTokenRepository(Protocol):
+    async def add(self, token: EmailToken) -> None: ...
+
+    async def consume(
+        self, token_hash: bytes, purpose: EmailTokenPurpose, *, now: datetime
+    ) -> uuid.UUID | None:
+        """Use a live token up (exactly once, whatever runs concurrently); its user, or None
+        for a token that is unknown, of another purpose, used or expired."""
+        ...
+
+    async def revoke_all(
+        self, user_id: uuid.UUID, purpose: EmailTokenPurpose, *, now: datetime
+    ) -> None:
+        """Use up every live token of the user for `purpose` (a newer one replaces them)."""
+        ...
+
+
+class MailOutbox(Protocol):
+    """Mails and mail requests, written in the unit of work's transaction (DESIGN §11)."""
+
+    async def add(self, entry: OutboxEntry) -> None: ...
+
+    async def close_request(self, entry_id: uuid.UUID, *, resolved: bool) -> None:
+        """Mark a request resolved into a mail, or dropped (the worker's transaction)."""
+        ...
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -111,6 +144,12 @@ class UnitOfWork(Protocol):
 
     @property
     def revocations(self) -> RevocationEvents: ...
+
+    @property
+    def email_tokens(self) -> EmailTokenRepository: ...
+
+    @property
+    def outbox(self) -> MailOutbox: ...
 
     async def commit(self) -> None: ...
 

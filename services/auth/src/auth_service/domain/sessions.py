@@ -41,6 +41,7 @@ class RevocationReason(enum.StrEnum):
     LOGOUT_ALL = "logout_all"
     REVOKED_BY_USER = "revoked_by_user"
     PASSWORD_CHANGE = "password_change"  # noqa: S105 (a reason, not a password)
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a reason, not a password)
     ADMIN = "admin"
     REUSE_DETECTED = "reuse_detected"
 

@@ -30,7 +30,13 @@ class User:
     roles: frozenset[Role]
     token_version: int
     created_at: datetime
+    email_verified_at: datetime | None = None
+    """When the user proved the address is theirs (a verification or reset link); None until."""
 
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

@@ -1,5 +1,10 @@
 """Account use cases: registering, the caller's profile, making an admin.
 
+Registration never says whether an address has an account (DESIGN §11): a new address gets an
+unverified account and a verification mail, a taken one a "someone tried to register with your
+address" mail (a request the mail worker resolves, limited per address), and both answer the
+same, after the same argon2id work.
+
 `verify_password` and `active_user` are the two checks other use cases share: the password
 behind an email (login, and later step-up), and the user behind a verified access token, still
 current for it (auth has the tables at hand, so it checks them, not only the revocation feed).
@@ -12,11 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from auth_service.domain.mail import MailRequestKind
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import Caller, SessionPolicy
 from auth_service.domain.users import Role, User, normalize_email
-from auth_service.errors import InvalidCredentialsError, StaleTokenError, UserNotFoundError
+from auth_service.errors import (
+    EmailAlreadyRegisteredError,
+    InvalidCredentialsError,
+    StaleTokenError,
+    UserNotFoundError,
+)
+from auth_service.use_cases.mailing import MailLinks, mail_request, verification_mail
 
 
 async def verify_password(
@@ -76,22 +88,33 @@ class Accounts:
     hasher: PasswordHasher
     limiter: RateLimiter
     clock: Callable[[], datetime]
+    links: MailLinks
 
-    async def register(
-        self,
-        *,
-        email: str,
-        password: str,
-        ip: str,
-        roles: frozenset[Role] = frozenset({Role.USER}),
-    ) -> User:
-        """Create an account; `EmailAlreadyRegisteredError` if the email is taken in any case.
+    async def register(self, *, email: str, password: str, ip: str) -> None:
+        """Register `email` (see the module docstring); nothing tells whether it was new.
 
         Rate limited per IP (`register-ip`) before any work is done.
         """
         await self.limiter.hit("register-ip", ip)
+        password_hash = await self.hasher.hash(password)  # new or taken: the same cost
+        now = self.clock()
+        try:
+            async with self.units_of_work() as uow:
+                if await uow.users.get_by_email(normalize_email(email)) is None:
+                    user = self._new_user(email, password_hash, frozenset({Role.USER}))
+                    await uow.users.add(user)
+                    token, mail = verification_mail(user, self.links, now=now)
+                    await uow.email_tokens.add(token)
+                    await uow.outbox.add(mail)
+                    await uow.commit()
+                    return
+        except EmailAlreadyRegisteredError:
+            pass  # registered concurrently: it is a taken address after all
         async with self.units_of_work() as uow:
-            return await self._add_user(uow, email=email, password=password, roles=roles)
+            await uow.outbox.add(
+                mail_request(MailRequestKind.ALREADY_REGISTERED, normalize_email(email), now=now)
+            )
+            await uow.commit()
 
     async def profile(self, caller: Caller) -> User:
         """The caller's own account (`GET /v1/users/me`)."""
@@ -118,9 +141,10 @@ class Accounts:
                         f"no user {email!r}; a password is needed to create one"
                     )
                 admin_roles = frozenset({Role.USER, Role.ADMIN})
-                created = await self._add_user(
-                    uow, email=email, password=password, roles=admin_roles
-                )
+                created = self._new_user(email, await self.hasher.hash(password), admin_roles)
+                created.email_verified_at = created.created_at  # the operator vouches for it
+                await uow.users.add(created)
+                await uow.commit()
                 return created, True
             if not user.is_admin:
                 user.roles = user.roles | {Role.ADMIN}
@@ -128,17 +152,12 @@ class Accounts:
                 await uow.commit()
             return user, False
 
-    async def _add_user(
-        self, uow: UnitOfWork, *, email: str, password: str, roles: frozenset[Role]
-    ) -> User:
-        user = User(
+    def _new_user(self, email: str, password_hash: str, roles: frozenset[Role]) -> User:
+        return User(
             id=uuid.uuid4(),
             email=email.strip(),
-            password_hash=await self.hasher.hash(password),
+            password_hash=password_hash,
             roles=roles,
             token_version=1,
             created_at=self.clock(),
         )
-        await uow.users.add(user)
-        await uow.commit()
-        return user

@@ -2,7 +2,9 @@
 
 A login opens a **session** (a refresh-token family, DESIGN §3) in the same unit of work as its
 first refresh token and the audit row; the session id is `sid` in the access token. A failed
-login is audited too (in its own commit), then refused with one message for every cause.
+login is audited too (in its own commit), then refused with one message for every cause. With
+`require_verified_email`, the right password to an unverified address is then refused as
+`EmailNotVerifiedError` (403), and no session starts.
 
 Rate limits: every attempt counts against the caller's IP (`login-ip`) and against the
 account from that IP (`login-account`); a success clears the latter, so only failures add up.
@@ -32,7 +34,7 @@ from auth_service.domain.sessions import (
     Session,
 )
 from auth_service.domain.users import User, normalize_email
-from auth_service.errors import InvalidCredentialsError, RateLimitedError
+from auth_service.errors import EmailNotVerifiedError, InvalidCredentialsError, RateLimitedError
 from auth_service.use_cases.accounts import verify_password
 
 
@@ -54,6 +56,8 @@ class Logins:
     limiter: RateLimiter
     clock: Callable[[], datetime]
     known_ip_days: int = 90
+    require_verified_email: bool = True
+    """EMAIL_VERIFICATION=required: an unverified address cannot sign in (after the password)."""
 
     async def log_in(
         self, *, email: str, password: str, client_id: ClientId, context: RequestContext
@@ -101,6 +105,8 @@ class Logins:
                 )
                 await uow.commit()
                 raise
+            if self.require_verified_email and not user.email_verified:
+                raise EmailNotVerifiedError  # only now: the password was right
             session = Session(
                 id=str(uuid.uuid4()),
                 user_id=user.id,

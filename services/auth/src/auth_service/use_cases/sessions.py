@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from auth_service.domain.mail import MailKind
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitsOfWork
 from auth_service.domain.session_revocation import revoke_session, revoke_user_sessions
@@ -27,6 +28,7 @@ from auth_service.errors import (
     WrongCurrentPasswordError,
 )
 from auth_service.use_cases.accounts import active_user
+from auth_service.use_cases.mailing import MailLinks, notice_mail
 from auth_service.use_cases.refresh import SessionCheck, session_of_refresh_token
 
 
@@ -39,6 +41,7 @@ class Sessions:
     hasher: PasswordHasher
     limiter: RateLimiter
     clock: Callable[[], datetime]
+    links: MailLinks
 
     async def list(self, caller: Caller) -> Sequence[Session]:
         """The caller's live sessions (the one the token names among them)."""
@@ -138,7 +141,8 @@ class Sessions:
         new_password: str,
         context: RequestContext,
     ) -> None:
-        """Replace the password; every other session ends and every access token goes stale.
+        """Replace the password; every other session ends, every access token goes stale and
+        a "your password was changed" notice is mailed.
 
         The caller's own session survives: its next refresh brings an access token with the new
         `ver`. A wrong current password is audited and refused with `WrongCurrentPasswordError`
@@ -177,5 +181,6 @@ class Sessions:
                 keep_session_id=caller.session_id,
             )
             await uow.audit.record(audited("password.changed"))
+            await uow.outbox.add(notice_mail(MailKind.PASSWORD_CHANGED, user, self.links, now=now))
             await uow.commit()
         await self.limiter.reset("login-account", *limit_key)
