@@ -23,7 +23,7 @@ import httpx
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import RunningPlatform, free_port_plan
 from tessera_dev.platform import (
-    GENEROUS_AUTH_RATE_LIMITS,
+    BULK_USERS_AUTH_SETTINGS,
     describe_platform,
     sqlite_database_urls,
 )
@@ -62,7 +62,7 @@ def run() -> dict[str, float]:
                     "PASSWORD_HASH_MEMORY_KIB": "8192",
                     "PASSWORD_HASH_TIME_COST": "1",
                     "PASSWORD_HASH_PARALLELISM": "1",
-                    **GENEROUS_AUTH_RATE_LIMITS,
+                    **BULK_USERS_AUTH_SETTINGS,
                 }
             },
             service_clients=generate_service_client_secrets(workdir / "secrets"),

@@ -22,7 +22,7 @@ from tessera_dev.harness import (
     free_port_plan,
     temporary_postgres_databases,
 )
-from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
 from tessera_dev.probes import billing_stub
 from tessera_dev.service_clients import generate_service_client_secrets
 
@@ -38,7 +38,7 @@ def _test_settings() -> dict[str, dict[str, str]]:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
-            **GENEROUS_AUTH_RATE_LIMITS,
+            **BULK_USERS_AUTH_SETTINGS,
         }
     }
 

@@ -42,7 +42,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
     )
 
     assert resolved.returncode == 0, resolved.stderr
-    expected = {"postgres", "redis", "gateway"} | {
+    expected = {"postgres", "redis", "mailpit", "gateway"} | {
         name for s in PLATFORM.services for name in (s.name, f"{s.name}-migrate")
     }
     assert set(resolved.stdout.split()) == expected
@@ -79,14 +79,25 @@ def test_services_start_only_after_their_migration_and_dependencies_are_healthy(
         assert services[f"{service.name}-migrate"]["depends_on"]["postgres"] == {
             "condition": "service_healthy"
         }
-    for backing in ("postgres", "redis", "gateway"):
+    for backing in ("postgres", "redis", "mailpit", "gateway"):
         assert "healthcheck" in services[backing]
+    assert services["auth"]["depends_on"]["mailpit"] == {"condition": "service_healthy"}
 
 
-def test_only_the_gateway_is_published() -> None:
+def test_only_the_gateway_and_the_inbox_on_loopback_are_published() -> None:
     services = compose()["services"]
 
-    assert [name for name, spec in services.items() if spec.get("ports")] == ["gateway"]
+    published = {name: spec["ports"] for name, spec in services.items() if spec.get("ports")}
+    assert published == {"gateway": ["8000:8080"], "mailpit": ["127.0.0.1:8025:8025"]}
+
+
+def test_auth_mails_through_the_inbox_on_the_ports_make_run_uses() -> None:
+    # Mailpit listens on 1025 (SMTP) and 8025 (inbox), as the launcher's catcher does
+    environment = compose()["services"]["auth"]["environment"]
+
+    assert environment["SMTP_URL"] == "smtp://mailpit:1025"
+    assert PLATFORM.service("auth").settings["SMTP_URL"] == "smtp://127.0.0.1:1025"
+    assert PLATFORM.mail.inbox_url == "http://127.0.0.1:8025"
 
 
 def test_every_service_has_its_own_database_and_role() -> None:

@@ -27,9 +27,10 @@ BASE = K8S / "base"
 DEV_OVERLAY = K8S / "overlays" / "dev"
 PLATFORM = describe_platform()
 
-K8S_ONLY_SETTINGS = {"auth": {"KEY_ENCRYPTION_KEY_FILE"}}
+K8S_ONLY_SETTINGS = {"auth": {"KEY_ENCRYPTION_KEY_FILE", "MAIL_FROM"}}
 """Names a cluster sets beyond the platform's: with several auth replicas the key-encryption key
-must be one shared secret (the embedded default generates one per process under var/)."""
+must be one shared secret (the embedded default generates one per process under var/), and
+mail comes from the deployment's own domain."""
 
 Manifest = dict[str, Any]
 

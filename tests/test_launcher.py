@@ -23,6 +23,7 @@ import psutil
 import pytest
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import free_port_base, free_ports
+from tessera_dev.inbox import Inbox, mailed_token
 from tessera_dev.launcher import keep_private, postgres_home
 from tessera_dev.platform import PortPlan
 from tessera_dev.service_clients import ServiceClientFiles
@@ -104,7 +105,11 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
         path.name: 0o600 for path in state
     }
     assert f"generated a development key-encryption key at {kek}" in launcher.text
-    for url in (f"http://localhost:{ports.gateway}/", f"127.0.0.1:{ports.billing_grpc}"):
+    for url in (
+        f"http://localhost:{ports.gateway}/",
+        f"127.0.0.1:{ports.billing_grpc}",
+        f"http://127.0.0.1:{ports.mail_http}/",
+    ):
         assert url in launcher.text
 
     launcher.process.send_signal(signal.SIGINT)
@@ -113,9 +118,34 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     # every child stopped by itself, exit 0: none sat out a long poll and had to be killed
-    for name in ("auth", "orders", "billing", "gateway"):
+    for name in ("mail", "auth", "orders", "billing", "gateway"):
         assert re.search(rf"{name} stopped in \d+\.\d s", launcher.text), launcher.text[-3000:]
     assert "killing" not in launcher.text
+
+
+def test_make_run_requires_a_verified_address_and_mails_the_link_to_its_own_spa(
+    launcher: Launcher,
+) -> None:
+    gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
+    inbox = Inbox(f"http://127.0.0.1:{launcher.ports.mail_http}")
+    credentials = {"email": "ada@example.com", "password": "correct horse battery"}
+    mobile = {**credentials, "client_id": "mobile"}
+
+    registered = httpx.post(f"{gateway}/v1/users", json=credentials, timeout=30)
+    unverified = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
+    mail = inbox.wait_for("ada@example.com", subject="Confirm your email address")
+    token = mailed_token(mail)
+    verified = httpx.post(f"{gateway}/v1/users/verify-email", json={"token": token}, timeout=30)
+    signed_in = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
+
+    assert registered.status_code == 202
+    assert unverified.status_code == 403
+    assert unverified.json()["type"] == "urn:tessera:problem:email-not-verified"
+    assert f"http://localhost:{launcher.ports.gateway}/#/verify?token={token}" in mail["Text"]
+    assert verified.status_code == 204
+    assert signed_in.status_code == 200
+    issuer = httpx.get(f"{gateway}/.well-known/oauth-authorization-server", timeout=30)
+    assert issuer.json()["issuer"] == f"http://localhost:{launcher.ports.gateway}"
 
 
 def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_never_prints_them(
@@ -171,7 +201,8 @@ def test_make_run_db_postgres_runs_the_platform_on_postgresql_and_redis_of_its_o
     try:
         with started_launcher(tmp_path, *options, "--redis-port", str(redis_port)) as launcher:
             gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
-            account = register_and_login(gateway, client_id="mobile")
+            inbox = Inbox(f"http://127.0.0.1:{launcher.ports.mail_http}")
+            account = register_and_login(gateway, client_id="mobile", inbox=inbox)
             placed = httpx.post(
                 f"{gateway}/v1/orders", json=ORDER, headers=account.bearer, timeout=30
             )

@@ -44,7 +44,7 @@ from tessera_dev.harness import (
     free_ports,
     temporary_postgres_databases,
 )
-from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
 from tessera_dev.probes import billing_stub
 from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
@@ -67,7 +67,7 @@ def _auth_settings() -> dict[str, str]:
         "PASSWORD_HASH_MEMORY_KIB": "8192",
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_PARALLELISM": "1",
-        **GENEROUS_AUTH_RATE_LIMITS,
+        **BULK_USERS_AUTH_SETTINGS,
         **KEY_SETTINGS,
     }
 

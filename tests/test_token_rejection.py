@@ -31,7 +31,6 @@ from jwt.algorithms import RSAAlgorithm
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera_dev.accounts import Account
 from tessera_dev.harness import RunningPlatform
-from tessera_dev.platform import ISSUER
 
 FOREIGN_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -50,11 +49,13 @@ def segment(value: dict[str, Any]) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
-def claims(sub: str, **overrides: Any) -> dict[str, Any]:
+def claims(account: Account, **overrides: Any) -> dict[str, Any]:
+    """The account's real claims but fresh: only the signature of a forgery is wrong."""
     now = int(time.time())
+    real = jwt.decode(account.access_token, options={"verify_signature": False})
     base: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": sub,
+        "iss": real["iss"],
+        "sub": account.id,
         "aud": ["auth", "orders", "billing"],
         "exp": now + 300,
         "iat": now,
@@ -75,16 +76,16 @@ def header(kid: str, alg: str) -> dict[str, Any]:
 
 def signed_by_foreign_key(key: RealKey, account: Account) -> str:
     return jwt.encode(
-        claims(account.id), FOREIGN_KEY, algorithm="RS256", headers=header(key.kid, "RS256")
+        claims(account), FOREIGN_KEY, algorithm="RS256", headers=header(key.kid, "RS256")
     )
 
 
 def alg_none(key: RealKey, account: Account) -> str:
-    return f"{segment(header(key.kid, 'none'))}.{segment(claims(account.id))}."
+    return f"{segment(header(key.kid, 'none'))}.{segment(claims(account))}."
 
 
 def hs256_keyed_with_the_public_key(key: RealKey, account: Account) -> str:
-    signing_input = f"{segment(header(key.kid, 'HS256'))}.{segment(claims(account.id))}"
+    signing_input = f"{segment(header(key.kid, 'HS256'))}.{segment(claims(account))}"
     mac = hmac.new(key.public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64url(mac)}"
 
@@ -109,7 +110,7 @@ def oversized(key: RealKey, account: Account) -> str:
 
 def unknown_kid(key: RealKey, account: Account) -> str:
     return jwt.encode(
-        claims(account.id), FOREIGN_KEY, algorithm="RS256", headers=header("nobody", "RS256")
+        claims(account), FOREIGN_KEY, algorithm="RS256", headers=header("nobody", "RS256")
     )
 
 

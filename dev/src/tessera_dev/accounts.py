@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tessera_dev.inbox import Inbox, mailed_token
+
+VERIFY_SUBJECT = "Confirm your email address"
+
 
 @dataclass(frozen=True)
 class Account:
@@ -24,14 +28,22 @@ class Account:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-def register_and_login(auth_base_url: str, *, client_id: str = "web") -> Account:
-    """POST /v1/users, then log in (`log_in`), as a client would."""
+def register_and_login(
+    auth_base_url: str, *, client_id: str = "web", inbox: Inbox | None = None
+) -> Account:
+    """POST /v1/users (202), verify the address with the mailed link when `inbox` is given
+    (needed unless auth runs with EMAIL_VERIFICATION=optional), then log in (`log_in`)."""
     email = f"user-{secrets.token_hex(6)}@example.org"
     password = f"pw-{secrets.token_urlsafe(12)}"
     with httpx.Client(base_url=auth_base_url, timeout=30) as client:
         registered = client.post("/v1/users", json={"email": email, "password": password})
-    if registered.status_code != 201:
-        raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+        if registered.status_code != 202:
+            raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+        if inbox is not None:
+            token = mailed_token(inbox.wait_for(email, subject=VERIFY_SUBJECT))
+            verified = client.post("/v1/users/verify-email", json={"token": token})
+            if verified.status_code != 204:
+                raise RuntimeError(f"verify: {verified.status_code} {verified.text}")
     return log_in(auth_base_url, email, password, client_id=client_id)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import RunningPlatform, free_port_plan
-from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
 
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -142,7 +142,7 @@ def _own_platform(workdir: Path) -> RunningPlatform:
                 "PASSWORD_HASH_MEMORY_KIB": "8192",
                 "PASSWORD_HASH_TIME_COST": "1",
                 "PASSWORD_HASH_PARALLELISM": "1",
-                **GENEROUS_AUTH_RATE_LIMITS,
+                **BULK_USERS_AUTH_SETTINGS,
             }
         },
     )

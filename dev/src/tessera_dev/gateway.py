@@ -42,6 +42,7 @@ from starlette.responses import (
     FileResponse,
     HTMLResponse,
     JSONResponse,
+    RedirectResponse,
     Response,
     StreamingResponse,
 )
@@ -71,6 +72,9 @@ SPA_DIRS = (Path("clients/spa/dist"), Path("clients/spa"))
 """Where the SPA is looked for, relative to the workspace root (the launcher's cwd)."""
 
 RESERVED_PREFIXES = ("/v1", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
+DEV_INBOX_PATH = "/dev/inbox"
+"""A development platform's way to its inbox from the SPA ("check your inbox"): a redirect to
+the catcher's page (compose's nginx: to Mailpit's). A real deployment has no such path."""
 """Paths that are never the SPA: unrouted ones answer 404 instead of index.html."""
 
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -123,6 +127,8 @@ class GatewaySettings:
     spa_dir: Path
     source_address: str | None = None
     """The local address the gateway connects to the services from (None: the kernel's pick)."""
+    inbox_url: str = "http://127.0.0.1:8025/"
+    """Where `/dev/inbox` leads: the platform's development inbox (the SPA links to it)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> GatewaySettings:
@@ -136,6 +142,7 @@ class GatewaySettings:
             },
             spa_dir=Path(environ.get("GATEWAY_SPA_DIR") or _spa_dir()),
             source_address=environ.get("GATEWAY_SOURCE_ADDRESS") or None,
+            inbox_url=environ.get("GATEWAY_INBOX_URL") or "http://127.0.0.1:8025/",
         )
 
 
@@ -253,6 +260,8 @@ async def handle(request: Request) -> Response:
         response = _problem(400, "Bad Request")
     elif service is not None:
         response = await _proxy(request, service, request_id, raw_path)
+    elif path == DEV_INBOX_PATH:
+        response = RedirectResponse(request.app.state.settings.inbox_url, status_code=307)
     elif path.startswith(RESERVED_PREFIXES) or request.method not in ("GET", "HEAD"):
         response = _problem(404, "Not Found")
     else:

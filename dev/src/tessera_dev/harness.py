@@ -32,7 +32,7 @@ from tessera_dev.platform import SERVICE_NAMES, Platform, PortPlan
 from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
-RESERVED_PORTS = frozenset({8000, 8001, 8002, 8003, 50051})
+RESERVED_PORTS = frozenset({8000, 8001, 8002, 8003, 50051, 1025, 8025})
 """`make run`'s ports: tests never take them, so both can run at once."""
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -61,10 +61,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def free_port_plan() -> PortPlan:
-    return PortPlan(*free_ports(5))
+    return PortPlan(*free_ports(PortPlan.COUNT))
 
 
-def free_port_base(count: int = 5, attempts: int = 200) -> int:
+def free_port_base(count: int = PortPlan.COUNT, attempts: int = 200) -> int:
     """A base port with `count` consecutive free ports (for the launcher's `--port-base`)."""
     for _ in range(attempts):
         base = secrets.randbelow(30_000) + 20_000
@@ -129,7 +129,8 @@ class RunningProcess:
 
 @dataclass
 class RunningPlatform:
-    """The three services (and optionally the dev gateway) running as real processes."""
+    """The services (and optionally the dev gateway) running as real processes, with the
+    platform's inbox whenever auth runs (`mail`: its SMTP catcher and Mailpit-style API)."""
 
     plan: Platform
     log_dir: Path
@@ -148,7 +149,11 @@ class RunningPlatform:
         log_dir.mkdir(parents=True, exist_ok=True)
         plan = with_own_service_client_secrets(plan, log_dir / "service-clients")
         running = cls(plan, log_dir)
+        urls: dict[str, str] = {}
         try:
+            if "auth" in services:
+                running._spawn("mail", plan.mail.serve_argv, plan.mail.settings)
+                urls["mail"] = plan.mail.health_url
             for name in services:
                 running._migrate(name)
             for name in services:
@@ -156,7 +161,7 @@ class RunningPlatform:
                 running._spawn(name, service.serve_argv, service.settings)
             if gateway:
                 running._spawn("gateway", plan.gateway.serve_argv, plan.gateway.settings)
-            urls = {name: plan.service(name).health_url for name in services}
+            urls |= {name: plan.service(name).health_url for name in services}
             if gateway:
                 urls["gateway"] = plan.gateway.health_url
             running._wait_ready(urls, ready_timeout)
@@ -230,14 +235,15 @@ class RunningPlatform:
         self._wait_ready({name: ready_url}, ready_timeout)
 
     def restart(self, name: str, *, ready_timeout: float = 60.0) -> None:
-        """Stop a service (SIGTERM) and start it again with the same settings; waits for it."""
+        """Stop a service or the inbox (SIGTERM) and start it again with the same settings;
+        waits for it."""
         self.stop_process(name)
-        service = self.plan.service(name)
+        process = self.plan.mail if name == "mail" else self.plan.service(name)
         self.start_process(
             name,
-            service.serve_argv,
-            service.settings,
-            ready_url=service.health_url,
+            process.serve_argv,
+            process.settings,
+            ready_url=process.health_url,
             ready_timeout=ready_timeout,
         )
 

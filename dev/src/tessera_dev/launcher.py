@@ -2,10 +2,11 @@
 
 Creates the var directory, writes fresh random service-client secrets into it (files of mode
 0600 that auth and each service read; never printed), migrates each service's SQLite database,
-starts auth, orders, billing and the dev gateway with the settings of `tessera_dev.platform`,
-prefixes their log lines, waits for every `/readyz`, and prints the URLs. SIGINT or SIGTERM
-stops every child gracefully (SIGTERM, then SIGKILL after a grace period); if one child dies,
-the others are stopped and the launcher exits non-zero.
+starts the development inbox (`tessera_dev.mail_catcher`: SMTP 127.0.0.1:1025, inbox
+http://127.0.0.1:8025), auth, orders, billing and the dev gateway with the settings of
+`tessera_dev.platform`, prefixes their log lines, waits for every `/readyz`, and prints the
+URLs. SIGINT or SIGTERM stops every child gracefully (SIGTERM, then SIGKILL after a grace
+period); if one child dies, the others are stopped and the launcher exits non-zero.
 
 Tests run it on other ports: `python -m tessera_dev.launcher --port-base 41000 --var-dir /tmp/x`
 (or `TESSERA_DEV_PORT_BASE` / `TESSERA_DEV_VAR_DIR`).
@@ -46,7 +47,14 @@ from tessera_dev.platform import (
 from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
-COLOURS = {"auth": "35", "orders": "36", "billing": "33", "gateway": "32", "launcher": "1"}
+COLOURS = {
+    "mail": "34",
+    "auth": "35",
+    "orders": "36",
+    "billing": "33",
+    "gateway": "32",
+    "launcher": "1",
+}
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -156,6 +164,8 @@ def _banner(plan: Platform, stores: str) -> list[str]:
         f"  orders         http://127.0.0.1:{ports.orders}/docs",
         f"  billing HTTP   http://127.0.0.1:{ports.billing}/docs",
         f"  billing gRPC   127.0.0.1:{ports.billing_grpc}",
+        f"  inbox          {plan.mail.inbox_url}/  (every mail auth sends; "
+        f"SMTP {plan.mail.smtp_url})",
     ]
 
 
@@ -165,7 +175,7 @@ async def run(
     notes: Sequence[str] = (),
     stores: str = "embedded default: SQLite",
 ) -> int:
-    console = Console([*(s.name for s in plan.services), "gateway", "launcher"])
+    console = Console(["mail", *(s.name for s in plan.services), "gateway", "launcher"])
     for note in notes:
         console.line("launcher", note)
     stop_requested = asyncio.Event()
@@ -177,10 +187,12 @@ async def run(
         return 1
     if stop_requested.is_set():
         return 0
-    children = [await _spawn(console, s.name, s.serve_argv, s.settings) for s in plan.services]
-    gateway = plan.gateway
+    mail, gateway = plan.mail, plan.gateway
+    children = [await _spawn(console, "mail", mail.serve_argv, mail.settings)]
+    children += [await _spawn(console, s.name, s.serve_argv, s.settings) for s in plan.services]
     children.append(await _spawn(console, "gateway", gateway.serve_argv, gateway.settings))
-    urls = {s.name: s.health_url for s in plan.services} | {"gateway": gateway.health_url}
+    urls = {"mail": mail.health_url} | {s.name: s.health_url for s in plan.services}
+    urls["gateway"] = gateway.health_url
 
     readiness = asyncio.create_task(_wait_ready(urls, children, ready_timeout))
     interrupted = asyncio.create_task(stop_requested.wait())
@@ -243,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port-base",
         type=int,
         default=int(os.environ.get("TESSERA_DEV_PORT_BASE", "0")) or None,
-        help="five consecutive ports: gateway, auth, orders, billing, gRPC (default: 8000..)",
+        help="seven consecutive ports: gateway, auth, orders, billing, gRPC, mail SMTP, inbox "
+        "(default: 8000-8003, 50051, 1025, 8025)",
     )
     parser.add_argument(
         "--var-dir",

@@ -4,6 +4,8 @@ The launcher (`make run`), the end-to-end test harness, the benchmarks and the c
 test all read this module, so a service's command or a setting name is written down once:
 
     >>> plan = describe_platform()  # embedded default: SQLite under var/, ports 8000-8003, 50051
+    >>> plan.issuer  # each platform's own: mail links and cookies point at its gateway
+    'http://localhost:8000'
     >>> [s.name for s in plan.services]
     ['auth', 'orders', 'billing']
     >>> plan.service("orders").serve_argv
@@ -22,22 +24,22 @@ from pathlib import Path
 from tessera_dev.service_clients import ServiceClientFiles
 
 SERVICE_NAMES = ("auth", "orders", "billing")
-ISSUER = "http://localhost:8000"
 GATEWAY_SOURCE_ADDRESS = "127.0.0.2"
 """The loopback address the dev gateway connects to the services from: the only peer they
 believe X-Forwarded-For from, so another local process (on 127.0.0.1) cannot claim an IP."""
 
-GENEROUS_AUTH_RATE_LIMITS = {
+BULK_USERS_AUTH_SETTINGS = {
+    "EMAIL_VERIFICATION": "optional",
     "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
     "LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT": "1000/minute",
     "REFRESH_RATE_LIMIT_PER_IP": "5000/minute",
 }
-"""auth settings for tests and benchmarks, where every user comes from 127.0.0.1 in a burst
-(the production limits would answer 429 part-way through); the limits themselves are tested
-in auth's own tests."""
-"""The public URL of auth as clients see it (through the gateway); never derived from a request."""
+"""auth settings for tests and benchmarks that make users in bulk, all from 127.0.0.1 (the
+production limits would answer 429 part-way through), and sign them in without opening the
+verification mail (which still goes out). The limits and the required verification are
+tested in auth's own tests, `make run`'s in tests/test_launcher.py."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,16 @@ class PortPlan:
     orders: int = 8002
     billing: int = 8003
     billing_grpc: int = 50051
+    mail_smtp: int = 1025
+    mail_http: int = 8025
+
+    COUNT = 7
 
     @classmethod
     def from_base(cls, base: int) -> PortPlan:
-        """Five consecutive ports from `base`: gateway, auth, orders, billing HTTP, billing gRPC."""
-        return cls(base, base + 1, base + 2, base + 3, base + 4)
+        """Seven consecutive ports from `base`: gateway, auth, orders, billing HTTP, billing
+        gRPC, the mail catcher's SMTP and its inbox."""
+        return cls(*range(base, base + cls.COUNT))
 
     def http_port(self, service: str) -> int:
         ports = {"auth": self.auth, "orders": self.orders, "billing": self.billing}
@@ -123,12 +130,49 @@ class GatewayProcess:
 
 
 @dataclass(frozen=True)
+class MailProcess:
+    """The development inbox (`tessera_dev.mail_catcher`): auth's SMTP server, and Mailpit's
+    HTTP API over what it caught. compose runs Mailpit itself in its place."""
+
+    smtp_port: int
+    http_port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def serve_argv(self) -> tuple[str, ...]:
+        return ("python", "-m", "tessera_dev.mail_catcher")
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {
+            "MAIL_HOST": self.host,
+            "MAIL_SMTP_PORT": str(self.smtp_port),
+            "MAIL_HTTP_PORT": str(self.http_port),
+        }
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://{self.host}:{self.smtp_port}"
+
+    @property
+    def inbox_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.inbox_url}/readyz"
+
+
+@dataclass(frozen=True)
 class Platform:
-    """Every process of one running platform, in start order."""
+    """Every process of one running platform, in start order (the inbox first: auth mails)."""
 
     ports: PortPlan
     services: tuple[ServiceProcess, ...]
     gateway: GatewayProcess
+    mail: MailProcess
+    issuer: str
+    """The public URL of auth as clients see it (its gateway's); never derived from a request."""
 
     def service(self, name: str) -> ServiceProcess:
         for service in self.services:
@@ -150,17 +194,21 @@ def describe_platform(
     *,
     ports: PortPlan | None = None,
     database_urls: Mapping[str, str] | None = None,
-    issuer: str = ISSUER,
+    issuer: str | None = None,
     log_level: str = "INFO",
     extra_settings: Mapping[str, Mapping[str, str]] | None = None,
     service_clients: ServiceClientFiles | None = None,
 ) -> Platform:
     """The platform's processes; defaults give exactly the embedded default of `make run`.
 
-    `service_clients` names the secret files (`tessera_dev.service_clients`; default: under
+    The issuer is `http://localhost:<gateway port>` unless given: every platform its own, so
+    the links auth mails, its cookies and (later) the WebAuthn RP ID match the SPA that platform
+    serves. `service_clients` names the secret files (`tessera_dev.service_clients`; default: under
     `var/`); settings carry only the paths, so no secret is ever in a command line or a log.
     """
     ports = ports or PortPlan()
+    issuer = issuer or f"http://localhost:{ports.gateway}"
+    mail = MailProcess(smtp_port=ports.mail_smtp, http_port=ports.mail_http)
     urls = dict(database_urls or sqlite_database_urls())
     extra = extra_settings or {}
     clients = service_clients or ServiceClientFiles.in_directory(Path("var"))
@@ -197,6 +245,7 @@ def describe_platform(
             **common("auth"),
             "SERVICE_CLIENTS_FILE": str(clients.clients_file),
             "CORS_ALLOWED_ORIGINS": gateway_origins,
+            "SMTP_URL": mail.smtp_url,
             **extra.get("auth", {}),
         },
         # Without Redis, auth limits logins in process: right for one process, not for replicas.
@@ -235,9 +284,12 @@ def describe_platform(
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(ports.gateway),
             "GATEWAY_SOURCE_ADDRESS": GATEWAY_SOURCE_ADDRESS,
+            "GATEWAY_INBOX_URL": f"{mail.inbox_url}/",
             "AUTH_UPSTREAM": upstreams["auth"],
             "ORDERS_UPSTREAM": upstreams["orders"],
             "BILLING_UPSTREAM": upstreams["billing"],
         },
     )
-    return Platform(ports=ports, services=(auth, orders, billing), gateway=gateway)
+    return Platform(
+        ports=ports, services=(auth, orders, billing), gateway=gateway, mail=mail, issuer=issuer
+    )

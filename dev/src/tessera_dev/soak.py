@@ -45,7 +45,7 @@ import psutil
 
 from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
 from tessera_dev.local_servers import LocalPostgres, LocalRedis
-from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, SERVICE_NAMES, describe_platform
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, SERVICE_NAMES, describe_platform
 
 FAULT_GRACE_SECONDS = 3.0
 """How long after a fault ends its effects may still show (pools reconnecting, watchers
@@ -359,7 +359,7 @@ class Soak:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
-            **GENEROUS_AUTH_RATE_LIMITS,
+            **BULK_USERS_AUTH_SETTINGS,
         }
 
     def _run_on(self, platform: RunningPlatform, postgres: LocalPostgres) -> SoakReport:
