@@ -34,7 +34,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
-from tessera_dev.platform import GENEROUS_AUTH_RATE_LIMITS, describe_platform, sqlite_database_urls
+from tessera_dev.inbox import Inbox
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
 
 REPO = Path(__file__).resolve().parents[2]
 SPA_DIR = REPO / "clients" / "spa"
@@ -66,7 +67,9 @@ def _browser_test_settings() -> dict[str, dict[str, str]]:
             "PASSWORD_HASH_MEMORY_KIB": "8192",
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_PARALLELISM": "1",
-            **GENEROUS_AUTH_RATE_LIMITS,
+            **BULK_USERS_AUTH_SETTINGS,
+            # as in `make run`: the SPA signs a user up through the mailed link
+            "EMAIL_VERIFICATION": "required",
         },
         "orders": short_lived,
         "billing": short_lived,
@@ -90,8 +93,9 @@ def spa_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPl
 
 @pytest.fixture(scope="session")
 def spa_url(spa_platform: RunningPlatform) -> str:
-    """The SPA's origin, e.g. http://127.0.0.1:41234 (the API is on the same origin)."""
-    return spa_platform.plan.gateway.base_url
+    """The SPA's origin, the platform's issuer: http://localhost:<gateway port> (the API is on
+    the same origin, and the links auth mails point here)."""
+    return spa_platform.plan.issuer
 
 
 def _install_chromium() -> None:
@@ -199,13 +203,22 @@ class Spa:
 
     url: str
     screenshot_dir: Path
+    inbox: Inbox
 
     def open(self, page: Page, route: str = "") -> None:
         page.goto(f"{self.url}/{route}")
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
     def register(self, page: Page) -> Credentials:
-        """Opens the SPA, creates an account and ends signed in on the orders screen."""
+        """Opens the SPA, signs up, opens the mailed link, signs in: ends on the orders screen."""
+        credentials = self.sign_up(page)
+        self.follow_mailed_link(page, credentials.email, "Confirm your email address")
+        expect(page.locator('[data-state="verified"]')).to_be_visible()
+        self.login(page, credentials)
+        return credentials
+
+    def sign_up(self, page: Page) -> Credentials:
+        """Creates an account and ends on "check your inbox"."""
         credentials = Credentials(
             f"spa-{secrets.token_hex(5)}@example.org", f"pw-{secrets.token_urlsafe(12)}"
         )
@@ -213,8 +226,18 @@ class Spa:
         page.get_by_label("Email").fill(credentials.email)
         page.get_by_label("Password").fill(credentials.password)
         page.get_by_role("button", name="Create account").click()
-        self.expect_screen(page, "orders")
+        expect(page.locator('[data-state="check-inbox"]')).to_be_visible()
         return credentials
+
+    def follow_mailed_link(self, page: Page, email: str, subject: str) -> str:
+        """Opens the link of the newest mail to `email` about `subject`, as a person clicks
+        it; the link's URL."""
+        mail = self.inbox.wait_for(email, subject=subject)
+        words = str(mail["Text"]).split()
+        link = next(word for word in words if word.startswith(self.url + "/#/"))
+        page.goto(link)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        return link
 
     def login(self, page: Page, credentials: Credentials) -> None:
         self.open(page, "#/login")
@@ -252,9 +275,12 @@ class Spa:
 
 
 @pytest.fixture(scope="session")
-def spa(spa_url: str, tmp_path_factory: pytest.TempPathFactory) -> Spa:
+def spa(
+    spa_url: str, spa_platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory
+) -> Spa:
     update_docs = os.environ.get(UPDATE_SCREENSHOTS) == "1"
-    return Spa(spa_url, DOCS_SCREENSHOTS if update_docs else tmp_path_factory.mktemp("screens"))
+    screens = DOCS_SCREENSHOTS if update_docs else tmp_path_factory.mktemp("screens")
+    return Spa(spa_url, screens, Inbox(spa_platform.plan.mail.inbox_url))
 
 
 class ApiTraffic:

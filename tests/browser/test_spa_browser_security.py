@@ -7,9 +7,10 @@
 - A page on another origin can neither refresh nor end the session (CSRF), with a form (cookies
   attached when it is same-site) or with fetch, and gets no CORS grant to read anything.
 
-The attacker is a page on another loopback port: `127.0.0.1:<other port>` is same-site with the
-SPA (cookies go along, and it can even read the CSRF cookie, as cookies ignore ports), and
-`localhost:<other port>` is cross-site.
+The SPA is at `http://localhost:<gateway port>` (its platform's issuer). The attacker is a page on
+another loopback port: `localhost:<other port>` is same-site with the SPA (cookies go along, and
+it can even read the CSRF cookie, as cookies ignore ports), and `127.0.0.1:<other port>` is
+cross-site.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def test_no_token_is_kept_in_web_storage(spa: Spa, context: BrowserContext, page
 
 
 @pytest.mark.parametrize(
-    "attacker_host", ["127.0.0.1", "localhost"], ids=["same-site", "cross-site"]
+    "attacker_host", ["localhost", "127.0.0.1"], ids=["same-site", "cross-site"]
 )
 def test_a_page_on_another_origin_cannot_refresh_or_log_out_the_user(
     spa: Spa,

@@ -81,6 +81,10 @@ def auth_settings(database_url: str) -> Settings:
         PASSWORD_HASH_MEMORY_KIB=1024,
         PASSWORD_HASH_TIME_COST=1,
         PASSWORD_HASH_PARALLELISM=1,
+        # these tests are about the client, not verification (test_against_real_processes
+        # verifies through the inbox); mail goes nowhere: port 9 (discard) refuses it
+        EMAIL_VERIFICATION="optional",
+        SMTP_URL="smtp://127.0.0.1:9",
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from tessera_dev.harness import RunningPlatform, free_port_plan
+from tessera_dev.inbox import Inbox, mailed_token
 from tessera_dev.platform import describe_platform, sqlite_database_urls
 from tessera_mobile.auth import TesseraAuth
 from tessera_mobile.client import TesseraClient
@@ -80,6 +81,16 @@ def base_url(platform: RunningPlatform) -> str:
     return platform.plan.gateway.base_url
 
 
+@pytest.fixture
+def inbox(platform: RunningPlatform) -> Inbox:
+    """The platform's inbox: like `make run`, it requires a verified address to sign in."""
+    return Inbox(platform.plan.mail.inbox_url)
+
+
+def mailed_verification_token(inbox: Inbox, email: str) -> str:
+    return mailed_token(inbox.wait_for(email, subject="Confirm your email address"))
+
+
 def account() -> tuple[str, str]:
     return f"phone-{secrets.token_hex(4)}@example.org", f"pw-{secrets.token_urlsafe(12)}"
 
@@ -107,13 +118,17 @@ def cli(
     )
 
 
-def test_the_cli_signs_in_orders_lists_and_signs_out(base_url: str, tmp_path: Path) -> None:
+def test_the_cli_signs_in_orders_lists_and_signs_out(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
     store = tmp_path / "phone" / "refresh_token"
     email, password = account()
 
     registered = cli(
         base_url, store, "register", "--email", email, "--password-stdin", stdin=password
     )
+    unverified = cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
+    verified = cli(base_url, store, "verify", mailed_verification_token(inbox, email))
     login = cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
     item = ["--sku", "MUG", "--quantity", "2", "--price-cents", "1250", "--currency", "EUR"]
     created = cli(base_url, store, "order", "create", *item)
@@ -124,7 +139,10 @@ def test_the_cli_signs_in_orders_lists_and_signs_out(base_url: str, tmp_path: Pa
     logout = cli(base_url, store, "logout")
     after = cli(base_url, store, "orders")
 
-    for step in (registered, login, created, orders, invoices, sessions, logout):
+    assert "open the link mailed to that address" in registered.stdout
+    assert unverified.returncode == 1
+    assert "not verified yet" in unverified.stderr
+    for step in (registered, verified, login, created, orders, invoices, sessions, logout):
         assert step.returncode == 0, step.stderr
     assert mode == 0o600
     assert "paid" in created.stdout
@@ -139,11 +157,12 @@ def test_the_cli_signs_in_orders_lists_and_signs_out(base_url: str, tmp_path: Pa
 
 
 def test_an_order_retried_with_its_idempotency_key_is_placed_once(
-    base_url: str, tmp_path: Path
+    base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
     store = tmp_path / "phone" / "refresh_token"
     email, password = account()
     cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password)
+    cli(base_url, store, "verify", mailed_verification_token(inbox, email))
     cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
     key = ["--idempotency-key", f"order-{secrets.token_hex(8)}"]
     item = ["--sku", "MUG", "--quantity", "2", "--price-cents", "1250", "--currency", "EUR"]
@@ -163,13 +182,42 @@ def test_an_order_retried_with_its_idempotency_key_is_placed_once(
     assert [line.split()[0] for line in orders.stdout.splitlines()] == [order_id]
 
 
+def test_the_cli_resets_a_forgotten_password_and_the_old_session_ends(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
+    phone, tablet = tmp_path / "phone" / "refresh_token", tmp_path / "tablet" / "refresh_token"
+    email, password = account()
+    new_password = password + "-new"
+    cli(base_url, phone, "register", "--email", email, "--password-stdin", stdin=password)
+    cli(base_url, phone, "verify", mailed_verification_token(inbox, email))
+    cli(base_url, tablet, "login", "--email", email, "--password-stdin", stdin=password)
+
+    asked = cli(base_url, phone, "reset-password", email)
+    token = mailed_token(inbox.wait_for(email, subject="Reset your password"))
+    confirmed = cli(base_url, phone, "reset-confirm", token, "--password-stdin", stdin=new_password)
+    reused = cli(base_url, phone, "reset-confirm", token, "--password-stdin", stdin=new_password)
+    tablet_after = cli(base_url, tablet, "orders")
+    old = cli(base_url, phone, "login", "--email", email, "--password-stdin", stdin=password)
+    new = cli(base_url, phone, "login", "--email", email, "--password-stdin", stdin=new_password)
+
+    assert asked.returncode == 0
+    assert "reset link is on its way" in asked.stdout
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert reused.returncode == 1
+    assert "the link is invalid or has expired" in reused.stderr
+    assert tablet_after.returncode == 3  # its session ended with the reset
+    assert old.returncode == 1
+    assert new.returncode == 0, new.stderr
+
+
 async def test_only_a_call_with_the_same_idempotency_key_is_the_same_order(
-    base_url: str, tmp_path: Path
+    base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
     email, password = account()
     item: dict[str, Any] = {"sku": "MUG", "quantity": 1, "unit_price_cents": 900, "currency": "EUR"}
     async with TesseraClient(base_url=base_url, store=TokenStore(tmp_path / "rt")) as client:
         await client.register(email, password)
+        await client.verify_email(mailed_verification_token(inbox, email))
         await client.login(email, password)
 
         keyed = await client.create_order(**item, idempotency_key="cart-42")
@@ -186,12 +234,13 @@ async def test_only_a_call_with_the_same_idempotency_key_is_the_same_order(
 
 
 async def test_orders_keep_working_across_an_access_token_expiry(
-    base_url: str, tmp_path: Path
+    base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
     store, clock = TokenStore(tmp_path / "refresh_token"), PhoneClock()
     email, password = account()
     async with TesseraClient(base_url=base_url, store=store, clock=clock) as client:
         await client.register(email, password)
+        await client.verify_email(mailed_verification_token(inbox, email))
         await client.login(email, password)
         created = await client.create_order(
             sku="MUG", quantity=1, unit_price_cents=900, currency="EUR"
@@ -206,13 +255,14 @@ async def test_orders_keep_working_across_an_access_token_expiry(
 
 
 async def test_a_crash_between_receiving_and_storing_a_new_token_recovers(
-    base_url: str, tmp_path: Path
+    base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
     path, clock = tmp_path / "refresh_token", PhoneClock()
     dying_store = StoreThatDiesOnNextSave(path)
     email, password = account()
     async with TesseraClient(base_url=base_url, store=dying_store, clock=clock) as client:
         await client.register(email, password)
+        await client.verify_email(mailed_verification_token(inbox, email))
         await client.login(email, password)
         old_token = dying_store.load()
         clock.now += FAR_FUTURE
@@ -255,7 +305,7 @@ class ClockThatCountsReaders:
 
 
 def test_threads_of_a_synchronous_app_share_one_refresh(
-    platform: RunningPlatform, base_url: str, tmp_path: Path
+    platform: RunningPlatform, base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
     """Four threads find the token expired at once; the refresh is held until all four are past
     the expiry check, so without the client's lock each would send its own refresh. Auth's
@@ -279,6 +329,8 @@ def test_threads_of_a_synchronous_app_share_one_refresh(
         base_url=base_url, timeout=30, event_hooks={"request": [tag_and_hold]}
     ) as http:
         http.post("/v1/users", json={"email": email, "password": password}).raise_for_status()
+        token = mailed_verification_token(inbox, email)
+        http.post("/v1/users/verify-email", json={"token": token}).raise_for_status()
         login = http.post(
             "/v1/auth/login", json={"email": email, "password": password, "client_id": "mobile"}
         )

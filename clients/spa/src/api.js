@@ -62,7 +62,7 @@ function send(method, path, { body, headers = {} }) {
 /**
  * await request("POST", "/v1/orders", { body: {...}, headers: { "Idempotency-Key": key } })
  *
- * Returns the parsed JSON (null for 204). On a 401 it refreshes the access token once (shared
+ * Returns the parsed JSON (null for an answer without a body: 204, most 202s). On a 401 it refreshes the access token once (shared
  * with every other caller and tab) and retries once; if that refresh fails the session is over.
  */
 export async function request(method, path, options = {}) {
@@ -79,13 +79,22 @@ export async function request(method, path, options = {}) {
     response = await send(method, path, options);
   }
   if (!response.ok) throw await errorFrom(response);
-  if (response.status === 204) return null;
-  return response.json();
+  const text = await response.text(); // 204, and a 202 that only says "accepted", have no body
+  return text ? JSON.parse(text) : null;
 }
 
 export const api = {
   me: () => request("GET", "/v1/users/me"),
   register: (email, password) => request("POST", "/v1/users", { body: { email, password } }),
+  verifyEmail: (token) => request("POST", "/v1/users/verify-email", { body: { token } }),
+  resendVerification: (email) => request("POST", "/v1/users/verify-email/resend", { body: { email } }),
+  requestPasswordReset: (email) => request("POST", "/v1/auth/password-reset", { body: { email } }),
+  confirmPasswordReset: (token, newPassword) =>
+    request("POST", "/v1/auth/password-reset/confirm", { body: { token, new_password: newPassword } }),
+  changePassword: (currentPassword, newPassword) =>
+    request("POST", "/v1/users/me/password", {
+      body: { current_password: currentPassword, new_password: newPassword },
+    }),
   listOrders: () => request("GET", "/v1/orders"),
   createOrder: (order, idempotencyKey) =>
     request("POST", "/v1/orders", { body: order, headers: { "Idempotency-Key": idempotencyKey } }),

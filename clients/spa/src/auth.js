@@ -96,7 +96,9 @@ async function errorFrom(response) {
   } catch {
     // Not JSON: the status line is all we have.
   }
-  const code = body && typeof body.error === "string" ? body.error : null;
+  // RFC 6749 `error`, or the last part of a problem's `type` (urn:tessera:problem:email-not-verified)
+  const problem = body && typeof body.type === "string" ? body.type.split(":").pop() : null;
+  const code = body && typeof body.error === "string" ? body.error : problem;
   const message =
     (body && (body.error_description || body.detail || body.title)) ||
     code ||

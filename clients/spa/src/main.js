@@ -1,23 +1,33 @@
 // Boots the SPA: restores the session from the refresh cookie, then routes by URL hash.
 //
-// Every screen is a function `render(container, ctx)`; `ctx` lets it navigate and report errors.
+// Every screen is a function `render(container, ctx)`; `ctx` lets it navigate and report errors,
+// and `ctx.params` holds the query of the hash (`#/verify?token=…`: mailed links). A screen that
+// takes a token from the address removes it at once (`takeParam`), so it stays out of history.
 // <body data-auth="signed-in|signed-out"> mirrors the auth state (styling and tests rely on it).
 
 import { api } from "./api.js";
 import { isSignedIn, logout, onAuthChange, restoreSession } from "./auth.js";
 import { h, replaceChildren } from "./dom.js";
+import { renderAccount } from "./views/account.js";
+import { renderForgotPassword, renderResetPassword } from "./views/recovery.js";
 import { renderInvoices } from "./views/invoices.js";
 import { renderLogin } from "./views/login.js";
 import { renderOrders } from "./views/orders.js";
 import { renderRegister } from "./views/register.js";
 import { renderSessions } from "./views/sessions.js";
+import { renderVerify } from "./views/verify.js";
 
+// public: signed-out only; anyone: either (a mailed link works whoever is signed in).
 const ROUTES = {
   "#/login": { render: renderLogin, title: "Sign in", public: true },
   "#/register": { render: renderRegister, title: "Create an account", public: true },
+  "#/forgot": { render: renderForgotPassword, title: "Forgot password", public: true },
+  "#/verify": { render: renderVerify, title: "Verify your address", anyone: true },
+  "#/reset": { render: renderResetPassword, title: "Choose a new password", anyone: true },
   "#/orders": { render: renderOrders, title: "Orders" },
   "#/invoices": { render: renderInvoices, title: "Invoices" },
   "#/sessions": { render: renderSessions, title: "Sessions" },
+  "#/account": { render: renderAccount, title: "Account" },
 };
 const HOME = "#/orders";
 
@@ -50,15 +60,34 @@ const ctx = {
   },
 };
 
-function navigate(hash) {
-  if (location.hash === hash) return;
+function navigate(hash, notice = null) {
+  if (notice) pendingNotice = notice;
+  if (location.hash === hash) return render();
   location.hash = hash;
 }
 
+/** "#/verify?token=x" → ["#/verify", URLSearchParams {token: x}] */
+function parseHash(hash) {
+  const at = hash.indexOf("?");
+  return at < 0 ? [hash, new URLSearchParams()] : [hash.slice(0, at), new URLSearchParams(hash.slice(at + 1))];
+}
+
+/** The query parameter `name`, removed from the address bar (and so from history) first. */
+function takeParam(name) {
+  const [path, params] = parseHash(location.hash);
+  const value = params.get(name);
+  params.delete(name);
+  const rest = params.toString();
+  history.replaceState(null, "", `${location.pathname}${location.search}${path}${rest ? `?${rest}` : ""}`);
+  return value;
+}
+ctx.takeParam = takeParam;
+
 async function render() {
-  const route = ROUTES[location.hash];
+  const [path] = parseHash(location.hash);
+  const route = ROUTES[path];
   if (!route) return navigate(isSignedIn() ? HOME : "#/login");
-  if (!route.public && !isSignedIn()) return navigate("#/login");
+  if (!route.anyone && !route.public && !isSignedIn()) return navigate("#/login");
   if (route.public && isSignedIn()) return navigate(HOME);
 
   ctx.clearBanner();
@@ -68,10 +97,10 @@ async function render() {
   }
   document.title = `${route.title} · Tessera`;
   for (const link of nav.querySelectorAll("a")) {
-    if (link.getAttribute("href") === location.hash) link.setAttribute("aria-current", "page");
+    if (link.getAttribute("href") === path) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const container = h("div", { className: "screen", dataset: { screen: location.hash.slice(2) } });
+  const container = h("div", { className: "screen", dataset: { screen: path.slice(2) } });
   view.replaceChildren(container);
   try {
     await route.render(container, ctx);

@@ -1,7 +1,10 @@
 """`tessera-mobile`: the reference client as a command line, one subcommand per app screen.
 
     tessera-mobile register --email ada@example.com          # password prompted
+    tessera-mobile verify TOKEN                               # the token of the mailed link
     tessera-mobile login --email ada@example.com --password-stdin < pw.txt
+    tessera-mobile reset-password ada@example.com             # mails a reset link
+    tessera-mobile reset-confirm TOKEN                        # new password prompted
     tessera-mobile order create --sku BOOK-1 --quantity 2 --price-cents 1250 --currency EUR
     tessera-mobile order create ... --idempotency-key KEY    # retry an order whose answer was lost
     tessera-mobile orders | invoices | sessions | logout
@@ -25,6 +28,7 @@ from typing import Any
 from tessera_mobile.client import TesseraClient
 from tessera_mobile.errors import (
     AnswerLostError,
+    EmailNotVerifiedError,
     MobileClientError,
     NotSignedInError,
     ServiceUnreachableError,
@@ -51,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         account.add_argument(
             "--password-stdin", action="store_true", help="read the password from stdin"
         )
+    verify = commands.add_parser("verify", help="verify my address with the mailed link's token")
+    verify.add_argument("token", help="the token=… part of the link (tsv_…)")
+    resend = commands.add_parser("resend-verification", help="mail the verification link again")
+    resend.add_argument("email")
+    reset = commands.add_parser("reset-password", help="mail me a link to choose a new password")
+    reset.add_argument("email")
+    confirm = commands.add_parser("reset-confirm", help="choose a new password with the link")
+    confirm.add_argument("token", help="the token=… part of the link (tsp_…)")
+    confirm.add_argument(
+        "--password-stdin", action="store_true", help="read the new password from stdin"
+    )
     commands.add_parser("orders", help="list my orders")
     order = commands.add_parser("order", help="order commands")
     order_commands = order.add_subparsers(dest="order_command", required=True, metavar="COMMAND")
@@ -74,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        password = _read_password(args) if args.command in ("register", "login") else None
+        asks_password = args.command in ("register", "login", "reset-confirm")
+        password = _read_password(args) if asks_password else None
         return asyncio.run(_run(args, password))
     except (NotSignedInError, SessionExpiredError) as exc:
         _fail(str(exc))
@@ -82,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ServiceUnreachableError, AnswerLostError) as exc:
         _fail(str(exc))
         return EXIT_UNREACHABLE
+    except EmailNotVerifiedError:
+        _fail(
+            "your address is not verified yet: open the link we mailed you, or "
+            "`tessera-mobile resend-verification EMAIL` for a new one"
+        )
+        return EXIT_ERROR
     except MobileClientError as exc:
         _fail(str(exc))
         return EXIT_ERROR
@@ -94,8 +116,27 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
     async with TesseraClient(base_url=args.base_url, store=store) as client:
         match args.command:
             case "register":
-                user = await client.register(args.email, password or "")
-                print(f"registered {user.get('email', args.email)} (id {user.get('id')})")
+                answer = await client.register(args.email, password or "")
+                print(
+                    f"registration sent for {answer.get('email', args.email)}: open the link "
+                    "mailed to that address, or run `tessera-mobile verify TOKEN` with its "
+                    "token; then `tessera-mobile login`"
+                )
+            case "verify":
+                await client.verify_email(args.token)
+                print("address verified: you can sign in (tessera-mobile login)")
+            case "resend-verification":
+                await client.resend_verification(args.email)
+                print(f"if {args.email} has an unverified account, a new link is on its way")
+            case "reset-password":
+                await client.request_password_reset(args.email)
+                print(
+                    f"if {args.email} has an account, a reset link is on its way (30 minutes); "
+                    "then `tessera-mobile reset-confirm TOKEN`"
+                )
+            case "reset-confirm":
+                await client.confirm_password_reset(args.token, password or "")
+                print("password changed; every device was signed out: sign in again")
             case "login":
                 await client.login(args.email, password or "")
                 print(f"signed in as {args.email}; refresh token stored in {store.path}")

@@ -22,6 +22,7 @@ from tessera_mobile.auth import CLIENT_ID, TesseraAuth
 from tessera_mobile.errors import (
     AnswerLostError,
     ApiError,
+    EmailNotVerifiedError,
     MobileClientError,
     NotSignedInError,
     ServiceUnreachableError,
@@ -81,9 +82,35 @@ class TesseraClient:
     # -- account and session -------------------------------------------------------------------
 
     async def register(self, email: str, password: str) -> dict[str, Any]:
-        """Create an account (does not sign in)."""
+        """Ask for an account (does not sign in): `{"email", "status": "verification_sent"}`,
+        the same whether the address was new or taken; the mail says which to its owner."""
         body = {"email": email, "password": password}
         return await self._json("POST", "/v1/users", json=body, signed_in=False)
+
+    async def verify_email(self, token: str) -> None:
+        """Use the token of the verification mail's link (an app opens it as a deep link)."""
+        await self._request(
+            "POST", "/v1/users/verify-email", json={"token": token}, signed_in=False
+        )
+
+    async def resend_verification(self, email: str) -> None:
+        """Another verification mail, if the address has an unverified account."""
+        await self._request(
+            "POST", "/v1/users/verify-email/resend", json={"email": email}, signed_in=False
+        )
+
+    async def request_password_reset(self, email: str) -> None:
+        """A reset link by mail, if the address has an account (the answer never says)."""
+        await self._request(
+            "POST", "/v1/auth/password-reset", json={"email": email}, signed_in=False
+        )
+
+    async def confirm_password_reset(self, token: str, new_password: str) -> None:
+        """Set a new password with the reset mail's token; every session ends, this device's
+        too (its stored refresh token is forgotten): sign in again with the new password."""
+        body = {"token": token, "new_password": new_password}
+        await self._request("POST", "/v1/auth/password-reset/confirm", json=body, signed_in=False)
+        self.auth.forget()
 
     async def login(self, email: str, password: str) -> None:
         """Sign in as the mobile client; the refresh token is stored before this returns."""
@@ -227,7 +254,12 @@ def _api_error(response: httpx.Response) -> ApiError:
     detail = payload.get("detail") or payload.get("error_description")
     if isinstance(detail, list):  # FastAPI-style validation errors: name the fields
         detail = "; ".join(_field_error(item) for item in detail)
-    return ApiError(response.status_code, str(title), str(detail) if detail else None)
+    kind = (
+        EmailNotVerifiedError
+        if payload.get("type") == EmailNotVerifiedError.PROBLEM_TYPE
+        else ApiError
+    )
+    return kind(response.status_code, str(title), str(detail) if detail else None)
 
 
 def _field_error(item: object) -> str:

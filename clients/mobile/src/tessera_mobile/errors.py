@@ -10,6 +10,8 @@ MobileClientError                  base; str() is a one-line message fit for a u
  │    ├── InsecureTokenFileError   the file is readable by others (mode wider than 0600)
  │    └── CorruptTokenFileError    the file does not hold a refresh token: sign in again
  ├── ApiError                      a non-2xx answer from a Tessera API (problem+json parsed)
+ │    └── EmailNotVerifiedError    the password was right, the address is not verified yet:
+ │                                 open the mailed link (or ask for another)
  ├── ServiceUnreachableError       nothing answers at the base URL (connection refused, DNS)
  └── AnswerLostError               the request went out but no whole answer came back (read
                                    timeout, connection reset, broken HTTP): it may have been
@@ -79,6 +81,16 @@ class ApiError(MobileClientError):
         self.status = status
         self.title = title
         self.detail = detail
+
+
+class EmailNotVerifiedError(ApiError):
+    """Raised by a login whose password was right, for an address not verified yet (403
+    `email-not-verified`): the app says "open the link we mailed you" and offers a resend."""
+
+    PROBLEM_TYPE = "urn:tessera:problem:email-not-verified"
+
+    def __init__(self, status: int, title: str, detail: str | None = None) -> None:
+        super().__init__(status, title, detail)
 
 
 class ServiceUnreachableError(MobileClientError):

@@ -1,9 +1,12 @@
-// The registration screen: creates the account, then signs in with it.
+// The registration screen: asks for an account, then says to open the mailed link.
+//
+// The answer is the same whether the address was new or already had an account (the mail tells
+// its owner which), so this screen never says "taken": it says "check your inbox".
 
 import { api } from "../api.js";
-import { login } from "../auth.js";
 import { h } from "../dom.js";
 import { field, whileBusy } from "./forms.js";
+import { checkYourInbox } from "./inbox.js";
 
 export function renderRegister(container, ctx) {
   const form = h(
@@ -26,13 +29,15 @@ export function renderRegister(container, ctx) {
     ctx.clearBanner();
     const data = new FormData(form);
     const email = String(data.get("email"));
-    const password = String(data.get("password"));
     try {
-      await whileBusy(form, async () => {
-        await api.register(email, password);
-        await login(email, password);
-      });
-      ctx.navigate("#/orders");
+      await whileBusy(form, () => api.register(email, String(data.get("password"))));
+      container.replaceChildren(
+        checkYourInbox(ctx, {
+          email,
+          what: "a link to verify your address. Open it, then sign in.",
+          resend: () => api.resendVerification(email),
+        }),
+      );
     } catch (error) {
       ctx.showError(error);
     }
