@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import RunningPlatform, free_port_plan
-from tessera_dev.platform import describe_platform, sqlite_database_urls
+from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
 from tessera_dev.service_clients import generate_service_client_secrets
 
 from bench.orders_twin import TWIN_PATH
@@ -97,7 +97,7 @@ def run() -> dict[str, float]:
             ports=free_port_plan(),
             database_urls=sqlite_database_urls(workdir),
             log_level="WARNING",
-            extra_settings={"auth": {"KEY_ENCRYPTION_KEY": kek}},
+            extra_settings={"auth": {"KEY_ENCRYPTION_KEY": kek, **BULK_USERS_AUTH_SETTINGS}},
             service_clients=generate_service_client_secrets(workdir / "secrets"),
         )
         with RunningPlatform.start(

@@ -14,11 +14,12 @@ import sys
 import pytest
 
 DEMO_TIMEOUT_SECONDS = 240
-FULL_TOKEN = re.compile(r"eyJ[\w-]{8,}|tsr_[\w-]{3,}")
+FULL_TOKEN = re.compile(r"eyJ[\w-]{8,}|ts[rvp]_[\w-]{3,}")
 """More of a JWT or a refresh token than the demo's six-character fingerprint."""
 
 OUTCOMES = (
     "✓ registered demo-",
+    "✓ address verified with the mailed link; a second use is refused",
     "✓ mobile session ",
     "✓ web session started: refresh token only in an HttpOnly cookie, CSRF enforced",
     "paid; billing's invoice",
@@ -27,6 +28,7 @@ OUTCOMES = (
     "✓ the SAME successor came back inside the 2 s grace window",
     "✓ reuse detected: family revoked, thief and app both get invalid_grant",
     "✓ logout-all reached orders and billing in",
+    "✓ reset by mail: the old sessions died at orders and billing in",
     "✓ rotated keys: new tokens carry kid",
     "demo complete:",
 )

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from tessera_dev.demo_context import DemoContext, DemoTarget
+from tessera_dev.demo_email_steps import reset_password, verify_email
 from tessera_dev.demo_narration import FeatureUnavailableError, Narrator, UnexpectedOutcomeError
 from tessera_dev.demo_platform_steps import create_order, logout_all, rotate_keys
 from tessera_dev.demo_session_steps import (
@@ -41,6 +42,7 @@ from tessera_dev.platform import describe_platform, sqlite_database_urls
 from tessera_dev.service_clients import ServiceClientFiles, generate_service_client_secrets
 
 DEFAULT_BASE_URL = "http://localhost:8000"
+DEFAULT_INBOX_URL = "http://127.0.0.1:8025"
 AUTH_DEFAULT_GRACE_SECONDS = 10.0
 DEMO_GRACE_SECONDS = 2
 DEMO_AUTH_SETTINGS = {
@@ -55,7 +57,19 @@ DEMO_AUTH_SETTINGS = {
 
 Step = Callable[[DemoContext], str]
 STEPS: tuple[tuple[str, str, Step], ...] = (
-    ("Register", "POST /v1/users creates the user (argon2id hash at auth).", register),
+    (
+        "Register",
+        "POST /v1/users creates the user (argon2id hash at auth) and mails a link; it answers\n"
+        "202 alike for a taken address (whose owner is mailed a warning), so nobody learns who\n"
+        "has an account.",
+        register,
+    ),
+    (
+        "Verify the email address",
+        "The mail's link carries a single-use token (tsv_…, stored hashed); until it is used,\n"
+        "sign-in answers 403 email-not-verified (EMAIL_VERIFICATION=required).",
+        verify_email,
+    ),
     (
         "Log in on mobile",
         "A native app gets both tokens in the body: a 5-minute JWT access token and an\n"
@@ -97,6 +111,12 @@ STEPS: tuple[tuple[str, str, Step], ...] = (
         "POST /v1/auth/logout-all ends every session; orders and billing learn it from the\n"
         "revocation feed (no per-request lookup), so the access tokens die with them.",
         logout_all,
+    ),
+    (
+        "Forgot password: a reset by mail",
+        "POST /v1/auth/password-reset answers 202 for any address; the mailed link sets a new\n"
+        "password and ends every session: the old tokens die at orders and billing.",
+        reset_password,
     ),
     (
         "Signing-key rotation under traffic",
@@ -155,15 +175,20 @@ def own_platform(narrator: Narrator) -> Iterator[DemoTarget]:
             yield DemoTarget(
                 base_url=running.plan.gateway.base_url,
                 grace_seconds=DEMO_GRACE_SECONDS,
+                inbox_url=running.plan.mail.inbox_url,
                 auth_environment=running.plan.service("auth").settings,
                 orders_client_secret=Path(secret_file).read_text().strip(),
             )
 
 
-def make_run_target(base_url: str, grace_seconds: float, var_dir: Path | None) -> DemoTarget:
+def make_run_target(
+    base_url: str, grace_seconds: float, var_dir: Path | None, inbox_url: str
+) -> DemoTarget:
     """A running platform; with `var_dir` (make run's), also its auth database and secrets."""
     if var_dir is None or not (var_dir / "auth.db").exists():
-        return DemoTarget(base_url=base_url.rstrip("/"), grace_seconds=grace_seconds)
+        return DemoTarget(
+            base_url=base_url.rstrip("/"), grace_seconds=grace_seconds, inbox_url=inbox_url
+        )
     var_dir = var_dir.resolve()
     auth = describe_platform(
         database_urls=sqlite_database_urls(var_dir),
@@ -173,6 +198,7 @@ def make_run_target(base_url: str, grace_seconds: float, var_dir: Path | None) -
     return DemoTarget(
         base_url=base_url.rstrip("/"),
         grace_seconds=grace_seconds,
+        inbox_url=inbox_url,
         auth_environment=auth.settings,
         orders_client_secret=secret_file.read_text().strip() if secret_file.exists() else None,
     )
@@ -199,6 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="make run's var directory, for the key rotation and the exchange (default: var/ "
         "when the base URL is make run's)",
     )
+    parser.add_argument(
+        "--inbox-url",
+        default=os.environ.get("DEMO_INBOX_URL") or DEFAULT_INBOX_URL,
+        help=f"the platform's inbox, Mailpit's API (default {DEFAULT_INBOX_URL}: make run's "
+        "catcher, or compose's Mailpit)",
+    )
     args = parser.parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
@@ -213,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     var_dir = args.var_dir
     if var_dir is None and args.base_url.rstrip("/") in (DEFAULT_BASE_URL, "http://127.0.0.1:8000"):
         var_dir = Path("var")
-    target = make_run_target(args.base_url, args.grace_seconds, var_dir)
+    target = make_run_target(args.base_url, args.grace_seconds, var_dir, args.inbox_url)
     narrator.say(f"demo against {target.base_url}")
     return run_steps(target, narrator)
 

@@ -31,6 +31,8 @@ class DemoTarget:
     """auth's settings, to run `python -m auth_service keys rotate` on its database (or None)."""
     orders_client_secret: str | None = field(default=None, repr=False)
     """orders' service-client secret, to show the token orders exchanges for billing (or None)."""
+    inbox_url: str = "http://127.0.0.1:8025"
+    """The platform's inbox (Mailpit's API: make run's catcher, or compose's Mailpit)."""
     propagation_bound: float = 5.0
     """A revocation slower than this fails the demo (the target is well under a second)."""
 
@@ -42,6 +44,7 @@ class DemoState:
     email: str = ""
     password: str = field(default="", repr=False)
     user_id: str = ""
+    verified: bool = False
     mobile_access: str = field(default="", repr=False)
     mobile_refresh: str = field(default="", repr=False)
     web_access: str = field(default="", repr=False)

@@ -25,15 +25,18 @@ def register(ctx: DemoContext) -> str:
     state.email = f"demo-{secrets.token_hex(4)}@example.org"
     state.password = f"demo-{secrets.token_urlsafe(12)}"
     answer = ctx.mobile.post("/v1/users", json={"email": state.email, "password": state.password})
-    ctx.say.http(expect(answer, 201, "registration"), f"email={state.email}")
-    state.user_id = answer.json()["id"]
-    ctx.say.detail(f"user id {state.user_id} (it will be every token's `sub`)")
-    return f"registered {state.email}"
+    ctx.say.http(expect(answer, 202, "registration"), f"email={state.email}")
+    ctx.say.detail(f"status={answer.json()['status']}: the same answer if the address were taken")
+    taken = ctx.mobile.post("/v1/users", json={"email": state.email, "password": state.password})
+    ctx.say.http(taken, "registering the same address again: nothing tells it apart")
+    if (taken.status_code, taken.json()) != (answer.status_code, answer.json()):
+        raise UnexpectedOutcomeError("registration told a taken address from a new one")
+    return f"registered {state.email} (a verification mail is on its way)"
 
 
 def login_mobile(ctx: DemoContext) -> str:
     state = ctx.state
-    ctx.require(state.user_id, "a registered user")
+    ctx.require(state.email, "a registered user")
     body = {"email": state.email, "password": state.password, "client_id": "mobile"}
     answer = expect(ctx.mobile.post("/v1/auth/login", json=body), 200, "login")
     ctx.say.http(answer, "client_id=mobile")
@@ -42,6 +45,9 @@ def login_mobile(ctx: DemoContext) -> str:
     ctx.say.token("access token ", state.mobile_access)
     ctx.say.detail(f"refresh token {fingerprint(state.mobile_refresh)} (opaque, in the body)")
     claims = access_token_claims(state.mobile_access)
+    me = expect(ctx.mobile.get("/v1/users/me", headers=ctx.bearer(state.mobile_access)), 200, "me")
+    state.user_id = me.json()["id"]
+    ctx.say.detail(f"user id {state.user_id} (every token's `sub`)")
     if claims["sub"] != state.user_id or claims["client_id"] != "mobile" or not claims.get("sid"):
         raise UnexpectedOutcomeError(f"unexpected claims for a mobile login: {sorted(claims)}")
     if not state.mobile_refresh.startswith("tsr_"):
