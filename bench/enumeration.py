@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import random
 import secrets
 import statistics
@@ -73,17 +74,15 @@ async def _measure(database_url: str, mail: MailCatcher) -> dict[str, float]:
         for warm_up in range(3):  # connections, statement caches, argon2's first allocation
             await http.post("/v1/users", json={"email": f"w{warm_up}@x.test", "password": PASSWORD})
         for trial in range(TRIALS):
+            requests = {  # path and body of each kind, this trial
+                "new": ("/v1/users", {"email": f"new-{trial}@example.com", "password": PASSWORD}),
+                "taken": ("/v1/users", {"email": taken, "password": PASSWORD}),
+                "known": ("/v1/auth/password-reset", {"email": taken}),
+                "unknown": ("/v1/auth/password-reset", {"email": f"nobody-{trial}@x.test"}),
+            }
             calls: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
-                "new": lambda t=trial: http.post(
-                    "/v1/users", json={"email": f"new-{t}@example.com", "password": PASSWORD}
-                ),
-                "taken": lambda: http.post(
-                    "/v1/users", json={"email": taken, "password": PASSWORD}
-                ),
-                "known": lambda: http.post("/v1/auth/password-reset", json={"email": taken}),
-                "unknown": lambda t=trial: http.post(
-                    "/v1/auth/password-reset", json={"email": f"nobody-{t}@example.com"}
-                ),
+                kind: functools.partial(http.post, path, json=body)
+                for kind, (path, body) in requests.items()
             }
             order = list(calls)
             random.shuffle(order)
