@@ -30,6 +30,7 @@ believe X-Forwarded-For from, so another local process (on 127.0.0.1) cannot cla
 
 BULK_USERS_AUTH_SETTINGS = {
     "EMAIL_VERIFICATION": "optional",
+    "EMAIL_TOKEN_RATE_LIMIT_PER_IP": "1000/minute",
     "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
     "LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000/minute",

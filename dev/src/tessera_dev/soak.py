@@ -41,6 +41,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import psutil
 
 from tessera_dev.harness import RunningPlatform, free_port_plan, free_ports
@@ -164,12 +165,8 @@ class SoakUser:
 
     async def _register(self) -> None:
         body = {"email": self.email, "password": self.password}
-        answer = await self._call(
-            "register", "POST", f"{self.urls['auth']}/v1/users", _ok, json=body
-        )
-        if answer is not None and answer.status_code == 201:
-            self.user_id = answer.json()["id"]
-            self.journal.keys_sent.setdefault(self.user_id, set())
+        # 202 and no id (alike for a taken address): the id comes with the first login
+        await self._call("register", "POST", f"{self.urls['auth']}/v1/users", _ok, json=body)
 
     async def _log_in(self) -> None:
         body = {"email": self.email, "password": self.password, "client_id": "mobile"}
@@ -179,6 +176,10 @@ class SoakUser:
         if answer is not None and answer.status_code == 200:
             self.access_token = answer.json()["access_token"]
             self.refresh_token = answer.json()["refresh_token"]
+            if not self.user_id:  # registration does not say it (202 alike for a taken address)
+                claims = jwt.decode(self.access_token, options={"verify_signature": False})
+                self.user_id = claims["sub"]
+                self.journal.keys_sent.setdefault(self.user_id, set())
 
     async def _refresh(self) -> None:
         form = {

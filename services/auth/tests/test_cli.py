@@ -88,7 +88,7 @@ def test_create_admin_promotes_an_existing_user_and_bumps_their_token_version(
         db.execute("UPDATE users SET roles = '[\"user\"]'")
     capsys.readouterr()
 
-    # no --password-stdin and no prompt: promoting needs no password
+    # no --password-stdin and no prompt: promoting needs no password (a verified account)
     assert main(["users", "create-admin", "--email", "ADA@example.com"]) == 0
 
     assert capsys.readouterr().out.startswith("promoted admin ada@example.com")
@@ -106,3 +106,19 @@ def test_create_admin_refuses_a_password_below_the_policy(
     assert "password" in capsys.readouterr().err
     with sqlite3.connect(in_process / "auth.db") as db:
         assert db.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+def test_create_admin_refuses_to_promote_an_account_whose_address_is_unverified(
+    in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # whoever registered it may not own the address, and knows its password
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse\n"))
+    assert main(["users", "create-admin", "--email", "ada@example.com", "--password-stdin"]) == 0
+    with sqlite3.connect(in_process / "auth.db") as db:
+        db.execute("UPDATE users SET roles = '[\"user\"]', email_verified_at = NULL")
+    capsys.readouterr()
+
+    assert main(["users", "create-admin", "--email", "ada@example.com"]) != 0
+
+    assert "not verified" in capsys.readouterr().err
+    assert roles_of(in_process, "ada@example.com") == (["user"], 1)

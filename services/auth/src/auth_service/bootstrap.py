@@ -139,6 +139,7 @@ def rate_limiter_from(settings: Settings) -> RateLimiter:
             "register-ip": settings.REGISTER_RATE_LIMIT_PER_IP,
             "client-auth-failure-ip": settings.CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP,
             "mail-request-ip": settings.MAIL_REQUEST_RATE_LIMIT_PER_IP,
+            "email-token-ip": settings.EMAIL_TOKEN_RATE_LIMIT_PER_IP,
             "password-reset-address": settings.PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS,
             "verification-resend": settings.VERIFICATION_RESEND_RATE_LIMIT_PER_ADDRESS,
             "registration-warning": settings.REGISTRATION_WARNING_RATE_LIMIT_PER_ADDRESS,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tessera.settings import MAX_TOKEN_LEEWAY_SECONDS, ServiceSettings
 
-from auth_service.adapters.smtp_sender import parse_smtp_url
+from auth_service.adapters.smtp_sender import is_loopback_host, parse_smtp_url
 
 __all__ = ["MAX_ACCESS_TOKEN_TTL_SECONDS", "MAX_TOKEN_LEEWAY_SECONDS", "Settings"]
 
@@ -61,7 +61,8 @@ class Settings(BaseSettings, ServiceSettings):
     """Everything the auth service can be configured with (what every service has, where it
     listens, its database, the issuer, comes from `tessera.ServiceSettings`)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value (an SMTP_URL with a password, a key) is never echoed
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     DATABASE_URL: str = "sqlite+aiosqlite:///var/auth.db"
     HTTP_PORT: int = Field(default=8001, ge=1, le=65535)
@@ -142,6 +143,8 @@ class Settings(BaseSettings, ServiceSettings):
     # Requests that mail someone: per IP as they arrive, per address when the worker resolves
     # them (a reset also per address as it arrives; the same for every address).
     MAIL_REQUEST_RATE_LIMIT_PER_IP: str = "10/minute;100/hour"
+    EMAIL_TOKEN_RATE_LIMIT_PER_IP: str = "20/minute;200/hour"  # noqa: S105 (a rate)
+    """Links used (verify, reset confirm) per IP: a confirm costs an argon2id hash."""
     PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"  # noqa: S105 (a rate, not a password)
     VERIFICATION_RESEND_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"
     REGISTRATION_WARNING_RATE_LIMIT_PER_ADDRESS: str = "2/hour;5/day"
@@ -196,6 +199,18 @@ class Settings(BaseSettings, ServiceSettings):
         return self
 
     @model_validator(mode="after")
+    def _smtp_login_is_protected(self) -> Settings:
+        target = parse_smtp_url(self.SMTP_URL)
+        if target.username and not (target.use_tls or target.start_tls):
+            raise ValueError(
+                "SMTP_URL with a user must use TLS (smtp+starttls:// or smtps://): over smtp:// "
+                "anyone on the path could strip STARTTLS and read the password and the links"
+            )
+        if target.username and self.SMTP_PASSWORD_FILE is None:
+            raise ValueError("SMTP_URL names a user: set SMTP_PASSWORD_FILE to its password")
+        return self
+
+    @model_validator(mode="after")
     def _production_refuses_insecure_defaults(self) -> Settings:
         if self.ENVIRONMENT != "production":
             return self
@@ -208,6 +223,9 @@ class Settings(BaseSettings, ServiceSettings):
             problems.append("argon2id parameters are below the OWASP minimum (19 MiB, t=2)")
         if self.COOKIE_SECURE is False:
             problems.append("COOKIE_SECURE must not be false")
+        smtp = parse_smtp_url(self.SMTP_URL)
+        if not (smtp.use_tls or smtp.start_tls) and not is_loopback_host(smtp.host):
+            problems.append("SMTP_URL must use TLS (smtp+starttls:// or smtps://) off loopback")
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self

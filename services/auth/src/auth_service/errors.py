@@ -140,8 +140,10 @@ class EmailNotVerifiedError(
     comes only after the password, so it tells nothing to someone who does not know it.
     """
 
-    def __init__(self) -> None:
-        super().__init__("confirm your email address first: use the link we mailed you")
+    def __init__(
+        self, detail: str = "confirm your email address first: use the link we mailed you"
+    ) -> None:
+        super().__init__(detail)
 
 
 class InvalidEmailTokenError(AuthServiceError, http_status=400, title="Bad Request"):

@@ -46,7 +46,34 @@ def test_settings_refuse_an_smtp_url_they_cannot_use_or_that_carries_a_password(
     with pytest.raises(ValidationError) as refused:
         Settings(SMTP_URL=url)
 
-    assert "secret" not in str(refused.value) or "SMTP_PASSWORD_FILE" in str(refused.value)
+    assert "secret" not in str(refused.value)  # a refused value is never echoed
+
+
+def test_a_login_needs_tls_and_a_password_file(tmp_path: Path) -> None:
+    secret = tmp_path / "smtp-password"
+    secret.write_text("relay-secret\n")
+
+    with pytest.raises(ValidationError, match="must use TLS"):
+        Settings(SMTP_URL="smtp://tessera@relay.example.com", SMTP_PASSWORD_FILE=secret)
+    with pytest.raises(ValidationError, match="SMTP_PASSWORD_FILE"):
+        Settings(SMTP_URL="smtp+starttls://tessera@relay.example.com")
+
+
+def test_production_refuses_plaintext_smtp_to_anything_but_loopback(tmp_path: Path) -> None:
+    def production(smtp_url: str) -> Settings:
+        return Settings.model_validate(
+            {
+                "ENVIRONMENT": "production",
+                "ISSUER": "https://auth.example.com",
+                "KEY_ENCRYPTION_KEY": "A" * 43 + "=",
+                "SMTP_URL": smtp_url,
+            }
+        )
+
+    with pytest.raises(ValidationError, match="SMTP_URL must use TLS"):
+        production("smtp://relay.example.com")
+    assert production("smtp://127.0.0.1:25").SMTP_URL
+    assert production("smtps://relay.example.com").SMTP_URL
 
 
 class Recording:
@@ -96,9 +123,13 @@ async def test_the_password_comes_from_its_file_and_logs_in(
     recording, port = relay
     secret = tmp_path / "smtp-password"
     secret.write_text("relay-secret\n")
-    settings = Settings(SMTP_URL=f"smtp://tessera@127.0.0.1:{port}", SMTP_PASSWORD_FILE=secret)
+    settings = Settings(
+        SMTP_URL="smtp+starttls://tessera@relay.example.com", SMTP_PASSWORD_FILE=secret
+    )
 
-    sender = SmtpSender(settings.SMTP_URL, mail_from="a@b.test", password=settings.smtp_password())
+    # this relay speaks plain TCP on loopback (settings refuse a login without TLS)
+    url = f"smtp://tessera@127.0.0.1:{port}"
+    sender = SmtpSender(url, mail_from="a@b.test", password=settings.smtp_password())
     await sender.send(MAIL)
 
     assert recording.logins == [("tessera", "relay-secret")]

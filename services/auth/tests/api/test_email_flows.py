@@ -248,7 +248,10 @@ async def test_a_reset_link_also_verifies_the_address(auth: Auth, mail: MailCatc
     assert (await log_in(auth, "ada@example.com", NEW_PASSWORD)).status_code == 200
 
 
-async def test_a_newer_reset_link_kills_the_older_one(auth: Auth, mail: MailCatcher) -> None:
+async def test_asking_again_keeps_the_earlier_link_and_using_one_kills_the_others(
+    auth: Auth, mail: MailCatcher
+) -> None:
+    # a stranger asking for resets of the address cannot keep breaking the owner's link
     await verified_user(auth, mail, "ada@example.com")
     await auth.http.post("/v1/auth/password-reset", json={"email": "ada@example.com"})
     older = token_in(await mail.wait_for("ada@example.com", subject=RESET_SUBJECT))
@@ -256,15 +259,52 @@ async def test_a_newer_reset_link_kills_the_older_one(auth: Auth, mail: MailCatc
     await auth.http.post("/v1/auth/password-reset", json={"email": "ada@example.com"})
     newer = token_in(await mail.wait_for("ada@example.com", subject=RESET_SUBJECT))
 
-    refused = await auth.http.post(
+    accepted = await auth.http.post(
         "/v1/auth/password-reset/confirm", json={"token": older, "new_password": NEW_PASSWORD}
     )
-    accepted = await auth.http.post(
-        "/v1/auth/password-reset/confirm", json={"token": newer, "new_password": NEW_PASSWORD}
+    refused = await auth.http.post(
+        "/v1/auth/password-reset/confirm", json={"token": newer, "new_password": "a third horse"}
     )
 
-    assert refused_token_problem(refused)["detail"] == "the link is invalid or has expired"
     assert accepted.status_code == 204
+    assert refused_token_problem(refused)["detail"] == "the link is invalid or has expired"
+
+
+async def test_changing_the_password_kills_a_reset_link_already_mailed(
+    auth: Auth, mail: MailCatcher
+) -> None:
+    await verified_user(auth, mail, "ada@example.com")
+    session = (await log_in(auth, "ada@example.com")).json()
+    await auth.http.post("/v1/auth/password-reset", json={"email": "ada@example.com"})
+    token = token_in(await mail.wait_for("ada@example.com", subject=RESET_SUBJECT))
+
+    changed = await auth.http.post(
+        "/v1/users/me/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(session["access_token"]),
+    )
+    reset = await auth.http.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": "a third horse"}
+    )
+
+    assert changed.status_code == 204
+    assert refused_token_problem(reset)["detail"] == "the link is invalid or has expired"
+
+
+async def test_using_links_is_limited_per_ip(settings: Settings, mail: MailCatcher) -> None:
+    # a confirm costs an argon2id hash: made-up tokens must not buy unlimited hashing
+    async with running(settings, EMAIL_TOKEN_RATE_LIMIT_PER_IP="2/minute") as auth:
+        answers = [
+            (
+                await auth.http.post(
+                    "/v1/auth/password-reset/confirm",
+                    json={"token": "tsp_" + "A" * 43, "new_password": NEW_PASSWORD},
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+
+    assert answers == [400, 400, 429]
 
 
 async def test_a_reset_for_an_unknown_address_answers_the_same_and_mails_nothing(

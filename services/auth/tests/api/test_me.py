@@ -61,6 +61,11 @@ async def test_a_token_minted_before_a_role_change_is_stale(
                 lambda: datetime.now(UTC),
                 MailLinks(settings.app_url),
             )
+            async with storage.unit_of_work() as uow:  # only a verified address is promoted
+                user = await uow.users.get_by_email("ada@example.com")
+                assert user is not None
+                await uow.users.mark_email_verified(user.id, now=datetime.now(UTC))
+                await uow.commit()
             await accounts.create_or_promote_admin(email="ada@example.com", password=None)
     finally:
         hasher.close()

@@ -27,7 +27,8 @@ from auth_service.domain.mail import Mail, MailKind, MailRequestKind, OutboxEntr
 
 _INFO = b"tessera/auth/mail-outbox/v1"
 CLAIM_SECONDS = 60
-"""How long a claimed entry is left to its worker before another may try it."""
+"""How long a claimed entry is left to its worker before another may try it: far longer than
+one send may take (`smtp_sender.SEND_TIMEOUT_SECONDS`), and the worker claims one at a time."""
 
 
 class OutboxSealer:
@@ -69,6 +70,10 @@ def _kind(value: str) -> MailKind | MailRequestKind:
     return MailRequestKind(value) if value.endswith("_request") else MailKind(value)
 
 
+class OutboxEntryTakenError(Exception):
+    """An entry this worker held was finished by another replica meanwhile."""
+
+
 class SqlMailOutbox:
     """The outbox as a use case's unit of work sees it: add entries to its transaction."""
 
@@ -96,13 +101,17 @@ class SqlMailOutbox:
 
     async def close_request(self, entry_id: uuid.UUID, *, resolved: bool) -> None:
         """A request turned into a mail (`resolved`) or into nothing (`dropped`), in this
-        transaction: a crash before commit leaves the request to be resolved again, once."""
-        await self._session.execute(
+        transaction: a crash before commit leaves the request to be resolved again, once.
+        `OutboxEntryTakenError` (the caller rolls back) if it is no longer pending: another
+        replica resolved it after this one's claim ran out."""
+        result = await self._session.execute(
             update(MailOutboxRow)
-            .where(MailOutboxRow.id == entry_id)
+            .where(MailOutboxRow.id == entry_id, MailOutboxRow.status == "pending")
             .values(status="resolved" if resolved else "dropped", sealed=None)
             .execution_options(synchronize_session=False)
         )
+        if getattr(result, "rowcount", 0) != 1:
+            raise OutboxEntryTakenError(str(entry_id))
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ class MailQueue:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(MailOutboxRow)
-                .where(MailOutboxRow.id == entry_id)
+                .where(MailOutboxRow.id == entry_id, MailOutboxRow.status == "pending")
                 .values(
                     status=status,
                     sealed=None,
@@ -166,7 +175,7 @@ class MailQueue:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(MailOutboxRow)
-                .where(MailOutboxRow.id == entry_id)
+                .where(MailOutboxRow.id == entry_id, MailOutboxRow.status == "pending")
                 .values(attempts=attempts, next_attempt_at=at, last_error=error[:200])
                 .execution_options(synchronize_session=False)
             )

@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 MAX_MAIL_AGE = timedelta(days=3)
 MAX_RETRY_DELAY = timedelta(minutes=5)
-BATCH = 20
+BATCH = 1
+"""Entries claimed per round: one, so its claim (60 s) always outlives its send (at most 15 s)
+and no other replica takes it meanwhile; the loop goes on at once while rounds find work."""
 
 MAILS = Counter(
     "auth_mail_outbox_total", "Outbox entries finished, by kind and outcome", ["kind", "outcome"]
@@ -120,18 +122,21 @@ class MailWorker:
         assert entry.mail is not None
         try:
             await self._sender.send(entry.mail)
-        except MailDeliveryError as error:
+        except Exception as error:  # any failure is retried, then given up
             DELIVERY_FAILURES.inc()
+            if not isinstance(error, MailDeliveryError):
+                logger.error("Mail send failed unexpectedly", exc_info=True)
             attempts = item.attempts + 1
             if now - entry.created_at > MAX_MAIL_AGE:
                 await self._finish(item, kind, "failed")
                 return
+            reason = str(error) if isinstance(error, MailDeliveryError) else type(error).__name__
             logger.warning(
                 "Mail not delivered; retrying",
-                extra={"id": str(item.id), "kind": kind, "error": str(error), "attempts": attempts},
+                extra={"id": str(item.id), "kind": kind, "error": reason, "attempts": attempts},
             )
             await self._queue.retry_later(
-                item.id, attempts=attempts, at=now + retry_delay(attempts), error=str(error)
+                item.id, attempts=attempts, at=now + retry_delay(attempts), error=reason
             )
             return
         await self._finish(item, kind, "sent")

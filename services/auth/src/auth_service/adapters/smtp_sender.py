@@ -4,8 +4,9 @@
                                  Mailpit do not; a real relay does)
     smtp+starttls://host:port    STARTTLS required
     smtps://host:port            TLS from the first byte (port 465)
-    smtp://user@host:port        authenticate as `user`, with the password from
-                                 SMTP_PASSWORD_FILE (never in the URL)
+    smtp+starttls://user@host    authenticate as `user`, with the password from
+                                 SMTP_PASSWORD_FILE (never in the URL; a login needs TLS,
+                                 and production needs TLS to any host but loopback)
 
 Every failure (connection, TLS, authentication, a refused recipient) is `MailDeliveryError`;
 the outbox worker retries it later. Nothing here logs a body: it may carry a live link.
@@ -14,6 +15,7 @@ the outbox worker retries it later. Nothing here logs a body: it may carry a liv
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -36,6 +38,16 @@ class SmtpTarget:
     use_tls: bool
     start_tls: bool | None
     username: str | None
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` is this machine (mail to it never crosses a network)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_smtp_url(url: str) -> SmtpTarget:

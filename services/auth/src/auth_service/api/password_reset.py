@@ -16,7 +16,7 @@ from auth_service.api.schemas import EmailRequest, PasswordResetConfirmRequest
 router = APIRouter(prefix="/v1/auth/password-reset", tags=["auth"], responses=problem_responses())
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
 async def request_password_reset(
     body: EmailRequest, context: ContextDep, runtime: RuntimeDep
 ) -> Response:

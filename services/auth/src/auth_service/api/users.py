@@ -39,7 +39,7 @@ async def verify_email(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
 async def resend_verification(
     body: EmailRequest, context: ContextDep, runtime: RuntimeDep
 ) -> Response:

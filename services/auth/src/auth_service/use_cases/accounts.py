@@ -24,6 +24,7 @@ from auth_service.domain.sessions import Caller, SessionPolicy
 from auth_service.domain.users import Role, User, normalize_email
 from auth_service.errors import (
     EmailAlreadyRegisteredError,
+    EmailNotVerifiedError,
     InvalidCredentialsError,
     StaleTokenError,
     UserNotFoundError,
@@ -146,6 +147,11 @@ class Accounts:
                 await uow.users.add(created)
                 await uow.commit()
                 return created, True
+            if not user.email_verified:
+                # whoever registered it may not own the address (and knows its password)
+                raise EmailNotVerifiedError(
+                    f"{user.email} is not verified: its owner opens the mailed link first"
+                )
             if not user.is_admin:
                 user.roles = user.roles | {Role.ADMIN}
                 user.token_version = await uow.users.set_roles(user.id, user.roles)

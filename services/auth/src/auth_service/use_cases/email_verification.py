@@ -31,6 +31,7 @@ class EmailVerification:
         """Use the token up and mark its user's address verified; `InvalidEmailTokenError`
         for any token that cannot be used (one text: which check failed is nobody's business)."""
         purpose = EmailTokenPurpose.VERIFY_EMAIL
+        await self.limiter.hit("email-token-ip", context.ip or "unknown")
         if not looks_like_email_token(token, purpose):
             raise InvalidEmailTokenError
         now = self.clock()

@@ -91,7 +91,8 @@ class MailRequests:
         if user is None:
             return None
         if kind is MailRequestKind.PASSWORD_RESET:
-            await uow.email_tokens.revoke_all(user.id, EmailTokenPurpose.PASSWORD_RESET, now=now)
+            # earlier links stay usable until one is used (confirm kills the rest): a stranger
+            # asking for resets cannot keep breaking the owner's link
             record, entry = reset_mail(user, self.links, now=now)
             await uow.email_tokens.add(record)
             return entry

@@ -58,6 +58,7 @@ class PasswordResets:
         """Set `new_password` for the token's user (see the module docstring);
         `InvalidEmailTokenError` for any token that cannot be used, and nothing changes."""
         purpose = EmailTokenPurpose.PASSWORD_RESET
+        await self.limiter.hit("email-token-ip", context.ip or "unknown")
         if not looks_like_email_token(token, purpose):
             raise InvalidEmailTokenError
         password_hash = await self.hasher.hash(new_password)  # before the transaction: slow

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from auth_service.domain.email_tokens import EmailTokenPurpose
 from auth_service.domain.mail import MailKind
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitsOfWork
@@ -180,6 +181,8 @@ class Sessions:
                 context=context,
                 keep_session_id=caller.session_id,
             )
+            # a reset link already mailed would undo the change: it dies with the old password
+            await uow.email_tokens.revoke_all(user.id, EmailTokenPurpose.PASSWORD_RESET, now=now)
             await uow.audit.record(audited("password.changed"))
             await uow.outbox.add(notice_mail(MailKind.PASSWORD_CHANGED, user, self.links, now=now))
             await uow.commit()
