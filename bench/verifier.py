@@ -31,8 +31,14 @@ def _b64url(data: bytes) -> str:
     return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def mint_access_token(key: rsa.RSAPrivateKey, jti: int, now: float, sid: str = "session-1") -> str:
-    """A valid RS256 access token for the bench issuer and audience."""
+def mint_access_token(
+    key: rsa.RSAPrivateKey,
+    jti: int,
+    now: float,
+    sid: str = "session-1",
+    **extra_claims: object,
+) -> str:
+    """A valid RS256 access token for the bench issuer and audience (plus `extra_claims`)."""
     header = {"alg": "RS256", "typ": "at+jwt", "kid": KID}
     claims = {
         "iss": ISSUER,
@@ -47,6 +53,7 @@ def mint_access_token(key: rsa.RSAPrivateKey, jti: int, now: float, sid: str = "
         "scope": "orders:read orders:write invoices:read sessions",
         "roles": ["user"],
         "ver": 1,
+        **extra_claims,
     }
     signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -23,8 +23,10 @@ from tessera.errors import ServiceError
 from tessera.grpc.metadata import metadata_value
 from tessera.http.access_log import incoming_request_id
 from tessera.storage import STORAGE_FAILURES
-from tessera.tokens.errors import InvalidTokenError
+from tessera.tokens.challenges import bearer_challenge
+from tessera.tokens.errors import InsufficientUserAuthenticationError, InvalidTokenError
 from tessera.tokens.principal import Principal
+from tessera.tokens.step_up import StepUpPolicy
 from tessera.tokens.verifier import TokenVerifier
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,13 @@ Response = TypeVar("Response")
 Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
 
+def require_authentication(policy: StepUpPolicy, principal: Principal, *, now: float) -> None:
+    """In a servicer (decorated with `answers_service_errors`): go on only if `principal`'s
+    authentication satisfies `policy`; else the call ends UNAUTHENTICATED with the RFC 9470
+    challenge, which a relaying service (orders) copies into its own HTTP 401."""
+    policy.check(principal, now=now)
+
+
 def grpc_principal() -> Principal:
     """The verified caller of the call being served; LookupError for a public method."""
     principal = current_principal_var.get()
@@ -51,7 +60,9 @@ def grpc_principal() -> Principal:
 
 def answers_service_errors(method: Method[Request, Response]) -> Method[Request, Response]:
     """Decorate a servicer method: a `ServiceError` it raises aborts with its `grpc_code`, a
-    storage failure (the database away just now) with UNAVAILABLE."""
+    storage failure (the database away just now) with UNAVAILABLE, a step-up shortfall
+    (`InsufficientUserAuthenticationError`) with UNAUTHENTICATED and the RFC 9470 challenge in
+    the trailing metadata `www-authenticate`, as HTTP sends it."""
 
     @functools.wraps(method)
     async def translated(
@@ -62,6 +73,12 @@ def answers_service_errors(method: Method[Request, Response]) -> Method[Request,
         except ServiceError as error:
             await context.abort(grpc.StatusCode[error.grpc_code], str(error))
             raise  # abort() raises; this line only tells type checkers so
+        except InsufficientUserAuthenticationError as shortfall:
+            challenge = bearer_challenge(
+                "insufficient_user_authentication", **shortfall.challenge_params
+            )
+            await _abort(context, shortfall.description, challenge)
+            raise
         except STORAGE_FAILURES as failure:
             # the caller retries (orders treats UNAVAILABLE as "billing away"), never UNKNOWN
             logger.warning(

@@ -21,7 +21,12 @@ from starlette.routing import Match
 
 from tessera.errors import ServiceError
 from tessera.tokens.challenges import bearer_challenge
-from tessera.tokens.errors import InsufficientScopeError, InvalidTokenError, MissingTokenError
+from tessera.tokens.errors import (
+    InsufficientScopeError,
+    InsufficientUserAuthenticationError,
+    InvalidTokenError,
+    MissingTokenError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
@@ -171,6 +176,23 @@ async def _insufficient_scope(_: Request, exc: Exception) -> Response:
     )
 
 
+async def _insufficient_user_authentication(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InsufficientUserAuthenticationError)
+    challenge = bearer_challenge("insufficient_user_authentication", **exc.challenge_params)
+    extensions: dict[str, object] = {}
+    if exc.max_age is not None:
+        extensions["max_age"] = exc.max_age
+    if exc.acr_values is not None:
+        extensions["acr_values"] = exc.acr_values
+    return problem_response(
+        401,
+        "Unauthorized",
+        exc.description,
+        headers={"WWW-Authenticate": challenge},
+        extensions=extensions,
+    )
+
+
 STORAGE_RETRY_AFTER_SECONDS = 1
 
 
@@ -206,4 +228,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MissingTokenError, _missing_token)
     app.add_exception_handler(InvalidTokenError, _invalid_token)
     app.add_exception_handler(InsufficientScopeError, _insufficient_scope)
+    app.add_exception_handler(
+        InsufficientUserAuthenticationError, _insufficient_user_authentication
+    )
     app.add_exception_handler(Exception, _unhandled)

@@ -5,8 +5,13 @@ TokenError                      base class; never raised itself
 ├── MissingTokenError           no bearer token at all -> 401, bare `WWW-Authenticate: Bearer`
 ├── InvalidTokenError           any verification failure -> 401 `error="invalid_token"` /
 │                               gRPC UNAUTHENTICATED
-└── InsufficientScopeError      a valid token without a needed scope -> 403
-                                `error="insufficient_scope"` / gRPC PERMISSION_DENIED
+├── InsufficientScopeError      a valid token without a needed scope -> 403
+│                               `error="insufficient_scope"` / gRPC PERMISSION_DENIED
+└── InsufficientUserAuthenticationError
+                                a valid token whose authentication is too old or too weak
+                                for the operation (RFC 9470) -> 401
+                                `error="insufficient_user_authentication"` with `max_age` /
+                                `acr_values` / gRPC UNAUTHENTICATED with the same challenge
 ```
 """
 
@@ -47,3 +52,27 @@ class InsufficientScopeError(TokenError):
         self.scopes = tuple(scopes)
         self.description = description or f"This call needs the scope(s): {' '.join(self.scopes)}"
         super().__init__(self.description)
+
+
+class InsufficientUserAuthenticationError(TokenError):
+    """Raised when a valid token's authentication is older than `max_age` seconds or weaker than
+    `acr_values` (RFC 9470). The client re-authenticates (a step-up) and retries; refreshing
+    the token would not help, so clients refresh only on `invalid_token`."""
+
+    def __init__(
+        self, description: str, *, max_age: int | None = None, acr_values: str | None = None
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.max_age = max_age
+        self.acr_values = acr_values
+
+    @property
+    def challenge_params(self) -> dict[str, str]:
+        """The challenge's parameters beyond `error` (for `bearer_challenge`)."""
+        params = {"error_description": self.description}
+        if self.max_age is not None:
+            params["max_age"] = str(self.max_age)
+        if self.acr_values is not None:
+            params["acr_values"] = self.acr_values
+        return params

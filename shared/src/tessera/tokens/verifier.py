@@ -204,7 +204,14 @@ class TokenVerifier:
             actor=_actor(claims),
             token=token,
             kid=kid,
+            auth_time=_optional_timestamp(claims, "auth_time"),
+            amr=_amr(claims),
+            acr=_optional_string(claims, "acr"),
         )
+
+    def now(self) -> float:
+        """The verifier's clock (seconds since the epoch), for checks made after verifying."""
+        return self._clock()
 
     def _remember(self, token: str, principal: Principal, kid: str) -> None:
         if self._cache_size <= 0:
@@ -258,6 +265,22 @@ def _timestamp(claims: dict[str, Any], name: str) -> float:
     if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= MAX_TIMESTAMP:
         raise _missing(name)
     return value
+
+
+def _optional_timestamp(claims: dict[str, Any], name: str) -> int | None:
+    return None if name not in claims else math.floor(_timestamp(claims, name))
+
+
+def _optional_string(claims: dict[str, Any], name: str) -> str | None:
+    return None if name not in claims else _string(claims, name)
+
+
+def _amr(claims: dict[str, Any]) -> tuple[str, ...]:
+    """RFC 8176 method references: a list of strings, or absent."""
+    amr = claims.get("amr", [])
+    if not isinstance(amr, list) or not all(isinstance(item, str) and item for item in amr):
+        raise _missing("amr")
+    return tuple(amr)
 
 
 def _integer(claims: dict[str, Any], name: str, *, maximum: int) -> int:
