@@ -74,3 +74,55 @@ async def test_migration_0005_marks_every_existing_user_verified(empty_database_
         await engine.dispose()
     assert verified_at is not None
     assert str(verified_at).startswith("2026-01-02 03:04:05")
+
+
+SESSIONS_AT_0005 = sa.table(
+    "sessions",
+    sa.column("id", sa.String()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("client_id", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("last_used_at", sa.DateTime(timezone=True)),
+)
+
+
+async def test_migration_0006_says_existing_sessions_signed_in_with_a_password_at_creation(
+    empty_database_url: str,
+) -> None:
+    await MIGRATIONS.upgrade(empty_database_url, "0005_email_and_mail")
+    engine = create_engine(empty_database_url)
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    user_id = uuid.uuid4()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                USERS_AT_0004.insert().values(
+                    id=user_id,
+                    email="ada@example.com",
+                    email_normalized="ada@example.com",
+                    password_hash="x",
+                    roles=["user"],
+                    token_version=1,
+                    created_at=created,
+                )
+            )
+            await connection.execute(
+                SESSIONS_AT_0005.insert().values(
+                    id="s-1",
+                    user_id=user_id,
+                    client_id="web",
+                    created_at=created,
+                    last_used_at=created,
+                )
+            )
+        await MIGRATIONS.upgrade(empty_database_url)
+
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(text("SELECT authenticated_at, acr, amr FROM sessions"))
+            ).one()
+    finally:
+        await engine.dispose()
+    assert str(row[0]).startswith("2026-01-02 03:04:05")
+    assert row[1] == "urn:tessera:acr:pwd"
+    assert row[2] in (["pwd"], '["pwd"]')

@@ -49,6 +49,21 @@ async def test_a_refresh_rotates_to_one_new_token_in_the_same_session(auth: Auth
     }
 
 
+async def test_a_refresh_keeps_how_and_when_the_user_authenticated(auth: Auth) -> None:
+    login = await mobile_login(auth.http, "ada@example.com")
+    signed_in = jwt.decode(login["access_token"], options={"verify_signature": False})
+    auth.clock.advance(600)
+
+    response = await refresh_mobile(auth.http, login["refresh_token"])
+
+    refreshed = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert refreshed["iat"] == signed_in["iat"] + 600
+    assert signed_in["auth_time"] == signed_in["iat"]  # a password sign-in, just now
+    for claim in ("auth_time", "acr", "amr"):
+        assert refreshed[claim] == signed_in[claim], claim
+    assert (refreshed["acr"], refreshed["amr"]) == ("urn:tessera:acr:pwd", ["pwd"])
+
+
 async def test_twenty_concurrent_refreshes_share_one_successor_and_keep_the_family(
     auth: Auth,
 ) -> None:

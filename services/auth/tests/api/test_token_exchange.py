@@ -56,7 +56,8 @@ async def test_exchange_gives_a_billing_only_token_acting_for_the_same_user(
     assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
     assert body["token_type"] == "Bearer"
     subject, exchanged = claims_of(user_token), claims_of(body["access_token"])
-    for claim in ("sub", "sid", "ver", "roles", "iss"):
+    # billing sees how the user authenticated, to demand a step-up (RFC 9470)
+    for claim in ("sub", "sid", "ver", "roles", "iss", "auth_time", "acr", "amr"):
         assert exchanged[claim] == subject[claim], claim
     assert exchanged["aud"] == ["billing"]
     assert exchanged["scope"] == "billing:charge billing:refund invoices:read"

@@ -78,6 +78,11 @@ async def test_metadata_lists_every_grant_and_client_authentication_the_token_en
         "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert set(metadata["grant_types_supported"]) == set(GRANTS)
+    assert metadata["acr_values_supported"] == [
+        "urn:tessera:acr:pwd",
+        "urn:tessera:acr:mfa",
+        "urn:tessera:acr:phr",
+    ]
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",

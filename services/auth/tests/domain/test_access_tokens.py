@@ -14,6 +14,7 @@ from auth_service.domain.access_tokens import (
     grant_for_user,
 )
 from auth_service.domain.keys import KeyRing, generate_signing_key
+from auth_service.domain.sessions import Session
 from auth_service.domain.users import Role, User
 from pydantic import ValidationError
 from tessera import InvalidTokenError, TokenVerifier
@@ -38,13 +39,27 @@ def keys() -> KeyRing:
     return KeyRing(generate_signing_key())
 
 
+def session_of(user: User, session_id: str, client_id: str = "web") -> Session:
+    """A session signed in with a password at NOW - 60."""
+    signed_in = datetime.fromtimestamp(NOW - 60, UTC)
+    return Session(
+        id=session_id,
+        user_id=user.id,
+        client_id=client_id,
+        user_agent=None,
+        ip=None,
+        created_at=signed_in,
+        last_used_at=signed_in,
+    )
+
+
 def issuer_at(keys: KeyRing, now: float, ttl: int = 300) -> AccessTokenIssuer:
     return AccessTokenIssuer(issuer=ISSUER, keys=keys, ttl_seconds=ttl, clock=lambda: now)
 
 
 def test_a_user_token_carries_every_claim_and_header_of_design_section_2(keys: KeyRing) -> None:
     user = make_user(token_version=4)
-    issued = issuer_at(keys, NOW).issue(grant_for_user(user, client_id="mobile", session_id="s1"))
+    issued = issuer_at(keys, NOW).issue(grant_for_user(user, session_of(user, "s1", "mobile")))
 
     header = jwt.get_unverified_header(issued.token)
     claims = jwt.decode(issued.token, options={"verify_signature": False})
@@ -63,13 +78,17 @@ def test_a_user_token_carries_every_claim_and_header_of_design_section_2(keys: K
         "scope": "orders:read orders:write invoices:read sessions",
         "roles": ["user"],
         "ver": 4,
+        # how the session's user authenticated (DESIGN §11): a password, a minute ago
+        "auth_time": NOW - 60,
+        "acr": "urn:tessera:acr:pwd",
+        "amr": ["pwd"],
     }
     assert issued.expires_in == 300
 
 
 def test_admins_also_get_the_admin_scope(keys: KeyRing) -> None:
     user = make_user(Role.USER, Role.ADMIN)
-    issued = issuer_at(keys, NOW).issue(grant_for_user(user, client_id="web", session_id="s"))
+    issued = issuer_at(keys, NOW).issue(grant_for_user(user, session_of(user, "s")))
     claims = jwt.decode(issued.token, options={"verify_signature": False})
     assert claims["scope"].split() == [
         "orders:read",
@@ -82,7 +101,8 @@ def test_admins_also_get_the_admin_scope(keys: KeyRing) -> None:
 
 
 def test_every_token_gets_its_own_jti(keys: KeyRing) -> None:
-    grant = grant_for_user(make_user(), client_id="web", session_id="s")
+    user = make_user()
+    grant = grant_for_user(user, session_of(user, "s"))
     issuer = issuer_at(keys, NOW)
     assert issuer.issue(grant).jti != issuer.issue(grant).jti
 
@@ -106,19 +126,23 @@ def test_not_after_caps_the_lifetime(keys: KeyRing) -> None:
 
 async def test_the_shared_verifier_accepts_our_tokens_for_each_audience(keys: KeyRing) -> None:
     user = make_user(Role.USER, Role.ADMIN)
-    issued = issuer_at(keys, NOW).issue(grant_for_user(user, client_id="web", session_id="s1"))
+    issued = issuer_at(keys, NOW).issue(grant_for_user(user, session_of(user, "s1")))
     for audience in ("auth", "orders", "billing"):
         verifier = TokenVerifier(issuer=ISSUER, audience=audience, keys=keys, clock=lambda: NOW)
         principal = await verifier.verify(issued.token)
         assert (principal.sub, principal.sid, principal.ver) == (str(user.id), "s1", 1)
+        assert (principal.auth_time, principal.acr, principal.amr) == (
+            NOW - 60,
+            "urn:tessera:acr:pwd",
+            ("pwd",),
+        )
         assert principal.is_admin
         assert principal.has_scope("orders:write")
 
 
 async def test_the_shared_verifier_rejects_our_token_once_expired(keys: KeyRing) -> None:
-    issued = issuer_at(keys, NOW, ttl=60).issue(
-        grant_for_user(make_user(), client_id="web", session_id="s")
-    )
+    user = make_user()
+    issued = issuer_at(keys, NOW, ttl=60).issue(grant_for_user(user, session_of(user, "s")))
     later = NOW + 60 + 31
     verifier = TokenVerifier(issuer=ISSUER, audience="auth", keys=keys, clock=lambda: later)
     with pytest.raises(InvalidTokenError):

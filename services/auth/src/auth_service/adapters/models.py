@@ -117,6 +117,9 @@ class SessionRow(Base):
     last_used_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    authenticated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acr: Mapped[str] = mapped_column(String(40), default="urn:tessera:acr:pwd")
+    amr: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["pwd"])
 
 
 class RefreshTokenRow(Base):

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from tessera.http.openapi import problem_responses
+from tessera.tokens.step_up import ACR_LEVELS
 
 from auth_service.api.deps import KeyRingDep, SettingsDep
 from auth_service.config import TOKEN_EXCHANGE_GRANT
@@ -53,5 +54,6 @@ async def authorization_server_metadata(request: Request, settings: SettingsDep)
         "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
         "response_types_supported": [],
         "scopes_supported": [*USER_SCOPES, *ADMIN_SCOPES],
+        "acr_values_supported": list(ACR_LEVELS),
     }
     return _json(metadata, max_age=settings.JWKS_MAX_AGE_SECONDS, request=request)

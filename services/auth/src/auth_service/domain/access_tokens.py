@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from auth_service.domain.keys import ALGORITHM, KeyRing
+from auth_service.domain.sessions import Session
 from auth_service.domain.users import Role, User
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (the JWT typ header, not a secret)
@@ -44,18 +45,26 @@ class AccessTokenGrant:
     token_version: int
     actor: str | None = None
     not_after: int | None = None
+    auth_time: int | None = None
+    """How the user last authenticated (DESIGN §11): `auth_time`, `acr`, `amr` claims."""
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
 
 
-def grant_for_user(user: User, *, client_id: str, session_id: str) -> AccessTokenGrant:
-    """What a signed-in user's access token grants."""
+def grant_for_user(user: User, session: Session) -> AccessTokenGrant:
+    """What a signed-in user's access token grants, in `session` (whose authentication it
+    states)."""
     return AccessTokenGrant(
         subject=str(user.id),
-        session_id=session_id,
-        client_id=client_id,
+        session_id=session.id,
+        client_id=session.client_id,
         audience=USER_AUDIENCE,
         scopes=scopes_for(user.roles),
         roles=tuple(sorted(user.roles)),
         token_version=user.token_version,
+        auth_time=session.auth_time,
+        acr=session.acr,
+        amr=tuple(session.amr),
     )
 
 
@@ -108,6 +117,12 @@ class AccessTokenIssuer:
             claims["sid"] = grant.session_id
         if grant.actor is not None:
             claims["act"] = {"sub": grant.actor}
+        if grant.auth_time is not None:
+            claims["auth_time"] = grant.auth_time
+        if grant.acr is not None:
+            claims["acr"] = grant.acr
+        if grant.amr:
+            claims["amr"] = list(grant.amr)
         key = self._keys.signing_key
         token = jwt.encode(
             claims,

@@ -1,6 +1,9 @@
 """Sessions (DESIGN §3): a session is one sign-in on one device, i.e. one refresh-token family.
 
-Its id is `sid` in every access token minted for it. A session ends by revocation (logout,
+Its id is `sid` in every access token minted for it. It keeps how the user last authenticated
+interactively (`authenticated_at`, `acr`, `amr`: DESIGN §11), which every access token of the
+session carries as `auth_time`/`acr`/`amr`, unchanged by refreshes; only a new sign-in or a
+step-up changes them. A session ends by revocation (logout,
 logout-all, password change, an admin, or detected refresh-token reuse) or by expiry: idle (no
 refresh for too long) or absolute (too old), with limits per client type. Expiry is computed
 from timestamps whenever the session is used or listed; nothing has to run for it to happen.
@@ -14,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from tessera.tokens.step_up import ACR_PWD
 
 RevocationKind = Literal["session", "user", "token", "key"]
 
@@ -92,6 +97,15 @@ class Session:
     last_used_at: datetime
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    authenticated_at: datetime | None = None
+    """The last interactive authentication (None: the sign-in, `created_at`)."""
+    acr: str = ACR_PWD
+    amr: tuple[str, ...] = ("pwd",)
+
+    @property
+    def auth_time(self) -> int:
+        """`authenticated_at` as a NumericDate (the tokens' `auth_time`)."""
+        return int((self.authenticated_at or self.created_at).timestamp())
 
     def expiry(self, policy: SessionPolicy, now: datetime) -> str | None:
         """'idle' or 'absolute' if the session has expired at `now`, else None."""

@@ -159,5 +159,9 @@ async def exchange_token(
         token_version=subject.ver,
         actor=client.client_id,
         not_after=subject.expires_at,
+        # billing sees how the user authenticated, so it can demand a step-up (RFC 9470)
+        auth_time=subject.auth_time,
+        acr=subject.acr,
+        amr=subject.amr,
     )
     return ExchangeResult(token=issuer.issue(grant), scopes=tuple(scopes))

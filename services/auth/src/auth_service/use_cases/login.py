@@ -129,7 +129,7 @@ class Logins:
             await uow.audit.record(
                 AuditEntry.of_session("login.success", session, at=now, context=context)
             )
-            grant = grant_for_user(user, client_id=client_id.value, session_id=session.id)
+            grant = grant_for_user(user, session)
             token = self.issuer.issue(grant)
             await uow.commit()
         return LoginResult(user, session.id, token, refresh_token)

@@ -158,7 +158,7 @@ async def refresh_session(
         repeated = False
     assert user is not None  # a repeat is only looked for with one
 
-    access = issuer.issue(grant_for_user(user, client_id=client_id, session_id=session.id))
+    access = issuer.issue(grant_for_user(user, session))
     await uow.audit.record(
         AuditEntry.of_session(
             "refresh.repeat" if repeated else "refresh",
