@@ -58,6 +58,10 @@ ORDER = {"currency": "EUR"}
 SKUS = ("MUG", "TEA", "SOCKS", "POSTER")
 
 
+SOAK_REFUND_MAX_AGE_SECONDS = 86_400
+"""Refunds need no step-up in the soak (see `run_soak`)."""
+
+
 @dataclass
 class Fault:
     """One injected fault: what, when it began and when the component was back (monotonic),
@@ -348,7 +352,13 @@ class Soak:
             plan = describe_platform(
                 ports=free_port_plan(),
                 database_urls=postgres.service_database_urls(),
-                extra_settings={"auth": self._auth_settings(redis.url)},
+                extra_settings={
+                    "auth": self._auth_settings(redis.url),
+                    # users sign in once and cancel orders for minutes: the soak is about
+                    # faults, not step-up (which its own tests cover)
+                    "orders": {"REFUND_MAX_AGE_SECONDS": str(SOAK_REFUND_MAX_AGE_SECONDS)},
+                    "billing": {"REFUND_MAX_AGE_SECONDS": str(SOAK_REFUND_MAX_AGE_SECONDS)},
+                },
             )
             with RunningPlatform.start(plan, log_dir=self.workdir / "logs") as platform:
                 return self._run_on(platform, postgres)

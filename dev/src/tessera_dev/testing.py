@@ -48,8 +48,10 @@ def user_claims(
     client_id: str = "web",
     with_session: bool = True,
     lifetime_seconds: int = 300,
+    authenticated_seconds_ago: int = 0,
 ) -> dict[str, Any]:
-    """The claims of a user's access token (DESIGN §2), valid from now."""
+    """The claims of a user's access token (DESIGN §2), valid from now, of a session that signed
+    in with a password `authenticated_seconds_ago` (DESIGN §11: `auth_time`, `acr`, `amr`)."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -66,6 +68,11 @@ def user_claims(
     }
     if with_session:
         claims["sid"] = f"session-of-{sub}"
+        claims |= {
+            "auth_time": now - authenticated_seconds_ago,
+            "acr": "urn:tessera:acr:pwd",
+            "amr": ["pwd"],
+        }
     if act is not None:
         claims["act"] = {"sub": act}
     return claims

@@ -174,6 +174,37 @@ async def test_a_refund_is_recorded_once_and_repeating_it_returns_the_refunded_i
     assert fetched.status == "refunded"
 
 
+async def test_a_refund_for_a_stale_authentication_is_unauthenticated_with_the_challenge(
+    billing_stub: Stub, issue_token: IssueToken
+) -> None:
+    # RFC 9470: the refund rule lives where the money is (REFUND_MAX_AGE_SECONDS, 300)
+    def exchanged(seconds_ago: int) -> str:
+        return issue_token(
+            "alice",
+            scope="billing:charge billing:refund invoices:read",
+            aud=("billing",),
+            act="orders",
+            client_id="orders",
+            authenticated_seconds_ago=seconds_ago,
+        )
+
+    stale = exchanged(301)
+    invoice = await billing_stub.Charge(_charge(), metadata=_as(stale))
+    request = billing_pb2.RefundRequest(invoice_id=invoice.id, idempotency_key="r1", reason="x")
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await billing_stub.Refund(request, metadata=_as(stale))
+    refunded = await billing_stub.Refund(request, metadata=_as(exchanged(10)))
+
+    assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    trailing = dict(refused.value.trailing_metadata() or ())
+    assert trailing["www-authenticate"].startswith(
+        'Bearer error="insufficient_user_authentication"'
+    )
+    assert 'max_age="300"' in trailing["www-authenticate"]
+    assert refunded.status == "refunded"
+
+
 async def test_the_health_service_answers_without_a_token(billing_on_sqlite: Any) -> None:
     port = billing_on_sqlite.state.grpc_port
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -22,6 +22,8 @@ class User:
     actor: str | None = "orders"
     sid: str | None = "session-1"
     is_admin: bool = False
+    auth_time: int | None = None
+    acr: str | None = None
 
     def has_scope(self, scope: str, /) -> bool:
         return scope in {"billing:charge", "billing:refund", "invoices:read"}

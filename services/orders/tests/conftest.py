@@ -35,7 +35,8 @@ from tessera_dev.testing import ISSUER, sign_token
 class InTestExchange:
     """Plays auth's token exchange for orders' tests: the caller's token, re-signed for billing.
 
-    Same rules as auth: audience billing only, `act: {"sub": "orders"}`, scopes mapped down,
+    Same rules as auth: audience billing only, `act: {"sub": "orders"}`, scopes mapped down, the
+    authentication context (`auth_time`, `acr`, `amr`) copied,
     never outliving the subject; a revoked session is `invalid_grant`, and `auth_down`
     makes every exchange fail as if auth could not be reached.
     """
@@ -76,6 +77,10 @@ class InTestExchange:
             "ver": principal.ver,
             "act": {"sub": "orders"},
         }
+        if principal.auth_time is not None:  # as auth copies them (DESIGN §11)
+            claims |= {"auth_time": principal.auth_time, "amr": list(principal.amr)}
+        if principal.acr is not None:
+            claims["acr"] = principal.acr
         return sign_token(self._key, claims)
 
 

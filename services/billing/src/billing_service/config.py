@@ -25,6 +25,8 @@ class Settings(BaseSettings, ResourceServerSettings):
     GRPC_PORT: int = Field(default=50051, ge=0, le=65535)
     GRPC_SHUTDOWN_GRACE_SECONDS: float = Field(default=5.0, ge=0)
     INVOICE_PAGE_SIZE_MAX: int = Field(default=100, ge=1, le=1000)
+    REFUND_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
+    """A refund needs the user to have authenticated this recently (a step-up, RFC 9470)."""
 
     @property
     def grpc_host(self) -> str:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from tessera import KeySource, ResourceServer, create_service_app
 from tessera.storage import Database
+from tessera.tokens.step_up import StepUpPolicy
 
 from billing_service.adapters.repository import SqlInvoiceStorage
 from billing_service.api import invoices
@@ -27,7 +28,9 @@ def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
     resource = ResourceServer(settings, audience="billing", keys=keys)
     database = Database.connect(settings.DATABASE_URL)
     use_cases = Invoices(
-        SqlInvoiceStorage(database.sessions), page_size_max=settings.INVOICE_PAGE_SIZE_MAX
+        SqlInvoiceStorage(database.sessions),
+        page_size_max=settings.INVOICE_PAGE_SIZE_MAX,
+        refund_policy=StepUpPolicy(max_age_seconds=settings.REFUND_MAX_AGE_SECONDS),
     )
 
     @asynccontextmanager

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tessera.tokens.step_up import StepUpPolicy
+
 from billing_service.domain.access import (
     Caller,
     may_view,
@@ -46,6 +48,9 @@ class Invoices:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     """Random, so invoice ids reveal nothing about volume or order."""
+    refund_policy: StepUpPolicy = field(default=StepUpPolicy(max_age_seconds=300))
+    """How recent the user's authentication must be for a refund (REFUND_MAX_AGE_SECONDS): the
+    rule lives where the money is, and travels back to the user as an RFC 9470 challenge."""
 
     async def charge(
         self,
@@ -78,8 +83,10 @@ class Invoices:
         return stored
 
     async def refund(self, caller: Caller, *, invoice_id: str, reason: str) -> Invoice:
-        """Refund one of the caller's invoices in full; refunding again returns it unchanged."""
+        """Refund one of the caller's invoices in full; refunding again returns it unchanged.
+        `InsufficientUserAuthenticationError` when the user authenticated too long ago."""
         require_refund_permission(caller)
+        self.refund_policy.check(caller, now=self.clock().timestamp())
         async with self.storage.transaction() as store:
             invoice = await store.get(invoice_id)
             if invoice is None or invoice.user_id != caller.sub:

@@ -27,3 +27,6 @@ class Settings(BaseSettings, ResourceServerSettings):
     """Deadline of every call to billing; past it the order stays payment_pending."""
     PAYMENT_RECONCILE_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=3600)
     """How often the payment reconciler looks for pending charges that are due."""
+    REFUND_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
+    """billing's rule for refunds (set both alike): orders checks it before a cancel charges
+    a pending order, so nobody is charged and then refused the refund."""

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tessera import KeySource, ResourceServer, create_service_app
 from tessera.grpc import TokenSource
 from tessera.storage import Database
+from tessera.tokens.step_up import StepUpPolicy
 
 from orders_service.adapters.billing_client import GrpcBillingGateway, open_billing_channel
 from orders_service.adapters.charge_tokens import ChargeTokenSealer
@@ -47,6 +48,7 @@ def create_app(
                 deadline_seconds=settings.BILLING_DEADLINE_SECONDS,
                 token_source=token_source,
             ),
+            refund_policy=StepUpPolicy(max_age_seconds=settings.REFUND_MAX_AGE_SECONDS),
         )
         reconciler = PaymentReconciler(
             database.engine,

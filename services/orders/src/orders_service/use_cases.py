@@ -24,8 +24,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from tessera.background import TaskSet
+from tessera.tokens.step_up import AuthenticatedCaller, StepUpPolicy
 
 from orders_service.domain.idempotency import IN_FLIGHT_TIMEOUT, IdempotentRequest, RecordedAnswer
 from orders_service.domain.orders import (
@@ -61,6 +63,14 @@ PENDING_ONLY = frozenset({OrderStatus.PAYMENT_PENDING})
 """What the reconciler settles: never an order the user has since paid, failed or cancelled."""
 
 
+class OrderCaller(AuthenticatedCaller, Protocol):
+    """The verified caller of a cancel (`tessera.Principal` fits): who, and how recently and
+    strongly they authenticated."""
+
+    @property
+    def sub(self) -> str: ...
+
+
 @dataclass(slots=True)
 class Orders:
     """Places, pays, cancels and reads orders for a verified caller."""
@@ -73,6 +83,9 @@ class Orders:
     follow_ups: TaskSet = field(default_factory=lambda: TaskSet("orders-complete-key"))
     """Keys being completed after their first request failed; closed with the app."""
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+    refund_policy: StepUpPolicy = field(default=StepUpPolicy(max_age_seconds=300))
+    """billing's rule for refunds (REFUND_MAX_AGE_SECONDS), checked here too before a cancel
+    charges a pending order: nobody is charged and then refused the refund."""
 
     async def place(self, *, owner_id: str, lines: list[OrderLine], currency: str) -> Order:
         """Store the order, then charge it: `paid`, or `payment_pending` if billing is away.
@@ -138,18 +151,21 @@ class Orders:
             raise OrderStateError(f"order {order_id} was {result.status} meanwhile")
         return result
 
-    async def cancel(self, order_id: str, *, owner_id: str) -> Order:
+    async def cancel(self, order_id: str, *, caller: OrderCaller) -> Order:
         """Refund the order's charge (once, however often called) and mark it `cancelled`.
 
         A `payment_pending` order may have been charged after all (billing charged, then the
         answer missed the deadline), so cancel first settles it: Charge with the order's key
-        returns billing's invoice for it, or makes one, and that invoice is refunded.
+        returns billing's invoice for it, or makes one, and that invoice is refunded. A refund
+        needs a recent authentication (billing's rule, RFC 9470): billing's challenge comes
+        back as `StepUpRequiredError`, and the order stays as it was.
         """
-        order = await self._own(order_id, owner_id)
+        order = await self._own(order_id, caller.sub)
         if order.status is OrderStatus.CANCELLED:
             return order
         invoice_id = order.invoice_id
         if order.status is OrderStatus.PAYMENT_PENDING:
+            self.refund_policy.check(caller, now=self.clock().timestamp())
             try:
                 invoice_id = await self._charge(order)
             except ChargeRejectedError:

@@ -17,15 +17,25 @@ gRPC methods with `tessera.grpc.server.require_authentication`; both answer the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from tessera.tokens.errors import InsufficientUserAuthenticationError
-from tessera.tokens.principal import Principal
 
 ACR_PWD = "urn:tessera:acr:pwd"  # noqa: S105 (a level's name, not a password)
 ACR_MFA = "urn:tessera:acr:mfa"
 ACR_PHR = "urn:tessera:acr:phr"
 ACR_LEVELS = (ACR_PWD, ACR_MFA, ACR_PHR)
 """Every level, weakest first; RFC 8414 metadata lists them as `acr_values_supported`."""
+
+
+class AuthenticatedCaller(Protocol):
+    """What a policy reads of a verified caller (`tessera.Principal` fits)."""
+
+    @property
+    def auth_time(self) -> int | None: ...
+
+    @property
+    def acr(self) -> str | None: ...
 
 
 def acr_rank(acr: str | None) -> int:
@@ -47,7 +57,7 @@ class StepUpPolicy:
         if self.min_acr is not None and self.min_acr not in ACR_LEVELS:
             raise ValueError(f"min_acr must be one of {', '.join(ACR_LEVELS)}")
 
-    def shortfall(self, principal: Principal, *, now: float) -> str | None:
+    def shortfall(self, principal: AuthenticatedCaller, *, now: float) -> str | None:
         """Why `principal` falls short (shown to the caller), or None when it satisfies."""
         if self.min_acr is not None and acr_rank(principal.acr) < acr_rank(self.min_acr):
             return "A stronger authentication is required"
@@ -56,7 +66,7 @@ class StepUpPolicy:
         )
         return "A more recent authentication is required" if too_old else None
 
-    def check(self, principal: Principal, *, now: float) -> None:
+    def check(self, principal: AuthenticatedCaller, *, now: float) -> None:
         """`InsufficientUserAuthenticationError` (the RFC 9470 challenge) if it falls short."""
         reason = self.shortfall(principal, now=now)
         if reason is not None:

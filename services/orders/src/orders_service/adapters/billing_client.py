@@ -21,6 +21,7 @@ import grpc
 from tessera import TokenExchangeError
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera.grpc import ClientAuthInterceptor, TokenSource, calling_with
+from tessera.tokens.challenges import parse_challenge
 
 from orders_service.domain.payments import ChargeAuthorization
 from orders_service.errors import (
@@ -30,6 +31,7 @@ from orders_service.errors import (
     ChargeRejectedError,
     ChargeUnauthenticatedError,
     PaymentError,
+    StepUpRequiredError,
 )
 
 _ERRORS: dict[Any, type[PaymentError]] = {
@@ -134,7 +136,30 @@ class GrpcBillingGateway:
         except TokenExchangeError as error:
             raise _payment_error(error) from error
         except grpc.aio.AioRpcError as error:
+            step_up = _step_up_challenge(error)
+            if step_up is not None:
+                raise step_up from error
             raise _ERRORS.get(error.code(), BillingFailedError)(
                 f"billing answered {error.code().name}: {error.details()}"
             ) from error
         return invoice
+
+
+def _step_up_challenge(error: grpc.aio.AioRpcError) -> StepUpRequiredError | None:
+    """billing's RFC 9470 challenge (UNAUTHENTICATED with `insufficient_user_authentication` in
+    the trailing `www-authenticate`), to relay unchanged; None for any other failure."""
+    if error.code() is not grpc.StatusCode.UNAUTHENTICATED:
+        return None
+    challenge = next(
+        (str(value) for key, value in error.trailing_metadata() or () if key == "www-authenticate"),
+        "",
+    )
+    params = parse_challenge(challenge)
+    if params.get("error") != "insufficient_user_authentication":
+        return None
+    max_age = params.get("max_age", "")
+    return StepUpRequiredError(
+        challenge,
+        max_age=int(max_age) if max_age.isdigit() else None,
+        acr_values=params.get("acr_values"),
+    )

@@ -179,4 +179,4 @@ async def pay_order(order_id: str, caller: OrderWriter, use_cases: OrdersDep) ->
 @router.post("/{order_id}/cancel")
 async def cancel_order(order_id: str, caller: OrderWriter, use_cases: OrdersDep) -> OrderOut:
     """Refund the order's charge (exactly once) and mark it cancelled."""
-    return OrderOut.of(await use_cases.cancel(order_id, owner_id=caller.sub))
+    return OrderOut.of(await use_cases.cancel(order_id, caller=caller))
