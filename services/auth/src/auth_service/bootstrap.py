@@ -66,6 +66,7 @@ from auth_service.use_cases.revocation_feed import RevocationFeed
 from auth_service.use_cases.service_clients import ServiceClients
 from auth_service.use_cases.service_grants import ServiceGrants
 from auth_service.use_cases.sessions import Sessions
+from auth_service.use_cases.step_up import StepUps
 
 AUDIENCE = "auth"
 SEALED_SUCCESSOR_CLOCK_MARGIN = timedelta(seconds=60)
@@ -213,6 +214,7 @@ class AuthRuntime:
     logins: Logins
     refresh_tokens: RefreshTokens
     sessions: Sessions
+    step_ups: StepUps
     administration: Administration
     service_grants: ServiceGrants
     revocation_feed: RevocationFeed
@@ -353,6 +355,7 @@ async def open_runtime(
                 ),
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
+                step_ups=StepUps(uow, hasher, issuer, policy, limiter, now),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

@@ -71,6 +71,14 @@ class InvalidCredentialsError(AuthServiceError, http_status=401, title="Unauthor
         super().__init__("invalid email or password")
 
 
+class StepUpRefusedError(AuthServiceError, http_status=403, title="Forbidden"):
+    """Raised by a step-up whose credentials are wrong: 403, not 401 (the caller is signed in;
+    a new access token would not change the answer, so clients must not refresh on it)."""
+
+    def __init__(self) -> None:
+        super().__init__("the credentials are not right")
+
+
 class WrongCurrentPasswordError(AuthServiceError, http_status=403, title="Forbidden"):
     """Raised by password change when the current password is wrong.
 

@@ -19,6 +19,7 @@ from auth_service.api import (
     password_reset,
     revocations,
     sessions,
+    step_up,
     token,
     users,
     well_known,
@@ -52,7 +53,16 @@ def create_app(
     app = create_service_app(
         "auth", settings, lifespan=lifespan, readiness={"database": database_ready}
     )
-    for module in (users, login, password_reset, token, sessions, well_known, revocations):
+    for module in (
+        users,
+        login,
+        step_up,
+        password_reset,
+        token,
+        sessions,
+        well_known,
+        revocations,
+    ):
         app.include_router(module.router)
     # browsers on other allow-listed origins (never "*": credentials are allowed)
     app.add_middleware(

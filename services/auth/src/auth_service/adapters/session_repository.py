@@ -62,6 +62,15 @@ class SqlSessionRepository:
             update(SessionRow).where(SessionRow.id == session_id).values(last_used_at=now)
         )
 
+    async def authenticate(
+        self, session_id: str, *, at: datetime, acr: str, amr: tuple[str, ...]
+    ) -> None:
+        await self._db.execute(
+            update(SessionRow)
+            .where(SessionRow.id == session_id)
+            .values(authenticated_at=at, acr=acr, amr=list(amr))
+        )
+
     async def revoke(self, session_id: str, *, now: datetime, reason: str) -> bool:
         result = await self._db.execute(
             update(SessionRow)

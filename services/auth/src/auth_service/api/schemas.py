@@ -124,6 +124,14 @@ class SessionListResponse(BaseModel):
     items: list[SessionResponse]
 
 
+class StepUpRequest(BaseModel):
+    """Authenticate again in this session (today with the password)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
 class PasswordChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -58,6 +58,12 @@ class SessionRepository(Protocol):
 
     async def touch(self, session_id: str, now: datetime) -> None: ...
 
+    async def authenticate(
+        self, session_id: str, *, at: datetime, acr: str, amr: tuple[str, ...]
+    ) -> None:
+        """Record a new interactive authentication of the session (a step-up)."""
+        ...
+
     async def signed_in_from(self, email: str, ip: str, *, since: datetime) -> bool:
         """Whether the account with `email` started a session from `ip` after `since`."""
         ...
