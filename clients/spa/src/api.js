@@ -1,7 +1,10 @@
-// The fetch wrapper every view uses: adds `Authorization: Bearer`, refreshes once on a 401 and
-// retries, and turns problem+json (RFC 9457) answers into an `ApiError` the views can show.
+// The fetch wrapper every view uses: adds `Authorization: Bearer`, refreshes once on a 401
+// `invalid_token` and retries, asks the user to authenticate again on a 401
+// `insufficient_user_authentication` (RFC 9470: a refresh would not help) and retries, and turns
+// problem+json (RFC 9457) answers into an `ApiError` the views can show.
 
-import { AuthError, currentAccessToken, refresh, sessionEnded } from "./auth.js";
+import { AuthError, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
+import { askToAuthenticateAgain } from "./views/step-up.js";
 
 /** A failed API call, with what the server said in a form fit to show the user. */
 export class ApiError extends Error {
@@ -59,22 +62,49 @@ function send(method, path, { body, headers = {} }) {
   });
 }
 
+/** The `error` of a response's `WWW-Authenticate: Bearer error="…"` challenge, or null. */
+function challengeError(response) {
+  const match = /error="([^"]*)"/.exec(response.headers.get("WWW-Authenticate") || "");
+  return match ? match[1] : null;
+}
+
+/** The challenge's `max_age` (seconds), or null. */
+function challengeMaxAge(response) {
+  const match = /max_age="?(\d+)"?/.exec(response.headers.get("WWW-Authenticate") || "");
+  return match ? Number(match[1]) : null;
+}
+
 /**
  * await request("POST", "/v1/orders", { body: {...}, headers: { "Idempotency-Key": key } })
  *
- * Returns the parsed JSON (null for an answer without a body: 204, most 202s). On a 401 it refreshes the access token once (shared
- * with every other caller and tab) and retries once; if that refresh fails the session is over.
+ * Returns the parsed JSON (null for an answer without a body: 204, most 202s). On a 401
+ * `invalid_token` it refreshes the access token once (shared with every other caller and tab)
+ * and retries; if that refresh fails the session is over. On a 401
+ * `insufficient_user_authentication` (RFC 9470) it asks the user to authenticate again (the
+ * step-up dialog) and retries once; a refresh would not help there.
  */
 export async function request(method, path, options = {}) {
   let response = await send(method, path, options);
-  if (response.status === 401) {
-    try {
-      await refresh();
-    } catch (error) {
-      if (error instanceof AuthError) {
-        throw new ApiError("Your session has ended. Please sign in again.", { status: 401 });
+  let refreshed = false;
+  let steppedUp = false;
+  while (response.status === 401) {
+    if (challengeError(response) === "insufficient_user_authentication") {
+      // a valid token whose sign-in is too old for this operation: refreshing keeps auth_time
+      if (steppedUp) break;
+      steppedUp = true;
+      const stepped = await askToAuthenticateAgain({ maxAge: challengeMaxAge(response), stepUp });
+      if (!stepped) throw new ApiError("This needs you to confirm it is you.", { status: 401 });
+    } else {
+      if (refreshed) break;
+      refreshed = true;
+      try {
+        await refresh();
+      } catch (error) {
+        if (error instanceof AuthError) {
+          throw new ApiError("Your session has ended. Please sign in again.", { status: 401 });
+        }
+        throw error;
       }
-      throw error;
     }
     response = await send(method, path, options);
   }

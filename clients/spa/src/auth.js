@@ -160,6 +160,29 @@ export function refresh() {
   return refreshInFlight;
 }
 
+/**
+ * Step-up (RFC 9470): authenticate again in this session, when an operation answered 401
+ * `insufficient_user_authentication`. The fresh access token (its `auth_time` now) replaces the
+ * one in memory, in every tab. A wrong password is an AuthError with status 403.
+ */
+export async function stepUp(password) {
+  const response = await fetch("/v1/auth/step-up", {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${accessToken}`,
+      ...csrfHeaders(),
+    },
+    body: JSON.stringify({ password }),
+  });
+  if (!response.ok) throw await errorFrom(response);
+  const body = await response.json();
+  setAccessToken(body.access_token);
+  broadcast({ type: "token", accessToken: body.access_token });
+}
+
 /** On page load: restore the session from the refresh cookie if there is one. Returns true when signed in. */
 export async function restoreSession() {
   // Without the CSRF cookie there can be no session to restore; skip the doomed request.
