@@ -8,12 +8,14 @@ ahead, which is what a phone resumed after a while looks like. The CLI is run as
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from tessera_dev.inbox import Inbox, mailed_token
 from tessera_dev.platform import describe_platform, sqlite_database_urls
 from tessera_mobile.auth import TesseraAuth
 from tessera_mobile.client import TesseraClient
+from tessera_mobile.errors import StepUpRequiredError
 from tessera_mobile.store import TokenStore
 
 FAR_FUTURE = 10_000.0  # seconds the phone's clock jumps: well past any access token's expiry
@@ -67,13 +70,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_PARALLELISM": "1",
     }
+    refunds = {"REFUND_MAX_AGE_SECONDS": str(REFUND_MAX_AGE_SECONDS)}  # a step-up, quickly
     plan = describe_platform(
         ports=free_port_plan(),
         database_urls=sqlite_database_urls(workdir / "var"),
-        extra_settings={"auth": auth_settings},
+        extra_settings={"auth": auth_settings, "orders": refunds, "billing": refunds},
     )
     with RunningPlatform.start(plan, log_dir=workdir / "logs", gateway=True) as running:
         yield running
+
+
+REFUND_MAX_AGE_SECONDS = 3
+"""A refund needs a sign-in this recent here (RFC 9470), so a test can outwait it."""
 
 
 @pytest.fixture
@@ -208,6 +216,53 @@ def test_the_cli_resets_a_forgotten_password_and_the_old_session_ends(
     assert tablet_after.returncode == 3  # its session ended with the reset
     assert old.returncode == 1
     assert new.returncode == 0, new.stderr
+
+
+def test_the_cli_confirms_the_password_when_a_refund_needs_a_recent_sign_in(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
+    store = tmp_path / "phone" / "refresh_token"
+    email, password = account()
+    cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password)
+    cli(base_url, store, "verify", mailed_verification_token(inbox, email))
+    cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
+    item = ["--sku", "MUG", "--quantity", "1", "--price-cents", "900", "--currency", "EUR"]
+    order_id = cli(base_url, store, "order", "create", *item).stdout.split()[0]
+    time.sleep(REFUND_MAX_AGE_SECONDS + 1)  # the sign-in is now older than the refund window
+
+    wrong = cli(base_url, store, "order", "cancel", order_id, "--password-stdin", stdin="nope")
+    cancelled = cli(
+        base_url, store, "order", "cancel", order_id, "--password-stdin", stdin=password
+    )
+
+    assert wrong.returncode == 1
+    assert "a refund needs a sign-in" in wrong.stderr
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancelled" in cancelled.stdout
+    invoices = cli(base_url, store, "invoices")
+    assert "refunded" in invoices.stdout
+
+
+async def test_a_refund_that_needs_a_recent_sign_in_raises_step_up_required(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
+    email, password = account()
+    async with TesseraClient(base_url=base_url, store=TokenStore(tmp_path / "rt")) as client:
+        await client.register(email, password)
+        await client.verify_email(mailed_verification_token(inbox, email))
+        await client.login(email, password)
+        order = await client.create_order(
+            sku="MUG", quantity=1, unit_price_cents=900, currency="EUR"
+        )
+        await asyncio.sleep(REFUND_MAX_AGE_SECONDS + 1)
+
+        with pytest.raises(StepUpRequiredError) as needed:
+            await client.cancel_order(order["id"])
+        await client.step_up(password)
+        cancelled = await client.cancel_order(order["id"])
+
+    assert (needed.value.status, needed.value.max_age) == (401, REFUND_MAX_AGE_SECONDS)
+    assert cancelled["status"] == "cancelled"
 
 
 async def test_only_a_call_with_the_same_idempotency_key_is_the_same_order(

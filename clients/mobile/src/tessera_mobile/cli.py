@@ -7,6 +7,7 @@
     tessera-mobile reset-confirm TOKEN                        # new password prompted
     tessera-mobile order create --sku BOOK-1 --quantity 2 --price-cents 1250 --currency EUR
     tessera-mobile order create ... --idempotency-key KEY    # retry an order whose answer was lost
+    tessera-mobile order cancel ORDER_ID                      # a refund may ask for the password
     tessera-mobile orders | invoices | sessions | logout
 
 The refresh token lives in --store (mode 0600); each invocation refreshes the access token from it,
@@ -33,6 +34,7 @@ from tessera_mobile.errors import (
     NotSignedInError,
     ServiceUnreachableError,
     SessionExpiredError,
+    StepUpRequiredError,
 )
 from tessera_mobile.store import TokenStore
 
@@ -78,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--idempotency-key",
         help="the key of an earlier attempt whose answer was lost: the same item again gets "
         "that order instead of a second one (default: a new key, so a new order)",
+    )
+    cancel = order_commands.add_parser(
+        "cancel", help="cancel an order (a paid one is refunded: may ask for the password)"
+    )
+    cancel.add_argument("order_id")
+    cancel.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin if a recent sign-in is needed",
     )
     commands.add_parser("invoices", help="list my invoices")
     commands.add_parser("sessions", help="list my signed-in devices")
@@ -142,6 +153,9 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
                 print(f"signed in as {args.email}; refresh token stored in {store.path}")
             case "orders":
                 _print_rows(await client.list_orders(), ("id", "status", "total_cents", "currency"))
+            case "order" if args.order_command == "cancel":
+                order = await _cancel_order(client, args)
+                _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
             case "order":
                 order = await _create_order(client, args)
                 _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
@@ -180,6 +194,18 @@ async def _create_order(client: TesseraClient, args: argparse.Namespace) -> dict
             f"to retry without placing it twice, run the same command with --idempotency-key {key}"
         )
         raise AnswerLostError(exc.base_url, exc.reason, retry_hint=hint) from exc
+
+
+async def _cancel_order(client: TesseraClient, args: argparse.Namespace) -> dict[str, Any]:
+    """Cancel; if the refund needs a more recent sign-in (RFC 9470), confirm the password (an
+    app would show a dialog), step the session up and try once more."""
+    try:
+        return await client.cancel_order(args.order_id)
+    except StepUpRequiredError as needed:
+        minutes = f" within the last {max(1, needed.max_age // 60)} min" if needed.max_age else ""
+        print(f"a refund needs a sign-in{minutes}: confirm your password", file=sys.stderr)
+        await client.step_up(_read_password(args))
+        return await client.cancel_order(args.order_id)
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -27,6 +27,7 @@ from tessera_mobile.errors import (
     NotSignedInError,
     ServiceUnreachableError,
     SessionExpiredError,
+    StepUpRequiredError,
 )
 from tessera_mobile.store import TokenStore
 
@@ -151,6 +152,16 @@ class TesseraClient:
 
     # -- orders and invoices -------------------------------------------------------------------
 
+    async def step_up(self, password: str) -> None:
+        """Confirm the password in this session (after a `StepUpRequiredError`): the session's
+        sign-in time becomes now, and the fresh access token says so."""
+        payload = await self._json("POST", "/v1/auth/step-up", json={"password": password})
+        self.auth.accept_token_response(payload)
+
+    async def cancel_order(self, order_id: str) -> dict[str, Any]:
+        """Cancel an order (a paid one is refunded): may raise `StepUpRequiredError`."""
+        return await self._json("POST", f"/v1/orders/{order_id}/cancel")
+
     async def list_orders(self) -> list[dict[str, Any]]:
         return await self._items("/v1/orders")
 
@@ -254,12 +265,34 @@ def _api_error(response: httpx.Response) -> ApiError:
     detail = payload.get("detail") or payload.get("error_description")
     if isinstance(detail, list):  # FastAPI-style validation errors: name the fields
         detail = "; ".join(_field_error(item) for item in detail)
+    detail_text = str(detail) if detail else None
+    challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
+    if response.status_code == 401 and challenge.get("error") == "insufficient_user_authentication":
+        max_age = challenge.get("max_age", "")
+        return StepUpRequiredError(
+            401,
+            str(title),
+            detail_text,
+            max_age=int(max_age) if max_age.isdigit() else None,
+            acr_values=challenge.get("acr_values"),
+        )
     kind = (
         EmailNotVerifiedError
         if payload.get("type") == EmailNotVerifiedError.PROBLEM_TYPE
         else ApiError
     )
-    return kind(response.status_code, str(title), str(detail) if detail else None)
+    return kind(response.status_code, str(title), detail_text)
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=(?:"([^"]*)"|([^\s,"]+))')
+
+
+def _challenge(value: str) -> dict[str, str]:
+    """The parameters of a `WWW-Authenticate: Bearer …` challenge ({} for another scheme)."""
+    scheme, _, params = value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return {}
+    return {name: quoted or token for name, quoted, token in _CHALLENGE_PARAM.findall(params)}
 
 
 def _field_error(item: object) -> str:

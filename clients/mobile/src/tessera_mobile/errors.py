@@ -10,8 +10,10 @@ MobileClientError                  base; str() is a one-line message fit for a u
  │    ├── InsecureTokenFileError   the file is readable by others (mode wider than 0600)
  │    └── CorruptTokenFileError    the file does not hold a refresh token: sign in again
  ├── ApiError                      a non-2xx answer from a Tessera API (problem+json parsed)
- │    └── EmailNotVerifiedError    the password was right, the address is not verified yet:
- │                                 open the mailed link (or ask for another)
+ │    ├── EmailNotVerifiedError    the password was right, the address is not verified yet:
+ │    │                            open the mailed link (or ask for another)
+ │    └── StepUpRequiredError      the operation needs a more recent (or stronger) sign-in
+ │                                 (RFC 9470): ask for the password, `step_up`, retry once
  ├── ServiceUnreachableError       nothing answers at the base URL (connection refused, DNS)
  └── AnswerLostError               the request went out but no whole answer came back (read
                                    timeout, connection reset, broken HTTP): it may have been
@@ -91,6 +93,26 @@ class EmailNotVerifiedError(ApiError):
 
     def __init__(self, status: int, title: str, detail: str | None = None) -> None:
         super().__init__(status, title, detail)
+
+
+class StepUpRequiredError(ApiError):
+    """Raised for a 401 `insufficient_user_authentication` (RFC 9470): the token is fine, the
+    sign-in behind it is too old (`max_age` seconds) or too weak (`acr_values`) for this
+    operation. Refreshing would not help; the app asks the user to confirm (password),
+    calls `TesseraClient.step_up`, then retries the operation once."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        max_age: int | None = None,
+        acr_values: str | None = None,
+    ) -> None:
+        super().__init__(status, title, detail)
+        self.max_age = max_age
+        self.acr_values = acr_values
 
 
 class ServiceUnreachableError(MobileClientError):
