@@ -14,9 +14,9 @@ from fastapi import Depends, FastAPI
 from tessera import TokenVerifier
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera.grpc import ClientAuthInterceptor, ServerAuthInterceptor, grpc_principal
-from tessera.grpc.server import answers_service_errors, require_authentication
+from tessera.grpc.server import answers_service_errors
 from tessera.http.defaults import install_service_defaults
-from tessera.http.deps import require_authentication as requires
+from tessera.http.deps import require_authentication
 from tessera.tokens.principal import Principal
 from tessera.tokens.step_up import ACR_MFA, ACR_PHR, ACR_PWD, StepUpPolicy
 
@@ -108,7 +108,9 @@ async def http(verifier: TokenVerifier) -> AsyncIterator[httpx.AsyncClient]:
     app.state.token_verifier = verifier
 
     @app.post("/v1/refund")
-    async def refund(caller: Annotated[Principal, Depends(requires(STRONG))]) -> dict[str, str]:
+    async def refund(
+        caller: Annotated[Principal, Depends(require_authentication(STRONG))],
+    ) -> dict[str, str]:
         return {"sub": caller.sub}
 
     transport = httpx.ASGITransport(app=app)
@@ -150,7 +152,7 @@ class RefundingBilling(billing_pb2_grpc.BillingServiceServicer):
         self, request: billing_pb2.RefundRequest, context: Any
     ) -> billing_pb2.Invoice:
         caller = grpc_principal()
-        require_authentication(RECENT, caller, now=NOW)
+        RECENT.check(caller, now=NOW)
         return billing_pb2.Invoice(id=request.invoice_id, user_id=caller.sub)
 
     async def Charge(  # noqa: N802

@@ -16,6 +16,10 @@ from .test_pay_and_cancel import TEA, _bearer, _invoices, _pending_order
 
 IssueToken = Callable[..., str]
 STALE = 301  # seconds since the user authenticated: past billing's default 300
+BILLINGS_CHALLENGE = (
+    'Bearer error="insufficient_user_authentication", '
+    'error_description="A more recent authentication is required", max_age="300"'
+)
 
 
 async def test_billing_refuses_a_refund_for_a_stale_authentication_and_orders_relays_it(
@@ -28,9 +32,7 @@ async def test_billing_refuses_a_refund_for_a_stale_authentication_and_orders_re
     refused = await orders.post(f"/v1/orders/{order['id']}/cancel", headers=_bearer(stale))
 
     assert refused.status_code == 401
-    challenge = parse_challenge(refused.headers["www-authenticate"])
-    assert challenge["error"] == "insufficient_user_authentication"
-    assert challenge["max_age"] == "300"
+    assert refused.headers["www-authenticate"] == BILLINGS_CHALLENGE  # relayed as it was
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["max_age"] == 300
     after = (await orders.get(f"/v1/orders/{order['id']}", headers=_bearer(stale))).json()

@@ -11,11 +11,14 @@ OrdersError                       base class; never raised itself
     ├── BillingUnavailableError   unreachable or past the deadline (transient)       503
     │                             (POST /v1/orders keeps the order payment_pending: 202)
     ├── ChargeUnauthenticatedError  billing refused the forwarded token              401
-    │   └── StepUpRequiredError   the user must authenticate again first (RFC 9470)  401
     ├── ChargeForbiddenError      billing refused the caller's permissions           403
     ├── ChargeRejectedError       billing refused the charge itself (INVALID_ARGUMENT) 422
     └── BillingFailedError        any other answer from billing                      502
 ```
+
+A refund refused for a too-old sign-in is not in this tree: it is tessera's
+`InsufficientUserAuthenticationError` (401 with billing's RFC 9470 challenge, from the billing
+client, or from orders' own check before it charges a pending order it cancels).
 
 This module imports no framework: each class states its status (and `retry_after`, sent as
 `Retry-After` on transient failures); the billing client raises the `PaymentError` subclasses
@@ -79,22 +82,3 @@ class ChargeRejectedError(PaymentError, http_status=422, title="Charge rejected"
 
 class BillingFailedError(PaymentError, http_status=502, title="Billing failed"):
     """Raised for any other gRPC status from billing."""
-
-
-class StepUpRequiredError(ChargeUnauthenticatedError):
-    """Raised when the user's authentication is too old (or weak) for the operation: billing's
-    RFC 9470 challenge, relayed unchanged as `WWW-Authenticate` (with `max_age`/`acr_values`
-    repeated in the body), or the same challenge from orders' own check of billing's policy
-    before it charges a pending order it is cancelling. Nothing about the order changed."""
-
-    def __init__(self, challenge: str, *, max_age: int | None, acr_values: str | None) -> None:
-        super().__init__("A more recent authentication is required")
-        self.www_authenticate = challenge
-        self._extensions: dict[str, object] = {}
-        if max_age is not None:
-            self._extensions["max_age"] = max_age
-        if acr_values is not None:
-            self._extensions["acr_values"] = acr_values
-
-    def extensions(self) -> dict[str, object]:
-        return dict(self._extensions)

@@ -158,7 +158,7 @@ class Orders:
         answer missed the deadline), so cancel first settles it: Charge with the order's key
         returns billing's invoice for it, or makes one, and that invoice is refunded. A refund
         needs a recent authentication (billing's rule, RFC 9470): billing's challenge comes
-        back as `StepUpRequiredError`, and the order stays as it was.
+        back as `InsufficientUserAuthenticationError`, and the order stays as it was.
         """
         order = await self._own(order_id, caller.sub)
         if order.status is OrderStatus.CANCELLED:

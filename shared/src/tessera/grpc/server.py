@@ -26,7 +26,6 @@ from tessera.storage import STORAGE_FAILURES
 from tessera.tokens.challenges import bearer_challenge
 from tessera.tokens.errors import InsufficientUserAuthenticationError, InvalidTokenError
 from tessera.tokens.principal import Principal
-from tessera.tokens.step_up import StepUpPolicy
 from tessera.tokens.verifier import TokenVerifier
 
 logger = logging.getLogger(__name__)
@@ -41,13 +40,6 @@ Behavior = Callable[..., Any]
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
-
-
-def require_authentication(policy: StepUpPolicy, principal: Principal, *, now: float) -> None:
-    """In a servicer (decorated with `answers_service_errors`): go on only if `principal`'s
-    authentication satisfies `policy`; else the call ends UNAUTHENTICATED with the RFC 9470
-    challenge, which a relaying service (orders) copies into its own HTTP 401."""
-    policy.check(principal, now=now)
 
 
 def grpc_principal() -> Principal:

@@ -10,8 +10,9 @@ challenge the client can act on (re-authenticate, then retry), not with "invalid
 Levels (DESIGN §11) are ordered `urn:tessera:acr:pwd` < `urn:tessera:acr:mfa` <
 `urn:tessera:acr:phr` (phishing-resistant: a passkey). A token that does not state `auth_time`
 (or an `acr` this module does not know) cannot prove a policy, so it falls short of any policy
-that asks for one. HTTP routes state a policy with `tessera.http.deps.require_authentication`,
-gRPC methods with `tessera.grpc.server.require_authentication`; both answer the same challenge.
+that asks for one. HTTP routes state a policy with `tessera.http.deps.require_authentication`;
+a use case behind a gRPC method calls `check`, and `answers_service_errors` answers the same
+challenge (UNAUTHENTICATED, trailing `www-authenticate`).
 """
 
 from __future__ import annotations

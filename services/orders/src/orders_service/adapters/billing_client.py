@@ -21,7 +21,9 @@ import grpc
 from tessera import TokenExchangeError
 from tessera.billing.v1 import billing_pb2, billing_pb2_grpc
 from tessera.grpc import ClientAuthInterceptor, TokenSource, calling_with
+from tessera.grpc.metadata import metadata_value
 from tessera.tokens.challenges import parse_challenge
+from tessera.tokens.errors import InsufficientUserAuthenticationError
 
 from orders_service.domain.payments import ChargeAuthorization
 from orders_service.errors import (
@@ -31,7 +33,6 @@ from orders_service.errors import (
     ChargeRejectedError,
     ChargeUnauthenticatedError,
     PaymentError,
-    StepUpRequiredError,
 )
 
 _ERRORS: dict[Any, type[PaymentError]] = {
@@ -145,21 +146,18 @@ class GrpcBillingGateway:
         return invoice
 
 
-def _step_up_challenge(error: grpc.aio.AioRpcError) -> StepUpRequiredError | None:
+def _step_up_challenge(error: grpc.aio.AioRpcError) -> InsufficientUserAuthenticationError | None:
     """billing's RFC 9470 challenge (UNAUTHENTICATED with `insufficient_user_authentication` in
-    the trailing `www-authenticate`), to relay unchanged; None for any other failure."""
+    the trailing `www-authenticate`) as the error tessera answers over HTTP with the same
+    challenge; None for any other failure."""
     if error.code() is not grpc.StatusCode.UNAUTHENTICATED:
         return None
-    challenge = next(
-        (str(value) for key, value in error.trailing_metadata() or () if key == "www-authenticate"),
-        "",
-    )
-    params = parse_challenge(challenge)
+    params = parse_challenge(metadata_value(error.trailing_metadata(), "www-authenticate") or "")
     if params.get("error") != "insufficient_user_authentication":
         return None
     max_age = params.get("max_age", "")
-    return StepUpRequiredError(
-        challenge,
+    return InsufficientUserAuthenticationError(
+        params.get("error_description", "A more recent authentication is required"),
         max_age=int(max_age) if max_age.isdigit() else None,
         acr_values=params.get("acr_values"),
     )
