@@ -87,6 +87,17 @@ def test_a_client_cannot_choose_the_address_the_services_see(
     assert all("203.0.113.9" not in json.dumps(line) for line in lines)
 
 
+def test_the_spas_dev_inbox_link_leads_to_this_platforms_inbox(
+    platform: RunningPlatform, gateway: httpx.Client
+) -> None:
+    answer = gateway.get("/dev/inbox")
+
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"{platform.plan.mail.inbox_url}/"
+    nginx = (ROOT / "deploy" / "nginx" / "default.conf").read_text()
+    assert "location = /dev/inbox" in nginx  # compose's gateway has the same link, to Mailpit
+
+
 def test_the_gateway_serves_a_page_at_the_root(gateway: httpx.Client) -> None:
     answer = gateway.get("/")
 

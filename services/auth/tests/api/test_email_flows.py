@@ -14,6 +14,7 @@ import httpx
 import pytest
 from auth_service.adapters.models import EmailTokenRow, MailOutboxRow
 from auth_service.config import Settings
+from prometheus_client import REGISTRY
 from tessera_dev.mail_catcher import CaughtMail, MailCatcher
 
 from ..session_support import PASSWORD, Auth, bearer, refresh_mobile, running  # noqa: TID252
@@ -476,14 +477,18 @@ async def test_the_outbox_keeps_links_sealed_and_wipes_them_once_sent(settings: 
         assert b"ada@example.com" not in waiting.sealed
         (stored,) = await auth.rows(EmailTokenRow)
         assert len(stored.token_hash) == 32  # a SHA-256, not the token
+        await auth.runtime.mail_worker.run_once()  # nothing due: the round counts what waits
+        assert REGISTRY.get_sample_value("auth_mail_outbox_pending") == 1
 
         async with MailCatcher(port=port) as back:
             auth.clock.advance(60)
             await auth.runtime.mail_worker.run_once()
             await back.wait_for("ada@example.com", subject=VERIFY_SUBJECT)
+            await auth.runtime.mail_worker.run_once()  # nothing due: the count is 0 again
         (sent,) = await outbox(auth)
 
     assert (sent.status, sent.sealed, sent.sent_at is not None) == ("sent", None, True)
+    assert REGISTRY.get_sample_value("auth_mail_outbox_pending") == 0
 
 
 async def test_no_mailed_token_reaches_the_logs(

@@ -80,11 +80,13 @@ class MailWorker:
         await self._loop.stop()
 
     async def run_once(self) -> int:
-        """One round; how many entries it finished or rescheduled."""
+        """One round; how many entries it finished or rescheduled. The pending gauge is counted
+        when a round finds nothing due (once per burst, not once per mail)."""
         claimed = await self._queue.claim_due(self._clock(), limit=BATCH)
         for item in claimed:
             await self._handle(item)
-        PENDING.set(await self._queue.pending())
+        if not claimed:
+            PENDING.set(await self._queue.pending())
         return len(claimed)
 
     async def _run(self) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime
 from auth_service.domain.mail import MailRequestKind
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
-from auth_service.domain.sessions import Caller, SessionPolicy
+from auth_service.domain.sessions import Caller, Session, SessionPolicy
 from auth_service.domain.users import Role, User, normalize_email
 from auth_service.errors import (
     EmailAlreadyRegisteredError,
@@ -73,12 +73,21 @@ async def active_user(
     uow: UnitOfWork, policy: SessionPolicy, caller: Caller, *, now: datetime
 ) -> User:
     """`current_user`, and (for a token with `sid`) its session still active."""
-    user = await current_user(uow, caller)
-    if caller.session_id is not None:
-        session = await uow.sessions.get(caller.session_id)
-        if session is None or session.user_id != user.id or not session.is_active(policy, now):
-            raise StaleTokenError("the session of this token has ended")
+    user, _ = await active_user_and_session(uow, policy, caller, now=now)
     return user
+
+
+async def active_user_and_session(
+    uow: UnitOfWork, policy: SessionPolicy, caller: Caller, *, now: datetime
+) -> tuple[User, Session | None]:
+    """`active_user`, with the token's session (None for a token without `sid`)."""
+    user = await current_user(uow, caller)
+    if caller.session_id is None:
+        return user, None
+    session = await uow.sessions.get(caller.session_id)
+    if session is None or session.user_id != user.id or not session.is_active(policy, now):
+        raise StaleTokenError("the session of this token has ended")
+    return user, session
 
 
 @dataclass

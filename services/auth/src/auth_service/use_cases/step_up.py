@@ -22,7 +22,7 @@ from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitsOfWork
 from auth_service.domain.sessions import AuditEntry, Caller, RequestContext, SessionPolicy
 from auth_service.errors import StaleTokenError, StepUpRefusedError
-from auth_service.use_cases.accounts import active_user
+from auth_service.use_cases.accounts import active_user_and_session
 
 
 @dataclass
@@ -47,9 +47,8 @@ class StepUps:
         await self.limiter.hit("login-account", *limit_key)
         now = self.clock()
         async with self.units_of_work() as uow:
-            user = await active_user(uow, self.policy, caller, now=now)
-            session = await uow.sessions.get(caller.session_id)
-            assert session is not None  # active_user checked it
+            user, session = await active_user_and_session(uow, self.policy, caller, now=now)
+            assert session is not None  # the caller has a session_id
             check = await self.hasher.verify(user.password_hash, password)
             if not check.matches:
                 await uow.audit.record(
