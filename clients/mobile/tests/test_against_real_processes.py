@@ -126,6 +126,16 @@ def cli(
     )
 
 
+def signed_up_and_in(base_url: str, store: Path, inbox: Inbox, email: str, password: str) -> None:
+    """Through the CLI, as a user would: register, open the mailed link (verify), sign in."""
+    for step in (
+        cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password),
+        cli(base_url, store, "verify", mailed_verification_token(inbox, email)),
+        cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password),
+    ):
+        assert step.returncode == 0, step.stderr
+
+
 def test_the_cli_signs_in_orders_lists_and_signs_out(
     base_url: str, tmp_path: Path, inbox: Inbox
 ) -> None:
@@ -169,9 +179,7 @@ def test_an_order_retried_with_its_idempotency_key_is_placed_once(
 ) -> None:
     store = tmp_path / "phone" / "refresh_token"
     email, password = account()
-    cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password)
-    cli(base_url, store, "verify", mailed_verification_token(inbox, email))
-    cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
+    signed_up_and_in(base_url, store, inbox, email, password)
     key = ["--idempotency-key", f"order-{secrets.token_hex(8)}"]
     item = ["--sku", "MUG", "--quantity", "2", "--price-cents", "1250", "--currency", "EUR"]
     other_item = ["--sku", "MUG", "--quantity", "3", "--price-cents", "1250", "--currency", "EUR"]
@@ -223,9 +231,7 @@ def test_the_cli_confirms_the_password_when_a_refund_needs_a_recent_sign_in(
 ) -> None:
     store = tmp_path / "phone" / "refresh_token"
     email, password = account()
-    cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password)
-    cli(base_url, store, "verify", mailed_verification_token(inbox, email))
-    cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password)
+    signed_up_and_in(base_url, store, inbox, email, password)
     item = ["--sku", "MUG", "--quantity", "1", "--price-cents", "900", "--currency", "EUR"]
     order_id = cli(base_url, store, "order", "create", *item).stdout.split()[0]
     time.sleep(REFUND_MAX_AGE_SECONDS + 1)  # the sign-in is now older than the refund window
