@@ -151,7 +151,14 @@ class LocalPostgres:
     def _run(self, argv: Sequence[str], *, check: bool = True) -> None:
         command = ["runuser", "-u", "postgres", "--", *argv] if self._as_postgres else list(argv)
         done = subprocess.run(  # noqa: S603 - PostgreSQL's own programs, our arguments
-            command, capture_output=True, text=True, check=False, timeout=120
+            command,
+            # the cluster's own directory: as postgres, the caller's (a private checkout such as
+            # a `mktemp -d` clone) may be one that user cannot enter, and psql refuses to start
+            cwd=self.base_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if check and done.returncode != 0:
             hint = (
