@@ -124,8 +124,10 @@ class LocalPostgres:
         self._run(
             [
                 *(postgres_bin("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"),
-                *("-p", str(self.port), "-U", "postgres", "-d", "postgres", "-f", str(INIT_SQL)),
-            ]
+                *("-p", str(self.port), "-U", "postgres", "-d", "postgres", "-f", "-"),
+            ],
+            # on stdin: as postgres, psql may not be able to read a file in a private checkout
+            stdin=INIT_SQL.read_text(encoding="utf-8"),
         )
         marker.write_text("deploy/postgres/init.sql applied\n")
 
@@ -148,13 +150,14 @@ class LocalPostgres:
     def _pg_ctl(self, *args: str, check: bool = True) -> None:
         self._run([postgres_bin("pg_ctl"), "-D", str(self.data_dir), *args], check=check)
 
-    def _run(self, argv: Sequence[str], *, check: bool = True) -> None:
+    def _run(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None) -> None:
         command = ["runuser", "-u", "postgres", "--", *argv] if self._as_postgres else list(argv)
         done = subprocess.run(  # noqa: S603 - PostgreSQL's own programs, our arguments
             command,
             # the cluster's own directory: as postgres, the caller's (a private checkout such as
             # a `mktemp -d` clone) may be one that user cannot enter, and psql refuses to start
             cwd=self.base_dir,
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,
