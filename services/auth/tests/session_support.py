@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyotp
 from auth_service.adapters.models import (
     AuditRow,
     RefreshTokenRow,
@@ -140,3 +141,43 @@ async def refresh_web(browser: httpx.AsyncClient) -> httpx.Response:
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+def totp_code(secret: str, at: float) -> str:
+    """What the user's authenticator app shows at `at` (unix seconds)."""
+    return pyotp.TOTP(secret).at(at)
+
+
+async def mark_verified(auth: Auth, email: str) -> None:
+    """As if the user opened the verification mail (nothing is enrolled before that)."""
+    async with auth.runtime.storage.unit_of_work() as uow:
+        user = await uow.users.get_by_email(email.lower())
+        assert user is not None
+        await uow.users.mark_email_verified(user.id, now=user.created_at)
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A user who turned TOTP on: its secret, recovery codes, and the session's new token."""
+
+    secret: str
+    recovery_codes: list[str]
+    access_token: str
+
+
+async def enrol_totp(auth: Auth, email: str, access_token: str) -> Enrolled:
+    """Turn TOTP on for the signed-in `email` (verified first), as the SPA does. The code used
+    to confirm is the current step's: the next code to use is `auth.clock.now + 30`'s."""
+    await mark_verified(auth, email)
+    begun = await auth.http.post("/v1/users/me/mfa/totp", headers=bearer(access_token))
+    assert begun.status_code == 200, begun.text
+    secret = begun.json()["secret"]
+    confirmed = await auth.http.post(
+        "/v1/users/me/mfa/totp/confirm",
+        json={"code": totp_code(secret, auth.clock.now)},
+        headers=bearer(access_token),
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    return Enrolled(secret, body["recovery_codes"], body["access_token"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -122,3 +123,42 @@ def test_create_admin_refuses_to_promote_an_account_whose_address_is_unverified(
 
     assert "not verified" in capsys.readouterr().err
     assert roles_of(in_process, "ada@example.com") == (["user"], 1)
+
+
+def test_reset_mfa_removes_the_factor_and_codes_audited_and_mails_the_owner(
+    in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a user who lost the authenticator and the recovery codes asks the operator
+    monkeypatch.setenv("KEY_ENCRYPTION_KEY", base64.b64encode(bytes(32)).decode("ascii"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse\n"))
+    assert main(["users", "create-admin", "--email", "ada@example.com", "--password-stdin"]) == 0
+    with sqlite3.connect(in_process / "auth.db") as db:
+        (user_id,) = db.execute("SELECT id FROM users").fetchone()
+        db.execute(
+            "INSERT INTO totp_factors (user_id, sealed_secret, created_at, confirmed_at)"
+            " VALUES (?, x'00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            (user_id,),
+        )
+        db.execute(
+            "INSERT INTO recovery_codes (code_hash, user_id, created_at)"
+            " VALUES (x'01', ?, '2026-01-01 00:00:00')",
+            (user_id,),
+        )
+    capsys.readouterr()
+
+    reset = main(["users", "reset-mfa", "--email", "ADA@example.com"])
+    again = main(["users", "reset-mfa", "--email", "ada@example.com"])
+    unknown = main(["users", "reset-mfa", "--email", "nobody@example.com"])
+
+    assert (reset, again, unknown) == (0, 0, 1)
+    out, err = capsys.readouterr()
+    assert "removed the second factor" in out
+    assert "had no second factor" in out
+    assert "no user" in err
+    with sqlite3.connect(in_process / "auth.db") as db:
+        assert db.execute("SELECT count(*) FROM totp_factors").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM recovery_codes").fetchone() == (0,)
+        events = [row[0] for row in db.execute("SELECT event FROM audit_log")]
+        mails = [row[0] for row in db.execute("SELECT kind FROM mail_outbox")]
+    assert events.count("mfa.reset_by_operator") == 2
+    assert mails == ["mfa_reset"]

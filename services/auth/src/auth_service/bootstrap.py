@@ -7,7 +7,8 @@ keys, builds the use cases over their ports, and runs the background parts until
                      └─NOTIFY──> KeyRingRefresher               (this replica reloads its keys)
     KeyRingRefresher ─changed──> feed wake-up (a key event may have come with it), and the
                                  verifiers forget tokens of keys that left the ring
-    MaintenanceLoop (one replica at a time): key schedule, event pruning, sealed successors
+    MaintenanceLoop (one replica at a time): key schedule, event pruning, sealed successors,
+                                 expired `mfa_token`s
     RevocationWatcher (in process) ──> the RevocationIndex auth's own verifier consults, as
                                  every resource service's does (and every local commit that
                                  revokes applies its events at once)
@@ -39,6 +40,7 @@ from auth_service.adapters.key_ring_refresher import KeyRingRefresher
 from auth_service.adapters.mail_outbox import MailQueue, OutboxSealer
 from auth_service.adapters.mail_worker import MailWorker
 from auth_service.adapters.maintenance import Chore, MaintenanceLoop
+from auth_service.adapters.mfa_repository import prune_mfa_challenges
 from auth_service.adapters.own_revocations import InProcessFeed, revocation_event_of
 from auth_service.adapters.pg_listener import PostgresListener, listening
 from auth_service.adapters.rate_limits import RateLimiter
@@ -53,6 +55,7 @@ from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_TOKEN_LEEWAY_S
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.key_lifecycle import KeySchedule
 from auth_service.domain.keys import KeyRing
+from auth_service.domain.mfa import MFA_TOKEN_LIFETIME, MfaSecrets
 from auth_service.domain.passwords import Argon2Parameters, PasswordHasher
 from auth_service.domain.sessions import SessionLifetime, SessionPolicy
 from auth_service.use_cases.accounts import Accounts
@@ -60,6 +63,7 @@ from auth_service.use_cases.administration import Administration
 from auth_service.use_cases.email_verification import EmailVerification
 from auth_service.use_cases.login import Logins
 from auth_service.use_cases.mailing import MailLinks, MailRequests
+from auth_service.use_cases.mfa import MultiFactor
 from auth_service.use_cases.password_reset import PasswordResets
 from auth_service.use_cases.refresh import RefreshTokens
 from auth_service.use_cases.revocation_feed import RevocationFeed
@@ -215,6 +219,7 @@ class AuthRuntime:
     refresh_tokens: RefreshTokens
     sessions: Sessions
     step_ups: StepUps
+    mfa: MultiFactor
     administration: Administration
     service_grants: ServiceGrants
     revocation_feed: RevocationFeed
@@ -249,10 +254,17 @@ def _maintenance_chores(
             storage.session_factory, used_before=now() - window - SEALED_SUCCESSOR_CLOCK_MARGIN
         )
 
+    async def mfa_challenges() -> int:
+        # kept a while past their 5 minutes: the audit log, not this table, is the record
+        return await prune_mfa_challenges(
+            storage.session_factory, expired_before=now() - MFA_TOKEN_LIFETIME
+        )
+
     return [
         Chore("signing_keys", keys),
         Chore("revocation_events", feed.prune),
         Chore("sealed_successors", sealed_successors),
+        Chore("mfa_challenges", mfa_challenges),
     ]
 
 
@@ -330,6 +342,7 @@ async def open_runtime(
                 settings, storage, key_encryption_key, links, limiter, now
             )
             uow = storage.unit_of_work
+            mfa_secrets = MfaSecrets(key_encryption_key)
             runtime = AuthRuntime(
                 settings=settings,
                 storage=storage,
@@ -350,12 +363,14 @@ async def open_runtime(
                     issuer,
                     limiter,
                     now,
+                    mfa_secrets,
                     known_ip_days=settings.KNOWN_IP_DAYS,
                     require_verified_email=settings.EMAIL_VERIFICATION == "required",
                 ),
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
-                step_ups=StepUps(uow, hasher, issuer, policy, limiter, now),
+                step_ups=StepUps(uow, hasher, issuer, policy, limiter, now, mfa_secrets),
+                mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

@@ -1,8 +1,9 @@
-"""`python -m auth_service users create-admin --email E [--password-stdin]`: the first admin.
+"""`python -m auth_service users create-admin --email E [--password-stdin]`: the first admin;
+`users reset-mfa --email E`: remove the second factor of a user who lost device and codes.
 
-Creates the account (the password must meet the registration policy) or promotes an existing
-one; promotion needs no password. Without `--password-stdin` the password is asked for twice
-on the terminal; it is never echoed, logged or printed.
+create-admin creates the account (the password must meet the registration policy) or promotes
+an existing one; promotion needs no password. Without `--password-stdin` the password is asked
+for twice on the terminal; it is never echoed, logged or printed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from tessera.service_cli import ServiceCommand, Subcommands
 
+from auth_service.adapters.key_encryption import load_key_encryption_key
+from auth_service.adapters.mail_outbox import OutboxSealer
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.storage import open_storage
 from auth_service.api.schemas import RegisterRequest
@@ -26,6 +29,7 @@ from auth_service.config import Settings
 from auth_service.errors import AuthServiceError
 from auth_service.use_cases.accounts import Accounts
 from auth_service.use_cases.mailing import MailLinks
+from auth_service.use_cases.mfa import reset_mfa_by_operator
 
 
 def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
@@ -37,6 +41,11 @@ def _add(commands: Subcommands[argparse.ArgumentParser]) -> None:
     admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
+    reset = users.add_parser(
+        "reset-mfa",
+        help="remove a user's TOTP factor and recovery codes (audited; the user is mailed)",
+    )
+    reset.add_argument("--email", required=True)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -76,7 +85,30 @@ async def _create_or_promote(settings: Settings, email: str, password: str | Non
     return f"{'created' if created else 'promoted'} admin {user.email} ({user.id})"
 
 
+async def _reset_mfa(settings: Settings, email: str) -> str:
+    async with open_storage(settings.DATABASE_URL) as storage:
+        # the notice mail goes to the outbox, sealed like the service's; its worker sends it
+        kek = load_key_encryption_key(settings, create_dev_key=False)
+        storage.outbox_sealer = OutboxSealer(kek)
+        removed = await reset_mfa_by_operator(
+            storage.unit_of_work,
+            MailLinks(settings.app_url),
+            email=email,
+            now=datetime.now(UTC),
+        )
+    if removed:
+        return f"removed the second factor of {email}; they sign in with the password now"
+    return f"{email} had no second factor; nothing changed"
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.users_command == "reset-mfa":
+        try:
+            print(asyncio.run(_reset_mfa(settings, args.email)))
+        except AuthServiceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     email = args.email
     existing = asyncio.run(_exists(settings, email))
     # promoting needs no password; creating one does, and it must meet the registration policy

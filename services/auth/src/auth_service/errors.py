@@ -12,6 +12,16 @@ The tree::
     │                                  address is not verified (EMAIL_VERIFICATION=required) → 403
     ├── InvalidEmailTokenError         a verification or reset token that is unknown, used,
     │                                  expired or malformed (one text for all)          → 400
+    ├── MfaRequiredError               the right password to an account with MFA on: carries
+    │                                  the `mfa_token` of the second step               → 401
+    ├── MfaCodeInvalidError            a wrong, reused or expired code at the second step → 401
+    ├── MfaTokenInvalidError           an `mfa_token` unknown, used, expired, of another
+    │                                  client, or dead after too many wrong codes       → 401
+    ├── StepUpRefusedError             a step-up or MFA confirmation with the wrong
+    │                                  credentials (the caller is signed in)            → 403
+    ├── MfaStateError                  an MFA change that does not fit the account's state
+    │                                  (enrol while on, confirm with nothing pending)   → 409
+    ├── MfaNotEnrolledError            disabling a factor that is not there             → 404
     ├── UserNotFoundError              a user id (from the CLI or a token) matches no user → 404
     ├── StaleTokenError                a valid token for a deleted user, an old `ver`, or an
     │                                  ended session                                    → 401
@@ -72,11 +82,69 @@ class InvalidCredentialsError(AuthServiceError, http_status=401, title="Unauthor
 
 
 class StepUpRefusedError(AuthServiceError, http_status=403, title="Forbidden"):
-    """Raised by a step-up whose credentials are wrong: 403, not 401 (the caller is signed in;
-    a new access token would not change the answer, so clients must not refresh on it)."""
+    """Raised by a step-up (or an MFA confirmation) whose credentials are wrong: 403, not 401
+    (the caller is signed in; a new access token would not change the answer, so clients must
+    not refresh on it). The detail says when another kind of credential is needed."""
+
+    def __init__(self, detail: str = "the credentials are not right") -> None:
+        super().__init__(detail)
+
+
+class MfaRequiredError(
+    AuthServiceError,
+    http_status=401,
+    title="MFA required",
+    problem_type="urn:tessera:problem:mfa-required",
+):
+    """Raised by login after the right password to an account with a second factor: the body
+    carries the single-use `mfa_token` for `POST /v1/auth/login/mfa` and the methods it takes.
+    No `WWW-Authenticate`: this is no bearer-token failure, and no session exists yet."""
+
+    def __init__(self, mfa_token: str, methods: tuple[str, ...]) -> None:
+        super().__init__("enter a code from your authenticator app (or a recovery code)")
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+    def __repr__(self) -> str:  # never the token
+        return "MfaRequiredError()"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"mfa_token": self.mfa_token, "methods": list(self.methods)}
+
+
+class MfaCodeInvalidError(
+    AuthServiceError,
+    http_status=401,
+    title="Unauthorized",
+    problem_type="urn:tessera:problem:mfa-code-invalid",
+):
+    """Raised at the second login step for a code that is wrong, already used or out of its
+    window; the `mfa_token` stays usable until its wrong-code budget is spent."""
 
     def __init__(self) -> None:
-        super().__init__("the credentials are not right")
+        super().__init__("the code is not right")
+
+
+class MfaTokenInvalidError(
+    AuthServiceError,
+    http_status=401,
+    title="Unauthorized",
+    problem_type="urn:tessera:problem:mfa-token-invalid",
+):
+    """Raised for an `mfa_token` that cannot be used (one text for every cause): the client
+    starts the login again."""
+
+    def __init__(self) -> None:
+        super().__init__("the sign-in expired or was already completed: sign in again")
+
+
+class MfaStateError(AuthServiceError, http_status=409, title="Conflict"):
+    """Raised for an MFA change the account's state does not allow (enrolling while a factor
+    is on, confirming with nothing pending, new recovery codes without a factor)."""
+
+
+class MfaNotEnrolledError(AuthServiceError, http_status=404, title="Not Found"):
+    """Raised when disabling a second factor that is not there."""
 
 
 class WrongCurrentPasswordError(AuthServiceError, http_status=403, title="Forbidden"):

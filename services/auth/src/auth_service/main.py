@@ -16,6 +16,7 @@ from tessera import create_service_app
 
 from auth_service.api import (
     login,
+    mfa,
     password_reset,
     revocations,
     sessions,
@@ -57,6 +58,7 @@ def create_app(
         users,
         login,
         step_up,
+        mfa,
         password_reset,
         token,
         sessions,

@@ -12,6 +12,7 @@ from ..session_support import (  # noqa: TID252 (shared test helpers)
     PASSWORD,
     Auth,
     bearer,
+    enrol_totp,
     mobile_login,
     refresh_mobile,
     register,
@@ -245,9 +246,11 @@ async def test_wrong_current_passwords_are_rate_limited_per_user(settings: Setti
 
 
 async def _admin(auth: Auth) -> dict[str, str]:
+    """An admin signed in with a second factor (admin operations require acr mfa)."""
     await auth.runtime.accounts.create_or_promote_admin(email="root@example.com", password=PASSWORD)
     login = await mobile_login(auth.http, "root@example.com")
-    return bearer(login["access_token"])
+    enrolled = await enrol_totp(auth, "root@example.com", login["access_token"])
+    return bearer(enrolled.access_token)
 
 
 async def test_an_admin_revokes_all_sessions_of_one_user(auth: Auth) -> None:

@@ -79,6 +79,51 @@ class MailOutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+class TotpFactorRow(Base):
+    """A user's TOTP factor: pending until a code confirms it (`confirmed_at`), then on."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # AES-256-GCM under a KEK-derived key, the user id as associated data
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # the last 30 s step a code was accepted for: only a later one is accepted (no replay)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RecoveryCodeRow(Base):
+    """One single-use recovery code, as its HMAC (`domain/mfa.py`)."""
+
+    __tablename__ = "recovery_codes"
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class MfaChallengeRow(Base):
+    """The second step of a login in progress: the `mfa_token`'s SHA-256, never the token."""
+
+    __tablename__ = "mfa_challenges"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class SigningKeyRow(Base):
     __tablename__ = "signing_keys"
     __table_args__ = (

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from auth_service.adapters.audit_log import SqlAuditLog
 from auth_service.adapters.email_tokens import SqlEmailTokenRepository
 from auth_service.adapters.mail_outbox import OutboxSealer, SqlMailOutbox
+from auth_service.adapters.mfa_repository import SqlMfaRepository
 from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.session_repository import (
     SqlRefreshTokenRepository,
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
     revocations: SqlRevocationEvents
     email_tokens: SqlEmailTokenRepository
     outbox: SqlMailOutbox
+    mfa: SqlMfaRepository
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationEvents(self._session)
         self.email_tokens = SqlEmailTokenRepository(self._session)
         self.outbox = SqlMailOutbox(self._session, self._outbox_sealer)
+        self.mfa = SqlMfaRepository(self._session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

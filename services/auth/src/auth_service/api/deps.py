@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from tessera import CurrentPrincipal, Principal, require_scopes
+from tessera.tokens.step_up import ACR_MFA, StepUpPolicy
 
 from auth_service.api.request_context import request_context
 from auth_service.bootstrap import AuthRuntime
@@ -49,8 +50,21 @@ async def get_caller(principal: CurrentPrincipal) -> Caller:
     return caller_of(principal)
 
 
+ADMIN_POLICY = StepUpPolicy(max_age_seconds=900, min_acr=ACR_MFA)
+"""Admin operations (DESIGN §11): a second factor, used within the last 15 minutes."""
+
+
+async def get_admin_principal(
+    request: Request, principal: Annotated[Principal, Depends(require_scopes("admin"))]
+) -> Principal:
+    """The caller if its token has the `admin` scope (else 403: no step-up would help) and
+    states an authentication that satisfies `ADMIN_POLICY` (else 401, the RFC 9470 challenge)."""
+    ADMIN_POLICY.check(principal, now=request.app.state.token_verifier.now())
+    return principal
+
+
 SessionsPrincipal = Annotated[Principal, Depends(require_scopes("sessions"))]
-AdminPrincipal = Annotated[Principal, Depends(require_scopes("admin"))]
+AdminPrincipal = Annotated[Principal, Depends(get_admin_principal)]
 
 
 async def get_sessions_caller(principal: SessionsPrincipal) -> Caller:

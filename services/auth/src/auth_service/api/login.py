@@ -1,4 +1,4 @@
-"""`/v1/auth/login`, `/csrf`, `/logout`, `/logout-all`: starting and ending sessions.
+"""`/v1/auth/login`, `/login/mfa`, `/csrf`, `/logout`, `/logout-all`: starting and ending sessions.
 
 Web login (and cookie logout) are browser requests: they pass the CSRF and fetch-metadata
 checks of `browser_security`, and tokens travel in cookies; mobile gets its refresh token in
@@ -27,8 +27,12 @@ from auth_service.api.browser_security import (
     set_refresh_cookie,
 )
 from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_of
-from auth_service.api.schemas import CsrfResponse, LoginRequest, TokenResponse
+from auth_service.api.schemas import CsrfResponse, LoginRequest, MfaLoginRequest, TokenResponse
+from auth_service.bootstrap import AuthRuntime
+from auth_service.config import Settings
+from auth_service.domain.mfa import MfaMethod
 from auth_service.domain.sessions import Caller, ClientId
+from auth_service.use_cases.login import LoginResult, SecondFactor
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses())
 CLEAR_SITE_DATA = '"cookies", "storage"'
@@ -49,7 +53,11 @@ async def csrf(response: Response, runtime: RuntimeDep) -> CsrfResponse:
     return CsrfResponse(csrf_token=token)
 
 
-@router.post("/login", response_model_exclude_none=True)
+@router.post(
+    "/login",
+    response_model_exclude_none=True,
+    responses=problem_responses(401, 403, 429),
+)
 async def login(
     body: LoginRequest,
     request: Request,
@@ -57,20 +65,54 @@ async def login(
     context: ContextDep,
     runtime: RuntimeDep,
 ) -> TokenResponse:
-    settings = runtime.settings
+    """Start a session with the password. With a second factor on: 401 `mfa-required` whose
+    body carries the `mfa_token` for `/login/mfa`."""
     if body.client_id is ClientId.WEB:
-        check_csrf(request, settings, runtime.csrf_key, ANONYMOUS_BINDING)
+        check_csrf(request, runtime.settings, runtime.csrf_key, ANONYMOUS_BINDING)
     result = await runtime.logins.log_in(
         email=body.email, password=body.password, client_id=body.client_id, context=context
     )
+    return _login_answer(result, body.client_id, response, runtime)
+
+
+@router.post("/login/mfa", response_model_exclude_none=True)
+async def login_mfa(
+    body: MfaLoginRequest,
+    request: Request,
+    response: Response,
+    context: ContextDep,
+    runtime: RuntimeDep,
+) -> TokenResponse:
+    """The second step: the `mfa_token` of `/login` and a TOTP code or a recovery code; the
+    same answer as `/login`. 401 `mfa-code-invalid` for a wrong code (try another),
+    `mfa-token-invalid` for a token that cannot be used (sign in again)."""
+    if body.client_id is ClientId.WEB:
+        check_csrf(request, runtime.settings, runtime.csrf_key, ANONYMOUS_BINDING)
+    if body.code is not None:
+        factor = SecondFactor(MfaMethod.TOTP, body.code)
+    else:
+        assert body.recovery_code is not None  # the schema asks for exactly one
+        factor = SecondFactor(MfaMethod.RECOVERY_CODE, body.recovery_code)
+    result = await runtime.logins.complete_mfa(
+        mfa_token=body.mfa_token, client_id=body.client_id, factor=factor, context=context
+    )
+    return _login_answer(result, body.client_id, response, runtime)
+
+
+def _login_answer(
+    result: LoginResult, client_id: ClientId, response: Response, runtime: AuthRuntime
+) -> TokenResponse:
+    """The tokens of a new session: mobile gets the refresh token in the body, web as an
+    HttpOnly cookie with the session's CSRF cookie."""
+    settings: Settings = runtime.settings
     no_store(response)
-    if body.client_id is ClientId.MOBILE:
+    if client_id is ClientId.MOBILE:
         return TokenResponse(
             access_token=result.access_token.token,
             expires_in=result.access_token.expires_in,
             refresh_token=result.refresh_token,
         )
-    lifetime = runtime.session_policy.lifetime(body.client_id.value)
+    lifetime = runtime.session_policy.lifetime(client_id.value)
     max_age = int(timedelta(seconds=lifetime.absolute_seconds).total_seconds())
     set_refresh_cookie(response, settings, result.refresh_token, max_age)
     csrf_token = make_csrf_token(runtime.csrf_key, result.session_id)

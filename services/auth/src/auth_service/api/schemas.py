@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from auth_service.domain.sessions import ClientId, Session
 from auth_service.domain.users import Role, User
@@ -124,12 +124,84 @@ class SessionListResponse(BaseModel):
     items: list[SessionResponse]
 
 
+MAX_CODE_LENGTH = 64
+"""A TOTP code is 6 digits and a recovery code 19 characters; anything up to this is refused as
+a wrong code (401/403), longer as malformed (422)."""
+
+
 class StepUpRequest(BaseModel):
-    """Authenticate again in this session (today with the password)."""
+    """Authenticate again in this session: exactly one of the password (an account without a
+    second factor), a TOTP code or a recovery code (an account with one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "correct horse battery"}]}
+    )
 
-    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StepUpRequest:
+        given = [value for value in (self.password, self.code, self.recovery_code) if value]
+        if len(given) != 1:
+            raise ValueError("give exactly one of password, code, recovery_code")
+        return self
+
+
+class MfaLoginRequest(BaseModel):
+    """The second step of a login: the `mfa_token` of the first, and a code or recovery code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"mfa_token": "tsm_…", "client_id": "mobile", "code": "123456"}]
+        },
+    )
+
+    mfa_token: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
+    client_id: ClientId
+    code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MfaLoginRequest:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give exactly one of code, recovery_code")
+        return self
+
+
+class MfaStatusResponse(BaseModel):
+    totp: Literal["off", "pending", "on"]
+    recovery_codes_left: int
+
+
+class TotpEnrolmentResponse(BaseModel):
+    """A pending factor: add it to an authenticator app, then confirm it with a code."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str = Field(description="The `otpauth_uri` as a QR code, a standalone SVG document")
+
+
+class TotpConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "123456"}]})
+
+    code: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
+
+
+class RecoveryCodesResponse(BaseModel):
+    """Shown once: only their HMACs are stored."""
+
+    recovery_codes: list[str]
+
+
+class TotpConfirmedResponse(RecoveryCodesResponse):
+    """The recovery codes, and an access token of the session now at acr mfa."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (RFC 6750 token type)
+    expires_in: int
 
 
 class PasswordChangeRequest(BaseModel):

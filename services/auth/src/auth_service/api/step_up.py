@@ -16,7 +16,9 @@ from tessera.http.openapi import problem_responses
 from auth_service.api.browser_security import check_csrf
 from auth_service.api.deps import ContextDep, RuntimeDep, caller_of
 from auth_service.api.schemas import StepUpRequest, TokenResponse
+from auth_service.domain.mfa import MfaMethod
 from auth_service.domain.sessions import ClientId
+from auth_service.use_cases.step_up import PASSWORD, StepUpCredential
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses())
 
@@ -30,12 +32,18 @@ async def step_up(
     context: ContextDep,
     runtime: RuntimeDep,
 ) -> TokenResponse:
-    """A fresh access token for this session after the password; 403 if it is wrong."""
+    """A fresh access token for this session after the password (no second factor) or a code
+    (TOTP or recovery code, with one); 403 if they are wrong or of the wrong kind."""
     if _is_web(principal):
         check_csrf(request, runtime.settings, runtime.csrf_key, principal.sid)
-    token = await runtime.step_ups.with_password(
-        caller_of(principal), password=body.password, context=context
-    )
+    if body.password is not None:
+        credential = StepUpCredential(PASSWORD, body.password)
+    elif body.code is not None:
+        credential = StepUpCredential(MfaMethod.TOTP, body.code)
+    else:
+        assert body.recovery_code is not None  # the schema asks for exactly one
+        credential = StepUpCredential(MfaMethod.RECOVERY_CODE, body.recovery_code)
+    token = await runtime.step_ups.step_up(caller_of(principal), credential, context=context)
     response.headers["Cache-Control"] = "no-store"
     return TokenResponse(access_token=token.token, expires_in=token.expires_in)
 

@@ -31,6 +31,14 @@ class MailKind(enum.StrEnum):
     """A link to choose a new password."""
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a name, not a password)
     """The password was changed (a reset or a change): if it was not you, act now."""
+    MFA_ENABLED = "mfa_enabled"
+    """Two-step verification was turned on."""
+    MFA_DISABLED = "mfa_disabled"
+    """Two-step verification was turned off by the user."""
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    """New recovery codes replaced the old ones."""
+    MFA_RESET = "mfa_reset"
+    """An operator removed the user's second factor (lost device and codes)."""
 
 
 class MailRequestKind(enum.StrEnum):
@@ -46,6 +54,10 @@ SUBJECTS = {
     MailKind.ALREADY_REGISTERED: "Someone tried to sign up with your email address",
     MailKind.PASSWORD_RESET: "Reset your password",
     MailKind.PASSWORD_CHANGED: "Your password was changed",
+    MailKind.MFA_ENABLED: "Two-step verification is on",
+    MailKind.MFA_DISABLED: "Two-step verification was turned off",
+    MailKind.RECOVERY_CODES_REGENERATED: "Your recovery codes were replaced",
+    MailKind.MFA_RESET: "Your two-step verification was reset",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Protocol, Self
 
 from auth_service.domain.email_tokens import EmailToken, EmailTokenPurpose
 from auth_service.domain.mail import OutboxEntry
+from auth_service.domain.mfa import MfaChallenge, TotpFactor
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
 from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Revocation, Session
 from auth_service.domain.users import Role, User
@@ -121,6 +122,52 @@ class MailOutbox(Protocol):
         ...
 
 
+class MfaRepository(Protocol):
+    """Second factors; every use of a code or token consumes it with a conditional UPDATE."""
+
+    async def totp(self, user_id: uuid.UUID) -> TotpFactor | None: ...
+
+    async def put_pending_totp(self, user_id: uuid.UUID, sealed: bytes, *, now: datetime) -> bool:
+        """Store a pending factor, replacing a pending one; False (nothing stored) if one is on."""
+        ...
+
+    async def activate_totp(self, user_id: uuid.UUID, *, now: datetime, step: int) -> bool:
+        """Turn the pending factor on, its confirming code's step used; False if none pends."""
+        ...
+
+    async def use_totp_step(self, user_id: uuid.UUID, step: int) -> bool:
+        """Consume `step` of the active factor: True only if it is later than every step used."""
+        ...
+
+    async def remove_all(self, user_id: uuid.UUID) -> bool:
+        """Remove the TOTP factor and every recovery code; whether there was a factor."""
+        ...
+
+    async def replace_recovery_codes(
+        self, user_id: uuid.UUID, code_hashes: Sequence[bytes], *, now: datetime
+    ) -> None: ...
+
+    async def use_recovery_code(
+        self, user_id: uuid.UUID, code_hash: bytes, *, now: datetime
+    ) -> bool:
+        """Consume one unused code of the user; False if it is not one."""
+        ...
+
+    async def recovery_codes_left(self, user_id: uuid.UUID) -> int: ...
+
+    async def add_challenge(self, challenge: MfaChallenge) -> None: ...
+
+    async def challenge(self, token_hash: bytes) -> MfaChallenge | None: ...
+
+    async def fail_challenge(self, token_hash: bytes) -> None:
+        """Count one wrong code against the `mfa_token`."""
+        ...
+
+    async def use_challenge(self, token_hash: bytes, *, now: datetime) -> bool:
+        """Consume the `mfa_token` if still usable (unused, alive, within its budget)."""
+        ...
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -156,6 +203,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> MailOutbox: ...
+
+    @property
+    def mfa(self) -> MfaRepository: ...
 
     async def commit(self) -> None: ...
 

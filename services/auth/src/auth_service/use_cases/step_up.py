@@ -3,26 +3,41 @@ that demands a recent (or stronger) authentication for one operation can be sati
 
 `POST /v1/auth/step-up` re-authenticates the caller's *session*: its `authenticated_at`, `acr`
 and `amr` are updated and a fresh access token states them; the refresh token is unchanged (the
-session's next refreshes carry the new context). Today the password is the factor (acr pwd); a
-second factor and passkeys raise the level once they exist. Wrong credentials are 403 (a new
-access token would not fix them) and count against the account's login budget, keyed by the user
-id like a password change, so a stolen access token cannot guess the password here either.
+session's next refreshes carry the new context). Without a second factor the password counts
+(acr pwd); with one, only the factor does (a TOTP code or a recovery code: acr mfa), so a
+stolen password cannot raise a session to what the account requires. Wrong credentials are 403
+(a new access token would not fix them) and count against the account's login budget, keyed by
+the user id like a password change, so a stolen access token cannot guess them here either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tessera.tokens.step_up import ACR_PWD
 
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
+from auth_service.domain.mfa import MFA_ACR, TOTP_AMR, MfaMethod, MfaSecrets, TotpStatus
 from auth_service.domain.passwords import PasswordHasher
-from auth_service.domain.ports import RateLimiter, UnitsOfWork
+from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import AuditEntry, Caller, RequestContext, SessionPolicy
+from auth_service.domain.users import User
 from auth_service.errors import StaleTokenError, StepUpRefusedError
 from auth_service.use_cases.accounts import active_user_and_session
+from auth_service.use_cases.login import use_totp_code
+
+PASSWORD = "password"  # noqa: S105 (the name of a kind of credential)
+
+
+@dataclass(frozen=True)
+class StepUpCredential:
+    """What a step-up presents: the password, a TOTP code or a recovery code."""
+
+    kind: str
+    """`PASSWORD`, or an `MfaMethod` value."""
+    secret: str = field(repr=False)
 
 
 @dataclass
@@ -35,12 +50,13 @@ class StepUps:
     policy: SessionPolicy
     limiter: RateLimiter
     clock: Callable[[], datetime]
+    mfa_secrets: MfaSecrets
 
-    async def with_password(
-        self, caller: Caller, *, password: str, context: RequestContext
+    async def step_up(
+        self, caller: Caller, credential: StepUpCredential, *, context: RequestContext
     ) -> IssuedAccessToken:
-        """A fresh access token whose `auth_time` is now; `StepUpRefusedError` (403) for a
-        wrong password, `StaleTokenError` (401) for a session that has ended."""
+        """A fresh access token whose `auth_time` is now; `StepUpRefusedError` (403) for wrong
+        credentials or the wrong kind, `StaleTokenError` (401) for a session that has ended."""
         if caller.session_id is None:
             raise StaleTokenError("only a user's session can step up")
         limit_key = ("step-up", caller.subject)
@@ -49,14 +65,20 @@ class StepUps:
         async with self.units_of_work() as uow:
             user, session = await active_user_and_session(uow, self.policy, caller, now=now)
             assert session is not None  # the caller has a session_id
-            check = await self.hasher.verify(user.password_hash, password)
-            if not check.matches:
+            factor = await uow.mfa.totp(user.id)
+            has_mfa = factor is not None and factor.status is TotpStatus.ON
+            if has_mfa and credential.kind == PASSWORD:
+                raise StepUpRefusedError("this account has two-step verification: enter a code")
+            if not has_mfa and credential.kind != PASSWORD:
+                raise StepUpRefusedError("this account has no second factor: enter the password")
+            if not await self._check(uow, user, credential, now):
                 await uow.audit.record(
                     AuditEntry.of_session("step_up.failed", session, at=now, context=context)
                 )
                 await uow.commit()
                 raise StepUpRefusedError
-            stepped_up = replace(session, authenticated_at=now, acr=ACR_PWD, amr=("pwd",))
+            acr, amr = (MFA_ACR, TOTP_AMR) if has_mfa else (ACR_PWD, ("pwd",))
+            stepped_up = replace(session, authenticated_at=now, acr=acr, amr=amr)
             await uow.sessions.authenticate(
                 session.id, at=now, acr=stepped_up.acr, amr=stepped_up.amr
             )
@@ -67,3 +89,13 @@ class StepUps:
             await uow.commit()
         await self.limiter.reset("login-account", *limit_key)
         return token
+
+    async def _check(
+        self, uow: UnitOfWork, user: User, credential: StepUpCredential, now: datetime
+    ) -> bool:
+        if credential.kind == PASSWORD:
+            return (await self.hasher.verify(user.password_hash, credential.secret)).matches
+        if credential.kind == MfaMethod.RECOVERY_CODE:
+            code_hash = self.mfa_secrets.recovery_code_hash(user.id, credential.secret)
+            return await uow.mfa.use_recovery_code(user.id, code_hash, now=now)
+        return await use_totp_code(uow, self.mfa_secrets, user, credential.secret, now=now)
