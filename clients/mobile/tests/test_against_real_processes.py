@@ -4,6 +4,10 @@ SQLite files of their own).
 
 The servers' clocks are real, so expiry is arranged on the client side: its injected clock runs
 ahead, which is what a phone resumed after a while looks like. The CLI is run as a real process.
+
+Two-step sign-in codes are computed with pyotp from the enrolled secret. Auth accepts a code of
+the step before or after its own, once: only a later step than the last one used counts. So a
+test that needs two fresh codes quickly takes `at(t0)` and then the next step's, `at(t0 + 30)`.
 """
 
 from __future__ import annotations
@@ -11,26 +15,35 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import secrets
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from tessera_dev.harness import RunningPlatform, free_port_plan
 from tessera_dev.inbox import Inbox, mailed_token
 from tessera_dev.platform import describe_platform, sqlite_database_urls
 from tessera_mobile.auth import TesseraAuth
 from tessera_mobile.client import TesseraClient
-from tessera_mobile.errors import StepUpRequiredError
+from tessera_mobile.errors import (
+    ApiError,
+    MfaCodeInvalidError,
+    MfaRequiredError,
+    MfaTokenInvalidError,
+    StepUpRequiredError,
+)
 from tessera_mobile.store import TokenStore
 
 FAR_FUTURE = 10_000.0  # seconds the phone's clock jumps: well past any access token's expiry
+TOTP_STEP = 30  # seconds: `at(t0 + TOTP_STEP)` is the code of the step after `at(t0)`'s
 
 
 class PhoneClock:
@@ -69,6 +82,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         "PASSWORD_HASH_MEMORY_KIB": "8192",
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_PARALLELISM": "1",
+        # every test signs up and in from 127.0.0.1: production's per-IP limits would answer 429
+        # part-way through the module (the per-account limits and verification stay as in prod)
+        "REGISTER_RATE_LIMIT_PER_IP": "1000/minute",
+        "LOGIN_RATE_LIMIT_PER_IP": "1000/minute",
+        "EMAIL_TOKEN_RATE_LIMIT_PER_IP": "1000/minute",
     }
     refunds = {"REFUND_MAX_AGE_SECONDS": str(REFUND_MAX_AGE_SECONDS)}  # a step-up, quickly
     plan = describe_platform(
@@ -128,12 +146,16 @@ def cli(
 
 def signed_up_and_in(base_url: str, store: Path, inbox: Inbox, email: str, password: str) -> None:
     """Through the CLI, as a user would: register, open the mailed link (verify), sign in."""
-    for step in (
-        cli(base_url, store, "register", "--email", email, "--password-stdin", stdin=password),
-        cli(base_url, store, "verify", mailed_verification_token(inbox, email)),
-        cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password),
-    ):
-        assert step.returncode == 0, step.stderr
+    steps: list[Callable[[], subprocess.CompletedProcess[str]]] = [
+        lambda: cli(
+            base_url, store, "register", "--email", email, "--password-stdin", stdin=password
+        ),
+        lambda: cli(base_url, store, "verify", mailed_verification_token(inbox, email)),
+        lambda: cli(base_url, store, "login", "--email", email, "--password-stdin", stdin=password),
+    ]
+    for step in steps:
+        done = step()  # each step checked before the next (no mail comes after a refusal)
+        assert done.returncode == 0, done.stderr
 
 
 def test_the_cli_signs_in_orders_lists_and_signs_out(
@@ -420,3 +442,104 @@ def test_threads_of_a_synchronous_app_share_one_refresh(
     received = [line for line in platform.log("auth").splitlines() if tag in line]
     assert len(received) == 1, received
     assert "POST /v1/auth/token 200" in received[0]
+
+
+# -- two-step sign-in (TOTP) ----------------------------------------------------------------------
+
+
+async def test_a_two_step_sign_in_takes_a_code_or_a_recovery_code_once(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
+    email, password = account()
+    store = TokenStore(tmp_path / "rt")
+    async with TesseraClient(base_url=base_url, store=store) as client:
+        await client.register(email, password)
+        await client.verify_email(mailed_verification_token(inbox, email))
+        await client.login(email, password)
+        enrollment = await client.enable_totp()
+        totp, t0 = pyotp.TOTP(enrollment.secret), time.time()
+        recovery_codes = await client.confirm_totp(totp.at(t0))
+        enrolled = await client.mfa_status()
+        await client.logout()
+
+        with pytest.raises(MfaRequiredError) as first:
+            await client.login(email, password)
+        stored_before_the_code = store.load()
+        await client.login_mfa(first.value.mfa_token, code=totp.at(t0 + TOTP_STEP))
+        assert await client.list_orders() == []
+        with pytest.raises(ApiError) as password_step_up:  # with a second factor, only a code
+            await client.step_up(password)
+        await client.logout()
+
+        with pytest.raises(MfaRequiredError) as second:
+            await client.login(email, password)
+        with pytest.raises(MfaCodeInvalidError):  # that step's code was used
+            await client.login_mfa(second.value.mfa_token, code=totp.at(t0 + TOTP_STEP))
+        await client.login_mfa(second.value.mfa_token, recovery_code=recovery_codes[0])
+        await client.logout()
+
+        with pytest.raises(MfaRequiredError) as third:
+            await client.login(email, password)
+        with pytest.raises(MfaCodeInvalidError):  # a recovery code works once
+            await client.login_mfa(third.value.mfa_token, recovery_code=recovery_codes[0])
+        with pytest.raises(MfaTokenInvalidError):  # a completed sign-in's token is spent
+            await client.login_mfa(second.value.mfa_token, recovery_code=recovery_codes[1])
+        await client.login_mfa(third.value.mfa_token, recovery_code=recovery_codes[1])
+        after = await client.mfa_status()
+
+    assert enrolled == {"totp": "on", "recovery_codes_left": len(recovery_codes)}
+    assert len(set(recovery_codes)) == 10
+    assert set(first.value.methods) >= {"totp", "recovery_code"}
+    assert first.value.mfa_token not in str(first.value)
+    assert stored_before_the_code is None  # the password alone is no session
+    assert password_step_up.value.status == 403
+    assert after == {"totp": "on", "recovery_codes_left": 8}
+
+
+def test_the_cli_enrols_an_authenticator_and_a_refund_is_confirmed_with_a_code(
+    base_url: str, tmp_path: Path, inbox: Inbox
+) -> None:
+    store = tmp_path / "phone" / "refresh_token"
+    email, password = account()
+    signed_up_and_in(base_url, store, inbox, email, password)
+    enabled = cli(base_url, store, "mfa", "enable")
+    secret = re.search(r"^secret: (\S+)$", enabled.stdout, re.MULTILINE)
+    assert secret, enabled.stdout + enabled.stderr
+    totp, t0 = pyotp.TOTP(secret[1]), time.time()
+    confirmed = cli(base_url, store, "mfa", "confirm", totp.at(t0))
+    recovery_codes = re.findall(r"^  (\S+)$", confirmed.stdout, re.MULTILINE)
+    status = cli(base_url, store, "mfa", "status")
+    cli(base_url, store, "logout")
+
+    password_only = cli(
+        base_url, store, "login", "--email", email, "--password-stdin", stdin=password
+    )
+    login = cli(
+        base_url,
+        store,
+        *("login", "--email", email, "--password-stdin", "--recovery-code"),
+        stdin=f"{password}\n{recovery_codes[0]}\n",
+    )
+    signed_in_at = time.monotonic()
+    item = ["--sku", "MUG", "--quantity", "1", "--price-cents", "900", "--currency", "EUR"]
+    order_id = cli(base_url, store, "order", "create", *item).stdout.split()[0]
+    time.sleep(max(0.0, signed_in_at + REFUND_MAX_AGE_SECONDS + 1 - time.monotonic()))
+    cancelled = cli(base_url, store, "order", "cancel", order_id, "--code", totp.at(t0 + TOTP_STEP))
+    # the code just confirmed counts as a recent sign-in with two factors: no challenge
+    renewed = cli(base_url, store, "mfa", "recovery-codes")
+    disabled = cli(base_url, store, "mfa", "disable")
+    off = cli(base_url, store, "mfa", "status")
+
+    for step in (enabled, confirmed, status, login, cancelled, renewed, disabled, off):
+        assert step.returncode == 0, step.stderr
+    assert enabled.stdout.count(secret[1]) == 2  # the secret and the URI holding it
+    assert "otpauth://totp/" in enabled.stdout
+    assert len(recovery_codes) == 10
+    assert "on; recovery codes left: 10" in status.stdout
+    assert password_only.returncode == 1  # stdin held no code
+    assert "a code is required" in password_only.stderr
+    assert "a refund needs a sign-in" in cancelled.stderr
+    assert "authenticator app" in cancelled.stderr
+    assert "cancelled" in cancelled.stdout
+    assert len(re.findall(r"^  (\S+)$", renewed.stdout, re.MULTILINE)) == 10
+    assert "off; recovery codes left: 0" in off.stdout

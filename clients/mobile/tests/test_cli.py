@@ -79,17 +79,25 @@ def test_an_order_needs_a_sku_quantity_and_price(capsys: pytest.CaptureFixture[s
 
 
 class FakeTessera:
-    """Tessera's token endpoints answering as they do; `POST /v1/orders` answered by `orders`.
+    """Tessera's token endpoints answering as they do; `POST /v1/orders` answered by `orders`;
+    every other path by `others` (when given) or 404.
 
     Remembers every request, so a test can look at what the CLI sent.
     """
 
-    def __init__(self, orders: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+    def __init__(
+        self,
+        orders: Callable[[httpx.Request], httpx.Response] | None = None,
+        others: Callable[[httpx.Request], httpx.Response] | None = None,
+    ) -> None:
         self.orders = orders or (lambda request: httpx.Response(201, json={"id": "ord_1"}))
+        self.others = others
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.others is not None and request.url.path not in ("/v1/auth/token", "/v1/orders"):
+            return self.others(request)
         if request.url.path in ("/v1/auth/login", "/v1/auth/token"):
             return httpx.Response(200, json=TOKEN_ANSWER)
         if request.url.path == "/v1/orders":
@@ -309,6 +317,86 @@ def test_a_corrupt_token_file_is_named_with_what_to_do_and_never_shown(
     monkeypatch.setattr("sys.stdin", _Lines("pw-long-enough\n"))
     assert main([*store, *LOGIN]) == 0  # doing what the message says works
     assert TokenStore(path).load() == REFRESH_TOKEN
+
+
+# -- two-step sign-in ----------------------------------------------------------------------------
+
+MFA_TOKEN = "tsm_" + "m" * 43
+
+
+def problem(status: int, name: str, **extra: object) -> httpx.Response:
+    body = {"type": f"urn:tessera:problem:{name}", "title": name, "status": status, **extra}
+    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json"})
+
+
+def test_login_asks_for_the_code_again_when_a_typed_one_is_wrong(
+    tmp_path: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    typed = iter(["pw-long-enough", "000000", "123 456"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+    second_steps: list[dict[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/auth/login":
+            return problem(401, "mfa-required", mfa_token=MFA_TOKEN, methods=["totp"])
+        second_steps.append(json.loads(request.content))
+        if second_steps[-1].get("code") != "123456":
+            return problem(401, "mfa-code-invalid")
+        return httpx.Response(200, json=TOKEN_ANSWER)
+
+    tessera(FakeTessera(others=answer))
+    path = tmp_path / "rt"
+
+    code = main(["--base-url", "http://tessera.test", "--store", str(path), *LOGIN[:3]])
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [step["code"] for step in second_steps] == ["000000", "123456"]
+    assert {step["mfa_token"] for step in second_steps} == {MFA_TOKEN}
+    assert {step["client_id"] for step in second_steps} == {"mobile"}
+    assert "wrong or was already used" in err
+    assert TokenStore(path).load() == REFRESH_TOKEN
+    assert MFA_TOKEN not in out + err
+    assert REFRESH_TOKEN not in out + err
+
+
+def test_a_challenge_for_a_second_factor_is_answered_with_a_code_not_the_password(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    step_ups: list[dict[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/auth/step-up":
+            step_ups.append(json.loads(request.content))
+            return httpx.Response(200, json={"access_token": "at2", "expires_in": 300})
+        if request.headers["Authorization"] == "Bearer at2":
+            return httpx.Response(204)
+        challenge = (
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="a recent sign-in with a second factor is required", '
+            'max_age="300", acr_values="urn:tessera:acr:mfa"'
+        )
+        return httpx.Response(
+            401, json={"title": "Unauthorized"}, headers={"WWW-Authenticate": challenge}
+        )
+
+    tessera(FakeTessera(others=answer))
+    monkeypatch.setattr("sys.stdin", _Lines("abcd-efgh-jkmn-pqrs\n"))
+    store = ["--base-url", "http://tessera.test", "--store", str(signed_in_store)]
+
+    code = main([*store, "mfa", "disable", "--password-stdin"])
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert step_ups == [{"recovery_code": "abcd-efgh-jkmn-pqrs"}]
+    assert "needs a sign-in within the last 5 min" in err
+    assert "two-step sign-in is off" in out
 
 
 class _Lines:

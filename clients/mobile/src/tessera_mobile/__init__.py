@@ -5,33 +5,45 @@ refresh token in a 0600 file; `TesseraClient` wraps the API calls; `tessera-mobi
 """
 
 from tessera_mobile.auth import TesseraAuth
-from tessera_mobile.client import TesseraClient
+from tessera_mobile.client import ACR_MFA, TesseraClient, TotpEnrollment
 from tessera_mobile.errors import (
     AnswerLostError,
     ApiError,
     CorruptTokenFileError,
+    EmailNotVerifiedError,
     InsecureTokenFileError,
+    MfaCodeInvalidError,
+    MfaRequiredError,
+    MfaTokenInvalidError,
     MobileClientError,
     NotSignedInError,
     ServiceUnreachableError,
     SessionExpiredError,
+    StepUpRequiredError,
     TokenRefreshError,
     TokenStoreError,
 )
 from tessera_mobile.store import TokenStore
 
 __all__ = [
+    "ACR_MFA",
     "AnswerLostError",
     "ApiError",
     "CorruptTokenFileError",
+    "EmailNotVerifiedError",
     "InsecureTokenFileError",
+    "MfaCodeInvalidError",
+    "MfaRequiredError",
+    "MfaTokenInvalidError",
     "MobileClientError",
     "NotSignedInError",
     "ServiceUnreachableError",
     "SessionExpiredError",
+    "StepUpRequiredError",
     "TesseraAuth",
     "TesseraClient",
     "TokenRefreshError",
     "TokenStore",
     "TokenStoreError",
+    "TotpEnrollment",
 ]

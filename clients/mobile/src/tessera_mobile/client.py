@@ -13,6 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +24,9 @@ from tessera_mobile.errors import (
     AnswerLostError,
     ApiError,
     EmailNotVerifiedError,
+    MfaCodeInvalidError,
+    MfaRequiredError,
+    MfaTokenInvalidError,
     MobileClientError,
     NotSignedInError,
     ServiceUnreachableError,
@@ -35,6 +39,21 @@ USER_AGENT = "tessera-mobile/0.1"
 
 # What orders accepts as an Idempotency-Key (services/orders api/orders.py): 1-255 visible ASCII.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+ACR_MFA = "urn:tessera:acr:mfa"
+"""The `acr` of a sign-in with a second factor; a challenge whose `acr_values` names it wants a
+code, never a password."""
+
+
+@dataclass(frozen=True)
+class TotpEnrollment:
+    """A pending authenticator secret (`enable_totp`): show `otpauth_uri` as a QR code (or
+    `qr_svg`, the server's rendering of it) and `secret` for typing in; nothing is on until
+    `confirm_totp` with a code the authenticator shows. Never log it: it is the second factor."""
+
+    secret: str = field(repr=False)
+    otpauth_uri: str = field(repr=False)
+    qr_svg: str | None = field(default=None, repr=False)
 
 
 class TesseraClient:
@@ -114,9 +133,25 @@ class TesseraClient:
         self.auth.forget()
 
     async def login(self, email: str, password: str) -> None:
-        """Sign in as the mobile client; the refresh token is stored before this returns."""
+        """Sign in as the mobile client; the refresh token is stored before this returns.
+
+        An account with two-step sign-in raises `MfaRequiredError` instead (nothing is stored):
+        ask for the authenticator code and finish with `login_mfa(error.mfa_token, code=...)`.
+        """
         body = {"email": email, "password": password, "client_id": CLIENT_ID}
         payload = await self._json("POST", "/v1/auth/login", json=body, signed_in=False)
+        self.auth.accept_token_response(payload)
+
+    async def login_mfa(
+        self, mfa_token: str, *, code: str | None = None, recovery_code: str | None = None
+    ) -> None:
+        """Finish a sign-in that raised `MfaRequiredError` with exactly one of the authenticator's
+        `code` or a `recovery_code` (each works once); the refresh token is stored before this
+        returns, exactly as `login` does. A wrong or used code raises `MfaCodeInvalidError` (ask
+        again, the same `mfa_token`); a dead `mfa_token` `MfaTokenInvalidError` (start over)."""
+        body: dict[str, str] = {"mfa_token": mfa_token, "client_id": CLIENT_ID}
+        body.update(_one_factor(code=code, recovery_code=recovery_code))
+        payload = await self._json("POST", "/v1/auth/login/mfa", json=body, signed_in=False)
         self.auth.accept_token_response(payload)
 
     async def logout(self) -> None:
@@ -150,13 +185,57 @@ class TesseraClient:
     async def revoke_session(self, session_id: str) -> None:
         await self._request("DELETE", f"/v1/sessions/{session_id}")
 
-    # -- orders and invoices -------------------------------------------------------------------
-
-    async def step_up(self, password: str) -> None:
-        """Confirm the password in this session (after a `StepUpRequiredError`): the session's
-        sign-in time becomes now, and the fresh access token says so."""
-        payload = await self._json("POST", "/v1/auth/step-up", json={"password": password})
+    async def step_up(
+        self,
+        password: str | None = None,
+        *,
+        code: str | None = None,
+        recovery_code: str | None = None,
+    ) -> None:
+        """Authenticate again in this session (after a `StepUpRequiredError`) with exactly one of
+        the password, the authenticator's `code` or a `recovery_code`: the session's sign-in time
+        becomes now, and the fresh access token says so. With two-step sign-in on, only a code
+        counts (a password is refused, 403); without it, only the password."""
+        body = _one_factor(password=password, code=code, recovery_code=recovery_code)
+        payload = await self._json("POST", "/v1/auth/step-up", json=body)
         self.auth.accept_token_response(payload)
+
+    # -- two-step sign-in (TOTP) ---------------------------------------------------------------
+
+    async def mfa_status(self) -> dict[str, Any]:
+        """`{"totp": "off" | "pending" | "on", "recovery_codes_left": int}`."""
+        return await self._json("GET", "/v1/users/me/mfa")
+
+    async def enable_totp(self) -> TotpEnrollment:
+        """Start enrolling an authenticator (it replaces a pending one): needs a sign-in within
+        five minutes (else `StepUpRequiredError`), a verified address, and TOTP off (409)."""
+        payload = await self._json("POST", "/v1/users/me/mfa/totp")
+        secret, uri, svg = payload.get("secret"), payload.get("otpauth_uri"), payload.get("qr_svg")
+        if not isinstance(secret, str) or not isinstance(uri, str):
+            raise MobileClientError("unexpected answer from enabling TOTP: no secret")
+        return TotpEnrollment(secret, uri, svg if isinstance(svg, str) else None)
+
+    async def confirm_totp(self, code: str) -> list[str]:
+        """Turn TOTP on with a code from the newly enrolled authenticator; returns the recovery
+        codes (show them once, each works once). The session now counts as signed in with two
+        factors, and the access token that says so replaces the current one. A wrong code is a
+        403 (`ApiError`), nothing pending a 409."""
+        payload = await self._json("POST", "/v1/users/me/mfa/totp/confirm", json={"code": code})
+        codes = _recovery_codes(payload)
+        self.auth.accept_token_response(payload)
+        return codes
+
+    async def regenerate_recovery_codes(self) -> list[str]:
+        """Ten new recovery codes; the old ones stop working. Needs a sign-in with a code within
+        five minutes (`StepUpRequiredError` with `acr_values` naming `ACR_MFA`)."""
+        return _recovery_codes(await self._json("POST", "/v1/users/me/mfa/recovery-codes"))
+
+    async def disable_totp(self) -> None:
+        """Turn TOTP off (recovery codes too); the same step-up as `regenerate_recovery_codes`.
+        404 when nothing is enrolled."""
+        await self._request("DELETE", "/v1/users/me/mfa/totp")
+
+    # -- orders and invoices -------------------------------------------------------------------
 
     async def cancel_order(self, order_id: str) -> dict[str, Any]:
         """Cancel an order (a paid one is refunded): may raise `StepUpRequiredError`."""
@@ -276,12 +355,48 @@ def _api_error(response: httpx.Response) -> ApiError:
             max_age=int(max_age) if max_age.isdigit() else None,
             acr_values=challenge.get("acr_values"),
         )
-    kind = (
-        EmailNotVerifiedError
-        if payload.get("type") == EmailNotVerifiedError.PROBLEM_TYPE
-        else ApiError
-    )
-    return kind(response.status_code, str(title), detail_text)
+    problem = _problem_name(payload.get("type"))
+    if problem == _problem_name(MfaRequiredError.PROBLEM_TYPE):
+        mfa_token, methods = payload.get("mfa_token"), payload.get("methods")
+        if isinstance(mfa_token, str) and mfa_token:
+            return MfaRequiredError(
+                response.status_code,
+                str(title),
+                detail_text,
+                mfa_token=mfa_token,
+                methods=tuple(str(m) for m in methods) if isinstance(methods, list) else (),
+            )
+    kinds = {
+        _problem_name(kind.PROBLEM_TYPE): kind
+        for kind in (EmailNotVerifiedError, MfaCodeInvalidError, MfaTokenInvalidError)
+    }
+    return kinds.get(problem, ApiError)(response.status_code, str(title), detail_text)
+
+
+def _problem_name(problem_type: object) -> str:
+    """The last segment of a problem `type` (`urn:tessera:problem:mfa-required` and
+    `https://…/problems/mfa-required` both name `mfa-required`); "" when there is none."""
+    if not isinstance(problem_type, str):
+        return ""
+    return re.split(r"[:/]", problem_type.rstrip("/"))[-1]
+
+
+def _one_factor(**factors: str | None) -> dict[str, str]:
+    """The one factor given, as the body's only credential (the server takes exactly one)."""
+    given = [(name, value) for name, value in factors.items() if value is not None]
+    if len(given) != 1:
+        raise MobileClientError(f"give exactly one of: {', '.join(factors)}")
+    [(name, value)] = given
+    if not value:
+        raise MobileClientError(f"the {name.replace('_', ' ')} is empty")
+    return {name: value}
+
+
+def _recovery_codes(payload: dict[str, Any]) -> list[str]:
+    codes = payload.get("recovery_codes")
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        raise MobileClientError("unexpected answer: no recovery codes")
+    return codes
 
 
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=(?:"([^"]*)"|([^\s,"]+))')

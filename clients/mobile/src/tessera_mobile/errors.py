@@ -12,8 +12,15 @@ MobileClientError                  base; str() is a one-line message fit for a u
  ├── ApiError                      a non-2xx answer from a Tessera API (problem+json parsed)
  │    ├── EmailNotVerifiedError    the password was right, the address is not verified yet:
  │    │                            open the mailed link (or ask for another)
+ │    ├── MfaRequiredError         the password was right, the account has two-step sign-in:
+ │    │                            ask for the authenticator code, then `login_mfa`
+ │    ├── MfaCodeInvalidError      that code (or recovery code) was wrong or already used:
+ │    │                            ask again, the same `mfa_token` still works
+ │    ├── MfaTokenInvalidError     the `mfa_token` is unknown, used, expired or spent on too many
+ │    │                            wrong codes: start the sign-in again (password first)
  │    └── StepUpRequiredError      the operation needs a more recent (or stronger) sign-in
- │                                 (RFC 9470): ask for the password, `step_up`, retry once
+ │                                 (RFC 9470): ask for the password (or, with two-step sign-in,
+ │                                 the code), `step_up`, retry once
  ├── ServiceUnreachableError       nothing answers at the base URL (connection refused, DNS)
  └── AnswerLostError               the request went out but no whole answer came back (read
                                    timeout, connection reset, broken HTTP): it may have been
@@ -95,11 +102,50 @@ class EmailNotVerifiedError(ApiError):
         super().__init__(status, title, detail)
 
 
+class MfaRequiredError(ApiError):
+    """Raised by a login whose password was right, for an account with two-step sign-in (401
+    `mfa-required`): the app asks for the authenticator code (or a recovery code) and calls
+    `TesseraClient.login_mfa(mfa_token, code=...)` within five minutes. `methods` names what the
+    server accepts (`"totp"`, `"recovery_code"`). The message never holds the token."""
+
+    PROBLEM_TYPE = "urn:tessera:problem:mfa-required"
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        mfa_token: str,
+        methods: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(status, title, detail)
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+
+class MfaCodeInvalidError(ApiError):
+    """Raised by `login_mfa` for a wrong or already used code (401 `mfa-code-invalid`): the
+    `mfa_token` stays usable (up to five wrong codes), so the app asks for the code again. A
+    code is accepted once: after a refusal wait for the authenticator's next code."""
+
+    PROBLEM_TYPE = "urn:tessera:problem:mfa-code-invalid"
+
+
+class MfaTokenInvalidError(ApiError):
+    """Raised by `login_mfa` when the `mfa_token` no longer works (401 `mfa-token-invalid`:
+    unknown, used, older than five minutes, or too many wrong codes): sign in again from the
+    password."""
+
+    PROBLEM_TYPE = "urn:tessera:problem:mfa-token-invalid"
+
+
 class StepUpRequiredError(ApiError):
     """Raised for a 401 `insufficient_user_authentication` (RFC 9470): the token is fine, the
     sign-in behind it is too old (`max_age` seconds) or too weak (`acr_values`) for this
-    operation. Refreshing would not help; the app asks the user to confirm (password),
-    calls `TesseraClient.step_up`, then retries the operation once."""
+    operation. Refreshing would not help; the app asks the user to confirm (the password, or
+    the authenticator code when the account has two-step sign-in or `acr_values` asks for
+    `urn:tessera:acr:mfa`), calls `TesseraClient.step_up`, then retries the operation once."""
 
     def __init__(
         self,
