@@ -103,6 +103,7 @@ class Logins:
         `RateLimitedError` past the limits."""
         ip = context.ip or "unknown"
         account = normalize_email(email)
+        await self.limiter.hit("login-ip", ip)
         await self._count_attempt(account, ip)
         try:
             result = await self._log_in(email, password, client_id, context)
@@ -149,7 +150,7 @@ class Logins:
         return result
 
     async def _count_attempt(self, account: str, ip: str) -> None:
-        await self.limiter.hit("login-ip", ip)
+        """One attempt at the account from `ip` (the caller counted it against the IP)."""
         await self.limiter.hit("login-account", account, ip)
         if not await self._known_ip(account, ip):
             await self.limiter.check("login-account-failures", account)
