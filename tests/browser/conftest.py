@@ -245,11 +245,19 @@ class Spa:
         return link
 
     def login(self, page: Page, credentials: Credentials) -> None:
+        self.submit_password(page, credentials)
+        self.expect_screen(page, "orders")
+
+    def submit_password(self, page: Page, credentials: Credentials) -> None:
+        """The first step of signing in: the address and the password, submitted."""
         self.open(page, "#/login")
         page.get_by_label("Email").fill(credentials.email)
         page.get_by_label("Password").fill(credentials.password)
         page.get_by_role("button", name="Sign in").click()
-        self.expect_screen(page, "orders")
+
+    def log_out(self, page: Page) -> None:
+        page.get_by_role("button", name="Log out", exact=True).click()
+        self.expect_signed_out(page)
 
     def place_order(self, page: Page, sku: str, quantity: int, unit_price: str) -> None:
         """Places a one-item order in EUR and waits for it in the list."""

@@ -3,7 +3,7 @@
 // `insufficient_user_authentication` (RFC 9470: a refresh would not help) and retries, and turns
 // problem+json (RFC 9457) answers into an `ApiError` the views can show.
 
-import { AuthError, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
+import { AuthError, adoptAccessToken, csrfHeaders, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
 import { askToAuthenticateAgain } from "./views/step-up.js";
 
 /** A failed API call, with what the server said in a form fit to show the user. */
@@ -48,9 +48,10 @@ async function errorFrom(response) {
   });
 }
 
-function send(method, path, { body, headers = {} }) {
+function send(method, path, { body, headers = {}, csrf = false }) {
   const token = currentAccessToken();
   const allHeaders = { Accept: "application/json, application/problem+json", ...headers };
+  if (csrf) Object.assign(allHeaders, csrfHeaders()); // read now: a retry sends the current cookie
   if (token) allHeaders.Authorization = `Bearer ${token}`;
   if (body !== undefined) allHeaders["Content-Type"] = "application/json";
   return fetch(path, {
@@ -74,6 +75,16 @@ function challengeMaxAge(response) {
   return match ? Number(match[1]) : null;
 }
 
+/** Whether stepping up takes a code (two-step verification on) rather than the password. A
+ * wrong guess costs little: the dialog switches when the server says a code is needed. */
+async function stepUpTakesCode() {
+  try {
+    return (await api.mfaStatus()).totp === "on";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * await request("POST", "/v1/orders", { body: {...}, headers: { "Idempotency-Key": key } })
  *
@@ -81,7 +92,8 @@ function challengeMaxAge(response) {
  * `invalid_token` it refreshes the access token once (shared with every other caller and tab)
  * and retries; if that refresh fails the session is over. On a 401
  * `insufficient_user_authentication` (RFC 9470) it asks the user to authenticate again (the
- * step-up dialog) and retries once; a refresh would not help there.
+ * step-up dialog) and retries once; a refresh would not help there. `csrf: true` adds the
+ * `X-CSRF-Token` header (auth asks it of web sessions changing two-step verification).
  */
 export async function request(method, path, options = {}) {
   let response = await send(method, path, options);
@@ -92,7 +104,8 @@ export async function request(method, path, options = {}) {
       // a valid token whose sign-in is too old for this operation: refreshing keeps auth_time
       if (steppedUp) break;
       steppedUp = true;
-      const stepped = await askToAuthenticateAgain({ maxAge: challengeMaxAge(response), stepUp });
+      const withCode = await stepUpTakesCode();
+      const stepped = await askToAuthenticateAgain({ maxAge: challengeMaxAge(response), withCode, stepUp });
       if (!stepped) throw new ApiError("This needs you to confirm it is you.", { status: 401 });
     } else {
       if (refreshed) break;
@@ -125,6 +138,20 @@ export const api = {
     request("POST", "/v1/users/me/password", {
       body: { current_password: currentPassword, new_password: newPassword },
     }),
+  /** Two-step verification (TOTP): `{ totp: "off" | "pending" | "on", recovery_codes_left }`. */
+  mfaStatus: () => request("GET", "/v1/users/me/mfa"),
+  /** A new pending secret: `{ secret, otpauth_uri, qr_svg }`. */
+  startTotp: () => request("POST", "/v1/users/me/mfa/totp", { csrf: true }),
+  /** Turns TOTP on with a first code; the session is now at the MFA level (the new access
+   * token says so, and replaces the old one). Returns the recovery codes, shown once. */
+  async confirmTotp(code) {
+    const answer = await request("POST", "/v1/users/me/mfa/totp/confirm", { body: { code }, csrf: true });
+    adoptAccessToken(answer.access_token);
+    return answer.recovery_codes;
+  },
+  turnOffTotp: () => request("DELETE", "/v1/users/me/mfa/totp", { csrf: true }),
+  /** Ten new recovery codes (the old ones stop working), shown once. */
+  newRecoveryCodes: async () => (await request("POST", "/v1/users/me/mfa/recovery-codes", { csrf: true })).recovery_codes,
   listOrders: () => request("GET", "/v1/orders"),
   createOrder: (order, idempotencyKey) =>
     request("POST", "/v1/orders", { body: order, headers: { "Idempotency-Key": idempotencyKey } }),

@@ -75,6 +75,12 @@ function broadcast(message) {
   if (channel) channel.postMessage(message);
 }
 
+/** Puts a new access token of this session in memory, in this tab and every other one. */
+export function adoptAccessToken(token) {
+  setAccessToken(token);
+  broadcast({ type: "token", accessToken: token });
+}
+
 /** The CSRF cookie's value (not HttpOnly by design), or null. */
 export function readCsrfCookie() {
   for (const part of document.cookie.split(";")) {
@@ -84,7 +90,9 @@ export function readCsrfCookie() {
   return null;
 }
 
-function csrfHeaders() {
+/** `X-CSRF-Token` with the cookie's value: for cookie-authenticated calls, and the few bearer calls
+ * auth asks it of (step-up, the MFA settings). */
+export function csrfHeaders() {
   const csrf = readCsrfCookie();
   return csrf ? { "X-CSRF-Token": csrf } : {};
 }
@@ -143,8 +151,7 @@ export function refresh() {
     if (generation !== generationAtStart && accessToken !== null) return accessToken;
     try {
       const token = await requestNewAccessToken();
-      setAccessToken(token);
-      broadcast({ type: "token", accessToken: token });
+      adoptAccessToken(token);
       return token;
     } catch (error) {
       // 400 invalid_grant / 401 invalid_client / 403 CSRF: this session can no longer be refreshed,
@@ -160,13 +167,8 @@ export function refresh() {
   return refreshInFlight;
 }
 
-/**
- * Step-up (RFC 9470): authenticate again in this session, when an operation answered 401
- * `insufficient_user_authentication`. The fresh access token (its `auth_time` now) replaces the
- * one in memory, in every tab. A wrong password is an AuthError with status 403.
- */
-export async function stepUp(password) {
-  const response = await fetch("/v1/auth/step-up", {
+function postStepUp(proof) {
+  return fetch("/v1/auth/step-up", {
     method: "POST",
     credentials: "same-origin",
     cache: "no-store",
@@ -175,12 +177,32 @@ export async function stepUp(password) {
       Authorization: `Bearer ${accessToken}`,
       ...csrfHeaders(),
     },
-    body: JSON.stringify({ password }),
+    body: JSON.stringify(proof),
   });
+}
+
+/**
+ * Step-up (RFC 9470): authenticate again in this session, when an operation answered 401
+ * `insufficient_user_authentication`. `proof` is `{ password }`, or with two-step verification
+ * on `{ code }` (authenticator app) or `{ recovery_code }`. The fresh access token (its
+ * `auth_time` now) replaces the one in memory, in every tab. Wrong proof is an AuthError with
+ * status 403; an ended session, status 401. An access token that expired while the user typed
+ * is refreshed, and the step-up sent again, once.
+ */
+export async function stepUp(proof) {
+  let response = await postStepUp(proof);
+  if (response.status === 401) {
+    try {
+      await refresh();
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      throw new AuthError("Your session has ended. Please sign in again.", { status: 401 }); // signed out
+    }
+    response = await postStepUp(proof);
+  }
   if (!response.ok) throw await errorFrom(response);
   const body = await response.json();
-  setAccessToken(body.access_token);
-  broadcast({ type: "token", accessToken: body.access_token });
+  adoptAccessToken(body.access_token);
 }
 
 /** On page load: restore the session from the refresh cookie if there is one. Returns true when signed in. */
@@ -195,25 +217,54 @@ export async function restoreSession() {
   }
 }
 
-/** Password login for the web client: fetch a login-CSRF cookie first, then log in with it. */
-export async function login(email, password) {
+/** A web sign-in call: a fresh login-CSRF cookie first, then the POST echoing it. */
+async function postLogin(path, body) {
   const csrfResponse = await fetch("/v1/auth/csrf", { credentials: "same-origin", cache: "no-store" });
   if (!csrfResponse.ok) {
     const error = await errorFrom(csrfResponse);
     error.message = `Sign-in is unavailable (${error.message}).`;
     throw error;
   }
-  const response = await fetch("/v1/auth/login", {
+  return fetch(path, {
     method: "POST",
     credentials: "same-origin",
     cache: "no-store",
     headers: { "Content-Type": "application/json", ...csrfHeaders() },
-    body: JSON.stringify({ email, password, client_id: CLIENT_ID }),
+    body: JSON.stringify({ ...body, client_id: CLIENT_ID }),
   });
+}
+
+/** Finishes a sign-in with the answer of /login or /login/mfa (or throws what it said). */
+async function signInWith(response) {
   if (!response.ok) throw await errorFrom(response);
   const body = await response.json();
-  setAccessToken(body.access_token);
-  broadcast({ type: "token", accessToken: body.access_token });
+  adoptAccessToken(body.access_token);
+}
+
+/**
+ * Password login for the web client. Resolves to null once signed in; when the account has
+ * two-step verification on (401 `mfa-required`: no session yet), to `{ mfaToken, methods }`,
+ * and `loginWithCode(mfaToken, ...)` finishes the sign-in.
+ */
+export async function login(email, password) {
+  const response = await postLogin("/v1/auth/login", { email, password });
+  if (response.status === 401) {
+    const problem = await response.clone().json().catch(() => null);
+    if (problem && typeof problem.type === "string" && problem.type.endsWith("mfa-required")) {
+      return { mfaToken: problem.mfa_token, methods: problem.methods || [] };
+    }
+  }
+  await signInWith(response);
+  return null;
+}
+
+/**
+ * The second step of a sign-in: `proof` is `{ code }` (authenticator app) or `{ recovery_code }`.
+ * A wrong code is an AuthError with code `mfa-code-invalid` (the mfaToken still works); a spent
+ * or expired mfaToken, `mfa-token-invalid` (sign in again).
+ */
+export async function loginWithCode(mfaToken, proof) {
+  await signInWith(await postLogin("/v1/auth/login/mfa", { mfa_token: mfaToken, ...proof }));
 }
 
 function signOutEverywhereLocally() {

@@ -1,10 +1,11 @@
-// `#/account`: who I am, whether my address is verified, and changing my password. The MFA and
-// passkey settings join this page.
+// `#/account`: who I am, whether my address is verified, changing my password, and two-step
+// verification (`two-step.js`). The passkey settings join this page.
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { formatDate } from "../format.js";
 import { field, whileBusy } from "./forms.js";
+import { twoStepSection } from "./two-step.js";
 
 export async function renderAccount(container, ctx) {
   const me = await api.me();
@@ -42,5 +43,5 @@ export async function renderAccount(container, ctx) {
       ctx.showError(error);
     }
   });
-  container.append(profile, form);
+  container.append(profile, form, await twoStepSection(ctx));
 }

@@ -1,18 +1,25 @@
 // The sign-in screen. An address not verified yet (403 email-not-verified, said only after the
-// password checked out) gets a way to have the link sent again.
+// password checked out) gets a way to have the link sent again. An account with two-step
+// verification on (401 mfa-required) goes on to a second step: a code from the authenticator
+// app, or a recovery code.
 
 import { api } from "../api.js";
-import { login } from "../auth.js";
+import { login, loginWithCode } from "../auth.js";
 import { h } from "../dom.js";
 import { field, whileBusy } from "./forms.js";
 import { checkYourInbox } from "./inbox.js";
+import { WRONG_CODE, secondFactor } from "./second-factor.js";
 
 export function renderLogin(container, ctx) {
+  passwordStep(container, ctx);
+}
+
+function passwordStep(container, ctx, email = "") {
   const form = h(
     "form",
     { className: "card narrow", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, "Sign in"),
-    field("Email", { type: "email", name: "email", autocomplete: "username", required: true }),
+    field("Email", { type: "email", name: "email", autocomplete: "username", required: true, value: email || null }),
     field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
     h("button", { type: "submit", className: "primary" }, "Sign in"),
     h("p", { className: "muted" }, h("a", { href: "#/forgot" }, "Forgot your password?")),
@@ -24,7 +31,8 @@ export function renderLogin(container, ctx) {
     const data = new FormData(form);
     const email = String(data.get("email"));
     try {
-      await whileBusy(form, () => login(email, String(data.get("password"))));
+      const secondStep = await whileBusy(form, () => login(email, String(data.get("password"))));
+      if (secondStep) return codeStep(container, ctx, email, secondStep.mfaToken);
       ctx.navigate("#/orders");
     } catch (error) {
       if (error.code === "email-not-verified") {
@@ -40,6 +48,41 @@ export function renderLogin(container, ctx) {
       ctx.showError(error);
     }
   });
-  container.append(form);
-  form.querySelector("input").focus();
+  container.replaceChildren(form);
+  form.querySelector(email ? 'input[name="password"]' : "input").focus();
+}
+
+/** The second step: the password was right, now a code; `mfaToken` stands for the first step. */
+function codeStep(container, ctx, email, mfaToken) {
+  const factor = secondFactor();
+  const form = h(
+    "form",
+    { className: "card narrow", "aria-labelledby": "login-title" },
+    h("h1", { id: "login-title" }, "Two-step verification"),
+    factor.element,
+    h("button", { type: "submit", className: "primary" }, "Verify"),
+    h("p", { className: "muted" },
+      h("button", { type: "button", className: "link", on: { click: () => passwordStep(container, ctx, email) } }, "Start over")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    ctx.clearBanner();
+    factor.clearError();
+    try {
+      await whileBusy(form, () => loginWithCode(mfaToken, factor.proof()));
+      ctx.navigate("#/orders");
+    } catch (error) {
+      if (error.code === "mfa-code-invalid") {
+        factor.showError(WRONG_CODE);
+        factor.focus();
+      } else if (error.code === "mfa-token-invalid") {
+        passwordStep(container, ctx, email);
+        ctx.showError(new Error("This sign-in expired or had too many wrong codes. Please sign in again."));
+      } else {
+        ctx.showError(error);
+      }
+    }
+  });
+  container.replaceChildren(form);
+  factor.focus();
 }

@@ -18,7 +18,9 @@ The tree::
     ├── MfaTokenInvalidError           an `mfa_token` unknown, used, expired, of another
     │                                  client, or dead after too many wrong codes       → 401
     ├── StepUpRefusedError             a step-up or MFA confirmation with the wrong
-    │                                  credentials (the caller is signed in)            → 403
+    │   │                              credentials (the caller is signed in)            → 403
+    │   └── StepUpMethodError          a step-up with the wrong kind (a password where
+    │                                  only a code counts, or the reverse); `methods`   → 403
     ├── MfaStateError                  an MFA change that does not fit the account's state
     │                                  (enrol while on, confirm with nothing pending)   → 409
     ├── MfaNotEnrolledError            disabling a factor that is not there             → 404
@@ -88,6 +90,19 @@ class StepUpRefusedError(AuthServiceError, http_status=403, title="Forbidden"):
 
     def __init__(self, detail: str = "the credentials are not right") -> None:
         super().__init__(detail)
+
+
+class StepUpMethodError(StepUpRefusedError, problem_type="urn:tessera:problem:step-up-method"):
+    """Raised by a step-up with the wrong kind of credential: a password where the account has
+    a second factor (only the factor counts), or a code where it has none. `methods` says what
+    the account takes, so a client can ask for that instead."""
+
+    def __init__(self, detail: str, methods: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.methods = methods
+
+    def extensions(self) -> dict[str, Any]:
+        return {"methods": list(self.methods)}
 
 
 class MfaRequiredError(

@@ -288,7 +288,8 @@ async def test_with_mfa_a_step_up_takes_a_code_not_the_password(
     )
 
     assert with_password.status_code == 403
-    assert "code" in with_password.json()["detail"]
+    assert with_password.json()["type"] == "urn:tessera:problem:step-up-method"
+    assert with_password.json()["methods"] == ["totp", "recovery_code"]
     assert with_code.status_code == 200, with_code.text
     stepped = claims(with_code.json()["access_token"])
     assert (stepped["auth_time"], stepped["acr"]) == (int(auth.clock.now), "urn:tessera:acr:mfa")
@@ -303,7 +304,8 @@ async def test_without_mfa_a_step_up_code_is_refused(auth: Auth) -> None:
     refused = await auth.http.post("/v1/auth/step-up", json={"code": "123456"}, headers=token)
 
     assert refused.status_code == 403
-    assert "password" in refused.json()["detail"]
+    assert refused.json()["type"] == "urn:tessera:problem:step-up-method"
+    assert refused.json()["methods"] == ["password"]
 
 
 async def test_turning_mfa_off_needs_the_factor_within_five_minutes(

@@ -24,7 +24,7 @@ from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import AuditEntry, Caller, RequestContext, SessionPolicy
 from auth_service.domain.users import User
-from auth_service.errors import StaleTokenError, StepUpRefusedError
+from auth_service.errors import StaleTokenError, StepUpMethodError, StepUpRefusedError
 from auth_service.use_cases.accounts import active_user_and_session
 from auth_service.use_cases.login import use_totp_code
 
@@ -68,9 +68,14 @@ class StepUps:
             factor = await uow.mfa.totp(user.id)
             has_mfa = factor is not None and factor.status is TotpStatus.ON
             if has_mfa and credential.kind == PASSWORD:
-                raise StepUpRefusedError("this account has two-step verification: enter a code")
+                raise StepUpMethodError(
+                    "this account has two-step verification: enter a code",
+                    (MfaMethod.TOTP, MfaMethod.RECOVERY_CODE),
+                )
             if not has_mfa and credential.kind != PASSWORD:
-                raise StepUpRefusedError("this account has no second factor: enter the password")
+                raise StepUpMethodError(
+                    "this account has no second factor: enter the password", (PASSWORD,)
+                )
             if not await self._check(uow, user, credential, now):
                 await uow.audit.record(
                     AuditEntry.of_session("step_up.failed", session, at=now, context=context)
