@@ -1,7 +1,7 @@
 """`make demo` end to end: the real command starts its own platform, runs every flow, and says
 what happened; each step's outcome is checked in what it printed, and no token is ever printed.
 
-Every step must run (none skipped), the key rotation included.
+Every step must run (none skipped), the key rotation and the refund's step-up included.
 """
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ import sys
 import pytest
 
 DEMO_TIMEOUT_SECONDS = 240
-FULL_TOKEN = re.compile(r"eyJ[\w-]{8,}|ts[rvp]_[\w-]{3,}")
-"""More of a JWT or a refresh token than the demo's six-character fingerprint."""
+FULL_TOKEN = re.compile(
+    r"eyJ[\w-]{8,}|ts[rvpm]_[\w-]{3,}"
+    r"|(?<![\w-])[A-Z2-7]{32}(?![\w-])"
+    r"|(?<![\w-])[a-z2-9]{4}(?:-[a-z2-9]{4}){3}(?![\w-])"
+)
+"""More of a JWT or a tsr_/tsv_/tsp_/tsm_ token than the demo's six-character fingerprint, or a
+whole TOTP secret (32 base32 characters) or recovery code (four groups of four)."""
 
 OUTCOMES = (
     "✓ registered demo-",
@@ -30,6 +35,10 @@ OUTCOMES = (
     "✓ logout-all reached orders and billing in",
     "✓ reset by mail: the old sessions died at orders and billing in",
     "✓ rotated keys: new tokens carry kid",
+    "✓ two-step verification on: the password alone gets 401 mfa-required; with a code, a "
+    "session at acr urn:tessera:acr:mfa",
+    "✓ a refund refused to a sign-in older than 3 s (the order stayed paid), granted after a "
+    "step-up with a code: order cancelled, invoice refunded",
     "demo complete:",
 )
 
@@ -72,6 +81,24 @@ def test_the_demo_shows_the_token_fields_each_flow_is_about(
     # the token orders exchanged for billing: the user's, acting through orders, for billing only
     assert re.search(r"client_id=orders aud=billing scope=\"[^\"]*billing:charge", out)
     assert "act.sub=orders" in out
+    # two-step verification: ten recovery codes, the password alone is not enough, acr mfa
+    assert "10 recovery codes, shown once" in out
+    assert "POST /v1/auth/login → 401 Unauthorized  signing in again, the password alone: " in out
+    assert "type=urn:tessera:problem:mfa-required" in out
+    assert "type=urn:tessera:problem:mfa-code-invalid" in out  # a used code, presented again
+    assert re.search(r"POST /v1/auth/login/mfa → 200 OK  the same mfa_token, code \d{6}", out)
+    assert re.search(r"acr=urn:tessera:acr:mfa amr=pwd,otp,mfa auth_time=\d+ s ago", out)
+    # the refund: billing's challenge relayed by orders, the order untouched until the step-up
+    assert re.search(
+        r"POST /v1/orders/[\w-]+/cancel → 401 Unauthorized.*\n *WWW-Authenticate: Bearer "
+        r'error="insufficient_user_authentication".*max_age="3"',
+        out,
+    )
+    assert "after the refusal: status=paid" in out
+    assert re.search(r"POST /v1/auth/step-up → 403 Forbidden  a step-up with the password", out)
+    assert re.search(r"POST /v1/auth/step-up → 200 OK  a step-up with code \d{6}", out)
+    assert "after the retry: status=cancelled" in out
+    assert "its invoice at billing: status=refunded" in out
 
 
 def test_the_demo_never_prints_a_whole_token(demo: subprocess.CompletedProcess[str]) -> None:

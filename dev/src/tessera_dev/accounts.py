@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import httpx
+import pyotp
 
 from tessera_dev.inbox import Inbox, mailed_token
 
 VERIFY_SUBJECT = "Confirm your email address"
+
+
+class Authenticator:
+    """A user's authenticator app in a test: codes auth accepts now and has not seen.
+
+    auth accepts the code of the 30 s step before, of the current one and of the next, each step
+    once and never one before the last used. So `code()` hands out the current step's code, or
+    the next step's if the current one was used (it stays valid for a whole step more, however
+    slow the test is to send it), and waits for the clock when both were used.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self.totp = pyotp.TOTP(secret)
+        self.last_step = -1
+
+    def code(self) -> str:
+        while True:
+            now = int(time.time()) // self.totp.interval
+            step = max(now, self.last_step + 1)
+            if step <= now + 1:
+                self.last_step = step
+                return self.totp.at(step * self.totp.interval)
+            time.sleep((now + 1) * self.totp.interval - time.time() + 0.2)
+
+    def wrong_code(self) -> str:
+        """Six digits that are no code auth would accept now."""
+        now = int(time.time()) // self.totp.interval
+        accepted = {self.totp.at((now + d) * self.totp.interval) for d in (-1, 0, 1, 2)}
+        return next(code for code in ("123456", "654321", "111111") if code not in accepted)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@
 Each step says what it does and why, performs it through the gateway as a client would, and
 prints the HTTP status and the relevant token fields (decoded claims; a token itself only as a
 six-character fingerprint). A step whose outcome is not what the platform promises stops the
-demo with exit code 1; a step whose feature has not landed says "skipped: ..." and the demo
-goes on. The waits are polled with bounds; the one fixed sleep is the grace window itself.
+demo with exit code 1; a step whose feature has not landed (or cannot be shown here) says
+"skipped: ..." and the demo goes on. The waits are polled with bounds; the fixed sleeps are the
+windows being shown: the refresh grace window, the refund's recent-sign-in window (and, when
+every code the server would accept is used, the authenticator's next 30 s step).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import httpx
 
 from tessera_dev.demo_context import DemoContext, DemoTarget
 from tessera_dev.demo_email_steps import reset_password, verify_email
+from tessera_dev.demo_mfa_steps import refund_needs_recent_sign_in, turn_on_two_step
 from tessera_dev.demo_narration import FeatureUnavailableError, Narrator, UnexpectedOutcomeError
 from tessera_dev.demo_platform_steps import create_order, logout_all, rotate_keys
 from tessera_dev.demo_session_steps import (
@@ -54,6 +57,11 @@ DEMO_AUTH_SETTINGS = {
     "PASSWORD_HASH_TIME_COST": "1",
     "PASSWORD_HASH_PARALLELISM": "1",
 }
+ORDERS_DEFAULT_REFUND_MAX_AGE_SECONDS = 300.0
+DEMO_REFUND_MAX_AGE_SECONDS = 3
+"""A refund needs a sign-in this recent (orders and billing alike): the demo waits past it to show
+the step-up, a few seconds instead of the default five minutes."""
+DEMO_REFUND_SETTINGS = {"REFUND_MAX_AGE_SECONDS": str(DEMO_REFUND_MAX_AGE_SECONDS)}
 
 Step = Callable[[DemoContext], str]
 STEPS: tuple[tuple[str, str, Step], ...] = (
@@ -123,6 +131,23 @@ STEPS: tuple[tuple[str, str, Step], ...] = (
         "A new key is published before it signs; tokens signed by the old one keep working.",
         rotate_keys,
     ),
+    (
+        "Two-step verification",
+        "The user turns on TOTP (RFC 6238): enrolling needs a verified address and a recent\n"
+        "sign-in; a code from the authenticator app confirms it and brings ten single-use\n"
+        "recovery codes. From then on the password alone answers 401 mfa-required with an\n"
+        "mfa_token, and POST /v1/auth/login/mfa with a code finishes the sign-in (acr mfa).\n"
+        "(Last in the demo: every later password sign-in of this user would need a code.)",
+        turn_on_two_step,
+    ),
+    (
+        "A refund needs a recent sign-in",
+        "billing refunds only for a sign-in younger than REFUND_MAX_AGE_SECONDS (RFC 9470):\n"
+        "orders relays billing's challenge (401, the same WWW-Authenticate) and leaves the order\n"
+        "as it was. The app steps up (with two-step verification on, only a code counts) and\n"
+        "retries the cancel.",
+        refund_needs_recent_sign_in,
+    ),
 )
 
 
@@ -164,7 +189,9 @@ def own_platform(narrator: Narrator) -> Iterator[DemoTarget]:
             ports=free_port_plan(),
             database_urls=sqlite_database_urls(var_dir),
             extra_settings={
-                "auth": {**DEMO_AUTH_SETTINGS, "KEY_ENCRYPTION_KEY_FILE": str(kek_file)}
+                "auth": {**DEMO_AUTH_SETTINGS, "KEY_ENCRYPTION_KEY_FILE": str(kek_file)},
+                "orders": DEMO_REFUND_SETTINGS,
+                "billing": DEMO_REFUND_SETTINGS,
             },
             service_clients=generate_service_client_secrets(var_dir),
         )
@@ -178,16 +205,24 @@ def own_platform(narrator: Narrator) -> Iterator[DemoTarget]:
                 inbox_url=running.plan.mail.inbox_url,
                 auth_environment=running.plan.service("auth").settings,
                 orders_client_secret=Path(secret_file).read_text().strip(),
+                refund_max_age_seconds=DEMO_REFUND_MAX_AGE_SECONDS,
             )
 
 
 def make_run_target(
-    base_url: str, grace_seconds: float, var_dir: Path | None, inbox_url: str
+    base_url: str,
+    grace_seconds: float,
+    var_dir: Path | None,
+    inbox_url: str,
+    refund_max_age_seconds: float = ORDERS_DEFAULT_REFUND_MAX_AGE_SECONDS,
 ) -> DemoTarget:
     """A running platform; with `var_dir` (make run's), also its auth database and secrets."""
     if var_dir is None or not (var_dir / "auth.db").exists():
         return DemoTarget(
-            base_url=base_url.rstrip("/"), grace_seconds=grace_seconds, inbox_url=inbox_url
+            base_url=base_url.rstrip("/"),
+            grace_seconds=grace_seconds,
+            inbox_url=inbox_url,
+            refund_max_age_seconds=refund_max_age_seconds,
         )
     var_dir = var_dir.resolve()
     auth = describe_platform(
@@ -201,6 +236,7 @@ def make_run_target(
         inbox_url=inbox_url,
         auth_environment=auth.settings,
         orders_client_secret=secret_file.read_text().strip() if secret_file.exists() else None,
+        refund_max_age_seconds=refund_max_age_seconds,
     )
 
 
@@ -217,6 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=AUTH_DEFAULT_GRACE_SECONDS,
         help="the running auth's REFRESH_GRACE_SECONDS (default: auth's default, 10)",
+    )
+    parser.add_argument(
+        "--refund-max-age-seconds",
+        type=float,
+        default=float(
+            os.environ.get("REFUND_MAX_AGE_SECONDS") or ORDERS_DEFAULT_REFUND_MAX_AGE_SECONDS
+        ),
+        help="the running orders' and billing's REFUND_MAX_AGE_SECONDS (default: "
+        "$REFUND_MAX_AGE_SECONDS, else their default, 300; the refund step is skipped above "
+        "60 s)",
     )
     parser.add_argument(
         "--var-dir",
@@ -245,7 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     var_dir = args.var_dir
     if var_dir is None and args.base_url.rstrip("/") in (DEFAULT_BASE_URL, "http://127.0.0.1:8000"):
         var_dir = Path("var")
-    target = make_run_target(args.base_url, args.grace_seconds, var_dir, args.inbox_url)
+    target = make_run_target(
+        args.base_url,
+        args.grace_seconds,
+        var_dir,
+        args.inbox_url,
+        refund_max_age_seconds=args.refund_max_age_seconds,
+    )
     narrator.say(f"demo against {target.base_url}")
     return run_steps(target, narrator)
 

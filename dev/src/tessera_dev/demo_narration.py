@@ -70,6 +70,20 @@ def describe_claims(claims: Mapping[str, Any], *, now: float | None = None) -> s
     return " ".join(parts)
 
 
+def describe_authentication(claims: Mapping[str, Any], *, now: float | None = None) -> str:
+    """How the user authenticated, as the token states it (RFC 9470 claims):
+    `acr=urn:tessera:acr:mfa amr=pwd,otp,mfa auth_time=3 s ago`."""
+    amr = claims.get("amr")
+    amr_shown = ",".join(amr) if isinstance(amr, list) else str(amr)
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, int | float):
+        ago = int((time.time() if now is None else now) - auth_time)
+        when = f"{ago} s ago"
+    else:
+        when = "absent"
+    return f"acr={claims.get('acr')} amr={amr_shown} auth_time={when}"
+
+
 def set_cookie_summary(response: httpx.Response) -> list[str]:
     """Each Set-Cookie header with its value replaced by a fingerprint (attributes kept)."""
     lines = []
