@@ -28,11 +28,10 @@ from typing import Any
 import grpc
 import httpx
 import jwt
-import pyotp
 import pytest
 from tessera.billing.v1 import billing_pb2
 from tessera_dev import probes
-from tessera_dev.accounts import Account, register_and_login
+from tessera_dev.accounts import Account, Authenticator, register_and_login
 from tessera_dev.harness import RunningPlatform, free_port_plan, temporary_postgres_databases
 from tessera_dev.inbox import Inbox
 from tessera_dev.platform import BULK_USERS_AUTH_SETTINGS, describe_platform, sqlite_database_urls
@@ -109,24 +108,6 @@ def _run(urls: dict[str, str], workdir: Path) -> Iterator[Chain]:
 
 
 # --- the user's side: an authenticator app, tokens, sign-in -----------------------------------
-
-
-class Authenticator:
-    """The user's authenticator app: a code auth accepts now (auth allows ±1 step of 30 s) and
-    has not seen, since auth accepts each step once and never an earlier one after it."""
-
-    def __init__(self, secret: str) -> None:
-        self.totp = pyotp.TOTP(secret)
-        self.last_step = -1
-
-    def code(self) -> str:
-        while True:
-            now = int(time.time()) // self.totp.interval
-            step = max(now, self.last_step + 1)
-            if step <= now + 1:
-                self.last_step = step
-                return self.totp.at(step * self.totp.interval)
-            time.sleep((now + 1) * self.totp.interval - time.time() + 0.2)
 
 
 def claims(token: str) -> dict[str, Any]:

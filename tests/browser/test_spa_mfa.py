@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import pyotp
 from playwright.sync_api import Locator, Page, expect
+from tessera_dev.accounts import Authenticator
 
 from tests.browser.conftest import REFUND_MAX_AGE_SECONDS
 
@@ -20,30 +20,6 @@ if TYPE_CHECKING:
     from tests.browser.conftest import Spa
 
 WRONG_CODE = "That code is not right."
-
-
-class Authenticator:
-    """The user's authenticator app, which never shows the same time step's code twice."""
-
-    def __init__(self, secret: str) -> None:
-        self.totp = pyotp.TOTP(secret)
-        self.last_step = -1
-
-    def code(self) -> str:
-        """A code auth accepts now (the current or next step) and has not seen."""
-        while True:
-            now = int(time.time()) // self.totp.interval
-            step = max(now, self.last_step + 1)
-            if step <= now + 1:
-                self.last_step = step
-                return self.totp.at(step * self.totp.interval)
-            time.sleep((now + 1) * self.totp.interval - time.time() + 0.2)
-
-    def wrong_code(self) -> str:
-        """Six digits that are no code auth would accept now."""
-        now = int(time.time()) // self.totp.interval
-        accepted = {self.totp.at((now + d) * self.totp.interval) for d in (-1, 0, 1, 2)}
-        return next(code for code in ("123456", "654321", "111111") if code not in accepted)
 
 
 def two_step_card(page: Page) -> Locator:

@@ -93,21 +93,24 @@ async function stepUpTakesCode() {
  * and retries; if that refresh fails the session is over. On a 401
  * `insufficient_user_authentication` (RFC 9470) it asks the user to authenticate again (the
  * step-up dialog) and retries once; a refresh would not help there. `csrf: true` adds the
- * `X-CSRF-Token` header (auth asks it of web sessions changing two-step verification).
+ * `X-CSRF-Token` header (auth asks it of web sessions changing two-step verification). Any
+ * other 401 is the caller's to show: only `invalid_token` (or no token at all) is refreshed.
  */
 export async function request(method, path, options = {}) {
   let response = await send(method, path, options);
   let refreshed = false;
   let steppedUp = false;
   while (response.status === 401) {
-    if (challengeError(response) === "insufficient_user_authentication") {
+    const error = challengeError(response);
+    if (error === "insufficient_user_authentication") {
       // a valid token whose sign-in is too old for this operation: refreshing keeps auth_time
       if (steppedUp) break;
       steppedUp = true;
       const withCode = await stepUpTakesCode();
       const stepped = await askToAuthenticateAgain({ maxAge: challengeMaxAge(response), withCode, stepUp });
       if (!stepped) throw new ApiError("This needs you to confirm it is you.", { status: 401 });
-    } else {
+    } else if (error === "invalid_token" || error === null) {
+      // a token that is expired, revoked or missing (RFC 6750: no error without credentials)
       if (refreshed) break;
       refreshed = true;
       try {
@@ -118,6 +121,8 @@ export async function request(method, path, options = {}) {
         }
         throw error;
       }
+    } else {
+      break; // a 401 a new token cannot fix (a wrong code, say): the caller shows it
     }
     response = await send(method, path, options);
   }

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pytest
 from auth_service.adapters.models import MailOutboxRow, SessionRow
+from auth_service.config import Settings
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     PASSWORD,
@@ -23,6 +24,7 @@ from ..session_support import (  # noqa: TID252 (shared test helpers)
     mobile_login,
     refresh_mobile,
     register,
+    running,
     totp_code,
 )
 
@@ -372,3 +374,47 @@ async def test_admin_operations_need_a_second_factor_used_within_15_minutes(auth
     assert 'max_age="900"' in challenge
     assert with_mfa.status_code == 204
     assert stale.status_code == 401
+
+
+async def test_wrong_codes_from_many_ips_count_against_the_account_like_wrong_passwords(
+    settings: Settings,
+) -> None:
+    # a guesser who has the password rotates addresses and mfa_tokens: the account's ceiling,
+    # which no client IP escapes, closes new IPs; the owner's usual address stays open
+    async with running(
+        settings, TRUSTED_PROXIES="127.0.0.1", LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT="4/minute"
+    ) as auth:
+        await register(auth.http, EMAIL)
+        home = {"X-Forwarded-For": "198.51.100.1"}
+        body = {"email": EMAIL, "password": PASSWORD, "client_id": "mobile"}
+        login = (await auth.http.post("/v1/auth/login", json=body, headers=home)).json()
+        enrolled = await enrol_totp(auth, EMAIL, login["access_token"])
+
+        async def guess(ip: str) -> int:
+            address = {"X-Forwarded-For": ip}
+            first = await auth.http.post("/v1/auth/login", json=body, headers=address)
+            if first.status_code != 401:
+                return first.status_code
+            token = first.json()["mfa_token"]
+            second = await auth.http.post(
+                "/v1/auth/login/mfa",
+                json={"mfa_token": token, "client_id": "mobile", "code": "000000"},
+                headers=address,
+            )
+            return second.status_code
+
+        guesses = [await guess(f"203.0.113.{n}") for n in range(5)]
+        auth.clock.advance(STEP)
+        at_home = await auth.http.post("/v1/auth/login", json=body, headers=home)
+        owner = await auth.http.post(
+            "/v1/auth/login/mfa",
+            json={
+                "mfa_token": at_home.json()["mfa_token"],
+                "client_id": "mobile",
+                "code": totp_code(enrolled.secret, auth.clock.now),
+            },
+            headers=home,
+        )
+
+    assert guesses == [401, 401, 401, 401, 429]
+    assert owner.status_code == 200
