@@ -370,7 +370,7 @@ async def open_runtime(
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
                 step_ups=StepUps(uow, hasher, issuer, policy, limiter, now, mfa_secrets),
-                mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now),
+                mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now, limiter),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

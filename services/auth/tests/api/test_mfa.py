@@ -418,3 +418,62 @@ async def test_wrong_codes_from_many_ips_count_against_the_account_like_wrong_pa
 
     assert guesses == [401, 401, 401, 401, 429]
     assert owner.status_code == 200
+
+
+async def test_confirming_needs_a_recent_sign_in_a_live_enrolment_and_has_a_budget(
+    settings: Settings,
+) -> None:
+    # a stolen token must not be able to guess a pending enrolment's 6-digit code at leisure
+    async with running(settings, LOGIN_RATE_LIMIT_PER_ACCOUNT="3/minute") as auth:
+        await register(auth.http, EMAIL)
+        await mark_verified(auth, EMAIL)
+        token = bearer((await mobile_login(auth.http, EMAIL))["access_token"])
+        secret = (await auth.http.post("/v1/users/me/mfa/totp", headers=token)).json()["secret"]
+
+        async def confirm(code: str) -> httpx.Response:
+            return await auth.http.post(
+                "/v1/users/me/mfa/totp/confirm", json={"code": code}, headers=token
+            )
+
+        guesses = [(await confirm("000000")).status_code for _ in range(2)]
+        in_budget = await confirm(totp_code(secret, auth.clock.now))  # a success clears it
+        # the confirmation authenticated the session with the factor: it may turn it off again
+        assert (await auth.http.delete("/v1/users/me/mfa/totp", headers=token)).status_code == 204
+
+        fresh = bearer((await mobile_login(auth.http, EMAIL))["access_token"])
+        late = (await auth.http.post("/v1/users/me/mfa/totp", headers=fresh)).json()["secret"]
+        auth.clock.advance(301)
+        stale = [
+            await auth.http.post(
+                "/v1/users/me/mfa/totp/confirm",
+                json={"code": totp_code(late, auth.clock.now)},
+                headers=fresh,
+            )
+            for _ in range(4)
+        ]
+
+    assert guesses == [403, 403]
+    assert in_budget.status_code == 200, in_budget.text
+    assert [answer.status_code for answer in stale] == [401, 401, 401, 429]
+    assert 'error="insufficient_user_authentication"' in stale[0].headers["www-authenticate"]
+
+
+async def test_an_enrolment_not_confirmed_within_ten_minutes_is_void(auth: Auth) -> None:
+    await register(auth.http, EMAIL)
+    await mark_verified(auth, EMAIL)
+    login = await mobile_login(auth.http, EMAIL)
+    token = bearer(login["access_token"])
+    secret = (await auth.http.post("/v1/users/me/mfa/totp", headers=token)).json()["secret"]
+    auth.clock.advance(601)
+    refreshed = (await refresh_mobile(auth.http, login["refresh_token"])).json()
+    stepped = await auth.http.post(
+        "/v1/auth/step-up", json={"password": PASSWORD}, headers=bearer(refreshed["access_token"])
+    )
+
+    late = await auth.http.post(
+        "/v1/users/me/mfa/totp/confirm",
+        json={"code": totp_code(secret, auth.clock.now)},
+        headers=bearer(stepped.json()["access_token"]),
+    )
+
+    assert late.status_code == 409

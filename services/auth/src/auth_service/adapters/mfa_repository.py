@@ -48,10 +48,17 @@ class SqlMfaRepository:
         await self._session.flush()
         return True
 
-    async def activate_totp(self, user_id: uuid.UUID, *, now: datetime, step: int) -> bool:
+    async def activate_totp(
+        self, user_id: uuid.UUID, sealed: bytes, *, now: datetime, step: int
+    ) -> bool:
+        # only the pending secret the code was checked against (not one that replaced it since)
         result = await self._session.execute(
             update(TotpFactorRow)
-            .where(TotpFactorRow.user_id == user_id, TotpFactorRow.confirmed_at.is_(None))
+            .where(
+                TotpFactorRow.user_id == user_id,
+                TotpFactorRow.confirmed_at.is_(None),
+                TotpFactorRow.sealed_secret == sealed,
+            )
             .values(confirmed_at=now, last_used_step=step)
             .returning(TotpFactorRow.user_id)
         )
@@ -66,6 +73,14 @@ class SqlMfaRepository:
                 or_(TotpFactorRow.last_used_step.is_(None), TotpFactorRow.last_used_step < step),
             )
             .values(last_used_step=step)
+            .returning(TotpFactorRow.user_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def remove_pending_totp(self, user_id: uuid.UUID) -> bool:
+        result = await self._session.execute(
+            delete(TotpFactorRow)
+            .where(TotpFactorRow.user_id == user_id, TotpFactorRow.confirmed_at.is_(None))
             .returning(TotpFactorRow.user_id)
         )
         return result.scalar_one_or_none() is not None
@@ -145,14 +160,9 @@ class SqlMfaRepository:
             used_at=row.used_at,
         )
 
-    async def fail_challenge(self, token_hash: bytes) -> None:
-        await self._session.execute(
-            update(MfaChallengeRow)
-            .where(MfaChallengeRow.token_hash == token_hash)
-            .values(failures=MfaChallengeRow.failures + 1)
-        )
-
-    async def use_challenge(self, token_hash: bytes, *, now: datetime) -> bool:
+    async def claim_attempt(self, token_hash: bytes, *, now: datetime) -> bool:
+        # counted before the code is checked, in one statement that holds the row until commit:
+        # parallel guesses on one token are serialised and the sixth finds the budget spent
         result = await self._session.execute(
             update(MfaChallengeRow)
             .where(
@@ -161,6 +171,15 @@ class SqlMfaRepository:
                 MfaChallengeRow.expires_at > now,
                 MfaChallengeRow.failures < MFA_TOKEN_MAX_FAILURES,
             )
+            .values(failures=MfaChallengeRow.failures + 1)
+            .returning(MfaChallengeRow.token_hash)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def use_challenge(self, token_hash: bytes, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(MfaChallengeRow)
+            .where(MfaChallengeRow.token_hash == token_hash, MfaChallengeRow.used_at.is_(None))
             .values(used_at=now)
             .returning(MfaChallengeRow.token_hash)
         )

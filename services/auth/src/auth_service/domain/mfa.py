@@ -37,6 +37,8 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read of
 MFA_TOKEN_PREFIX = "tsm_"  # noqa: S105 (a prefix, not a secret)
 MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 MFA_TOKEN_MAX_FAILURES = 5
+PENDING_TOTP_LIFETIME = timedelta(minutes=10)
+"""An enrolment not confirmed within this is void: confirming it takes a new one."""
 MAX_CODE_LENGTH = 64
 TOTP_AMR = ("pwd", "otp", "mfa")
 """RFC 8176: a password, then a one-time password (a TOTP or a recovery code): two factors."""
@@ -70,6 +72,10 @@ class TotpFactor:
     @property
     def status(self) -> TotpStatus:
         return TotpStatus.ON if self.confirmed_at is not None else TotpStatus.PENDING
+
+    def confirmable(self, *, now: datetime) -> bool:
+        """Pending, and started recently enough to be confirmed."""
+        return self.confirmed_at is None and now < self.created_at + PENDING_TOTP_LIFETIME
 
 
 @dataclass(frozen=True)

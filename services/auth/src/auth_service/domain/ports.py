@@ -131,12 +131,19 @@ class MfaRepository(Protocol):
         """Store a pending factor, replacing a pending one; False (nothing stored) if one is on."""
         ...
 
-    async def activate_totp(self, user_id: uuid.UUID, *, now: datetime, step: int) -> bool:
-        """Turn the pending factor on, its confirming code's step used; False if none pends."""
+    async def activate_totp(
+        self, user_id: uuid.UUID, sealed: bytes, *, now: datetime, step: int
+    ) -> bool:
+        """Turn the pending factor with this sealed secret on, its confirming code's step used;
+        False if it no longer pends (turned on, or replaced by a newer enrolment)."""
         ...
 
     async def use_totp_step(self, user_id: uuid.UUID, step: int) -> bool:
         """Consume `step` of the active factor: True only if it is later than every step used."""
+        ...
+
+    async def remove_pending_totp(self, user_id: uuid.UUID) -> bool:
+        """Remove the factor only while it is pending; False if there is none pending."""
         ...
 
     async def remove_all(self, user_id: uuid.UUID) -> bool:
@@ -159,12 +166,13 @@ class MfaRepository(Protocol):
 
     async def challenge(self, token_hash: bytes) -> MfaChallenge | None: ...
 
-    async def fail_challenge(self, token_hash: bytes) -> None:
-        """Count one wrong code against the `mfa_token`."""
+    async def claim_attempt(self, token_hash: bytes, *, now: datetime) -> bool:
+        """Spend one of the `mfa_token`'s attempts, if it is still usable (unused, alive, within
+        its budget), holding it until commit; False if it is not."""
         ...
 
     async def use_challenge(self, token_hash: bytes, *, now: datetime) -> bool:
-        """Consume the `mfa_token` if still usable (unused, alive, within its budget)."""
+        """Mark the `mfa_token` used (after a claimed attempt succeeded)."""
         ...
 
 

@@ -209,8 +209,9 @@ class Logins:
     ) -> LoginResult:
         now = self.clock()
         async with self.units_of_work() as uow:
+            if not await uow.mfa.claim_attempt(challenge.token_hash, now=now):
+                raise MfaTokenInvalidError  # spent meanwhile (used, or out of attempts)
             if not await self._use_factor(uow, user, factor, now):
-                await uow.mfa.fail_challenge(challenge.token_hash)
                 await uow.audit.record(
                     AuditEntry(
                         "login.mfa_failure",
@@ -221,10 +222,9 @@ class Logins:
                         detail={"method": factor.method.value},
                     )
                 )
-                await uow.commit()
+                await uow.commit()  # the attempt stays spent
                 raise MfaCodeInvalidError
-            if not await uow.mfa.use_challenge(challenge.token_hash, now=now):
-                raise MfaTokenInvalidError  # used concurrently: the factor's use rolls back
+            await uow.mfa.use_challenge(challenge.token_hash, now=now)
             result = await self._start_session(
                 uow, user, client_id, context, now=now, acr=MFA_ACR, amr=TOTP_AMR
             )

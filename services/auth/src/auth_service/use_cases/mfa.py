@@ -29,7 +29,7 @@ from auth_service.domain.mfa import (
     new_totp_secret,
     provisioning_uri,
 )
-from auth_service.domain.ports import UnitOfWork, UnitsOfWork
+from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import AuditEntry, Caller, RequestContext, Session, SessionPolicy
 from auth_service.domain.users import User, normalize_email
 from auth_service.errors import (
@@ -100,6 +100,7 @@ class MultiFactor:
     policy: SessionPolicy
     links: MailLinks
     clock: Callable[[], datetime]
+    limiter: RateLimiter
 
     async def status(self, caller: Caller) -> MfaStatus:
         now = self.clock()
@@ -131,19 +132,23 @@ class MultiFactor:
         self, caller: Caller, *, code: str, context: RequestContext
     ) -> TotpConfirmation:
         """Turn the pending factor on with a code from it: ten recovery codes (shown once), and
-        the session authenticated with the factor. A wrong code is 403 and changes nothing."""
+        the session authenticated with the factor. It needs the same recent sign-in as starting
+        it, and the attempts count against the budget of step-ups (a 6-digit code must not be
+        guessable with a stolen token); a wrong code is 403 and changes nothing."""
+        limit_key = ("step-up", caller.subject)
+        await self.limiter.hit("login-account", *limit_key)
         now = self.clock()
         async with self.units_of_work() as uow:
-            user, session = await self._signed_in(uow, caller, now)
+            user, session = await self._recently_authenticated(uow, caller, now, ENROL_POLICY)
             factor = await uow.mfa.totp(user.id)
-            if factor is None or factor.status is not TotpStatus.PENDING:
-                raise MfaStateError("there is no enrolment to confirm: start one first")
+            if factor is None or not factor.confirmable(now=now):
+                raise MfaStateError("there is no enrolment to confirm: start one (again)")
             secret = self.secrets.open_totp_secret(factor)
             step = None if secret is None else matching_step(secret, code, now=now.timestamp())
             if step is None:
                 raise StepUpRefusedError("the code is not right")
-            if not await uow.mfa.activate_totp(user.id, now=now, step=step):
-                raise MfaStateError("there is no enrolment to confirm: start one first")
+            if not await uow.mfa.activate_totp(user.id, factor.sealed_secret, now=now, step=step):
+                raise MfaStateError("the enrolment changed meanwhile: start one again")
             codes = await self._new_recovery_codes(uow, user, now)
             stepped_up = replace(session, authenticated_at=now, acr=MFA_ACR, amr=TOTP_AMR)
             await uow.sessions.authenticate(session.id, at=now, acr=MFA_ACR, amr=TOTP_AMR)
@@ -153,6 +158,7 @@ class MultiFactor:
             await uow.outbox.add(notice_mail(MailKind.MFA_ENABLED, user, self.links, now=now))
             token = self.issuer.issue(grant_for_user(user, stepped_up))
             await uow.commit()
+        await self.limiter.reset("login-account", *limit_key)
         return TotpConfirmation(codes, token)
 
     async def regenerate_recovery_codes(
@@ -187,7 +193,11 @@ class MultiFactor:
                 raise MfaNotEnrolledError("two-step verification is not on")
             active = factor.status is TotpStatus.ON
             (CHANGE_POLICY if active else ENROL_POLICY).check(session, now=now.timestamp())
-            await uow.mfa.remove_all(user.id)
+            if active:
+                await uow.mfa.remove_all(user.id)
+            elif not await uow.mfa.remove_pending_totp(user.id):
+                # confirmed meanwhile: turning an active factor off needs acr mfa
+                raise MfaStateError("two-step verification was turned on meanwhile: try again")
             await uow.audit.record(
                 AuditEntry.of_session("mfa.totp_disabled", session, at=now, context=context)
             )
