@@ -2,8 +2,8 @@
 
 The test plays the user's authenticator app with pyotp, from the setup key the account page
 shows next to the QR code. Auth accepts a code once, and for the time step before and after now
-as well, so `Authenticator.code()` never hands out a step it already used: the next step's code
-if the current one was used (it is accepted already), else it waits for the next step.
+as well, so `Authenticator.code()` hands out the earliest step it has not used yet (see
+`tessera_dev.accounts.Authenticator`): three sign-ins in a row need no wait for the clock.
 """
 
 from __future__ import annotations

@@ -14,27 +14,48 @@ from tessera_dev.inbox import Inbox, mailed_token
 VERIFY_SUBJECT = "Confirm your email address"
 
 
+@dataclass(frozen=True)
+class TotpCode:
+    """A code to send, which step it is relative to now (-1, 0 or +1), and how long the
+    authenticator waited for the clock before it had one auth would take."""
+
+    code: str
+    offset: int
+    waited_seconds: float = 0.0
+
+
 class Authenticator:
-    """A user's authenticator app in a test: codes auth accepts now and has not seen.
+    """A user's authenticator app in tests and the demo: codes auth accepts now and has not seen.
 
     auth accepts the code of the 30 s step before, of the current one and of the next, each step
-    once and never one before the last used. So `code()` hands out the current step's code, or
-    the next step's if the current one was used (it stays valid for a whole step more, however
-    slow the test is to send it), and waits for the clock when both were used.
+    once and never one before the last used. So `code()` hands out the earliest step still
+    unused: the previous one while more than `margin_seconds` of the current step are left (so
+    the code is still good when it arrives), else the current, else the next; when all three
+    were used it waits for the clock.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, margin_seconds: float = 10.0) -> None:
         self.totp = pyotp.TOTP(secret)
-        self.last_step = -1
+        self.margin_seconds = margin_seconds
+        self.last_step: int | None = None
 
     def code(self) -> str:
-        while True:
-            now = int(time.time()) // self.totp.interval
-            step = max(now, self.last_step + 1)
-            if step <= now + 1:
-                self.last_step = step
-                return self.totp.at(step * self.totp.interval)
-            time.sleep((now + 1) * self.totp.interval - time.time() + 0.2)
+        return self.next_code().code
+
+    def next_code(self) -> TotpCode:
+        interval = self.totp.interval
+        now = time.time()
+        current = int(now // interval)
+        earliest = current - 1 if interval - now % interval > self.margin_seconds else current
+        if self.last_step is not None:
+            earliest = max(earliest, self.last_step + 1)
+        waited = 0.0
+        if earliest > current + 1:  # the next step's code is used too: wait for the clock
+            waited = (earliest - 1) * interval + 0.5 - now
+            time.sleep(waited)
+            current = earliest - 1
+        self.last_step = earliest
+        return TotpCode(self.totp.at(earliest * interval), earliest - current, waited)
 
     def wrong_code(self) -> str:
         """Six digits that are no code auth would accept now."""

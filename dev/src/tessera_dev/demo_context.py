@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pyotp
 
+from tessera_dev.accounts import Authenticator
 from tessera_dev.demo_narration import FeatureUnavailableError, Narrator, UnexpectedOutcomeError
 
 REFRESH_FORM = {"grant_type": "refresh_token"}
-TOTP_STEP_SECONDS = 30
 TOTP_BOUNDARY_MARGIN_SECONDS = 2.0
+"""The demo sends a code at once: the previous step's is good until this close to its end."""
 """The previous step's code is used only this long before auth's clock could leave it behind."""
 
 
@@ -44,42 +44,20 @@ class DemoTarget:
     demo waits past it to show the step-up; too long a window and that step is skipped)."""
 
 
-@dataclass
-class Authenticator:
-    """The user's authenticator app: the TOTP codes of one secret (RFC 6238, 30 s steps).
+WHOSE_CODE = {
+    -1: "the previous 30 s step's code, still accepted (±1 step)",
+    0: "the current 30 s step's code",
+    1: "the next 30 s step's code: each step's code works once (±1 step)",
+}
 
-    auth accepts the code of the step before, of the current one and of the next (clock skew),
-    and each step's code once: it keeps the last step used and takes only a later one. So the
-    demo, signing in several times within a minute, takes the earliest step not used yet.
-    """
 
-    secret: str = field(repr=False)
-    last_step: int | None = None
-
-    def code(self) -> tuple[str, str]:
-        """A code auth has not seen yet, and whose it is (the previous, current or next step's);
-        when all three are used, it waits for the clock's next step first (and says so)."""
-        now = time.time()
-        current = int(now // TOTP_STEP_SECONDS)
-        remaining = TOTP_STEP_SECONDS - now % TOTP_STEP_SECONDS
-        earliest = current - 1 if remaining > TOTP_BOUNDARY_MARGIN_SECONDS else current
-        if self.last_step is not None:
-            earliest = max(earliest, self.last_step + 1)
-        waited = ""
-        if earliest > current + 1:  # the next step's code is used too: wait for the clock
-            pause = (earliest - 1) * TOTP_STEP_SECONDS + 0.5 - now
-            time.sleep(pause)
-            current, waited = (
-                earliest - 1,
-                f"; waited {pause:.0f} s: every code auth accepts was used",
-            )
-        self.last_step = earliest
-        whose = {
-            current - 1: "the previous 30 s step's code, still accepted (±1 step)",
-            current: "the current 30 s step's code",
-            current + 1: "the next 30 s step's code: each step's code works once (±1 step)",
-        }[earliest]
-        return pyotp.TOTP(self.secret).at(earliest * TOTP_STEP_SECONDS), whose + waited
+def narrated_code(authenticator: Authenticator) -> tuple[str, str]:
+    """A code auth has not seen yet, and whose it is (for the narration)."""
+    found = authenticator.next_code()
+    whose = WHOSE_CODE[found.offset]
+    if found.waited_seconds:
+        whose += f"; waited {found.waited_seconds:.0f} s: every code auth accepts was used"
+    return found.code, whose
 
 
 @dataclass

@@ -14,7 +14,13 @@ from typing import Any
 
 from tessera.tokens.step_up import ACR_MFA
 
-from tessera_dev.demo_context import Authenticator, DemoContext, expect
+from tessera_dev.accounts import Authenticator
+from tessera_dev.demo_context import (
+    TOTP_BOUNDARY_MARGIN_SECONDS,
+    DemoContext,
+    expect,
+    narrated_code,
+)
 from tessera_dev.demo_narration import (
     FeatureUnavailableError,
     UnexpectedOutcomeError,
@@ -62,8 +68,8 @@ def turn_on_two_step(ctx: DemoContext) -> str:
         f"qr_svg: {len(enrolment['qr_svg'])} characters of SVG, drawn by auth itself "
         "(the secret goes to no QR service)"
     )
-    authenticator = Authenticator(secret)
-    code, whose = authenticator.code()
+    authenticator = Authenticator(secret, margin_seconds=TOTP_BOUNDARY_MARGIN_SECONDS)
+    code, whose = narrated_code(authenticator)
     confirm = ctx.mobile.post(f"{MFA}/totp/confirm", json={"code": code}, headers=bearer)
     ctx.say.http(expect(confirm, 200, "TOTP confirmation"), f"code {code} — {whose}")
     confirmed = confirm.json()
@@ -103,7 +109,7 @@ def turn_on_two_step(ctx: DemoContext) -> str:
     ctx.say.http(reused, f"code {code} again (it confirmed the enrolment): type={reused_type}")
     if reused.status_code != 401 or reused_type != MFA_CODE_INVALID:
         raise UnexpectedOutcomeError(f"a used code was answered {reused.status_code}")
-    code, whose = authenticator.code()
+    code, whose = narrated_code(authenticator)
     answer = ctx.mobile.post(LOGIN_MFA, json={**second_step, "code": code})
     ctx.say.http(
         expect(answer, 200, "the second step of a login"),
@@ -179,7 +185,7 @@ def refund_needs_recent_sign_in(ctx: DemoContext) -> str:
         raise UnexpectedOutcomeError(
             f"with two-step verification on, a password step-up got {password.status_code}"
         )
-    code, whose = authenticator.code()
+    code, whose = narrated_code(authenticator)
     stepped = ctx.mobile.post(STEP_UP, json={"code": code}, headers=ctx.bearer(token))
     ctx.say.http(expect(stepped, 200, "step-up"), f"a step-up with code {code} — {whose}")
     fresh = stepped.json()["access_token"]

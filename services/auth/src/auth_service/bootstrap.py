@@ -8,7 +8,7 @@ keys, builds the use cases over their ports, and runs the background parts until
     KeyRingRefresher ─changed──> feed wake-up (a key event may have come with it), and the
                                  verifiers forget tokens of keys that left the ring
     MaintenanceLoop (one replica at a time): key schedule, event pruning, sealed successors,
-                                 expired `mfa_token`s
+                                 expired `mfa_token`s and passkey challenges
     RevocationWatcher (in process) ──> the RevocationIndex auth's own verifier consults, as
                                  every resource service's does (and every local commit that
                                  revokes applies its events at once)
@@ -42,6 +42,7 @@ from auth_service.adapters.mail_worker import MailWorker
 from auth_service.adapters.maintenance import Chore, MaintenanceLoop
 from auth_service.adapters.mfa_repository import prune_mfa_challenges
 from auth_service.adapters.own_revocations import InProcessFeed, revocation_event_of
+from auth_service.adapters.passkey_repository import prune_ceremonies
 from auth_service.adapters.pg_listener import PostgresListener, listening
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.revocation_events import RevocationEventStore
@@ -51,6 +52,7 @@ from auth_service.adapters.smtp_sender import SmtpSender
 from auth_service.adapters.storage import Storage, open_storage
 from auth_service.adapters.subject_status import SqlSubjectStatus
 from auth_service.adapters.subject_verifiers import SubjectVerifiers
+from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.config import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_TOKEN_LEEWAY_SECONDS, Settings
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.key_lifecycle import KeySchedule
@@ -64,6 +66,7 @@ from auth_service.use_cases.email_verification import EmailVerification
 from auth_service.use_cases.login import Logins
 from auth_service.use_cases.mailing import MailLinks, MailRequests
 from auth_service.use_cases.mfa import MultiFactor
+from auth_service.use_cases.passkeys import Passkeys
 from auth_service.use_cases.password_reset import PasswordResets
 from auth_service.use_cases.refresh import RefreshTokens
 from auth_service.use_cases.revocation_feed import RevocationFeed
@@ -179,6 +182,11 @@ def mail_worker_from(
     return worker
 
 
+def relying_party_from(settings: Settings) -> RelyingParty:
+    """Passkeys' relying party: from settings (defaulting from the issuer), never a request."""
+    return RelyingParty(rp_id=settings.webauthn_rp_id, origin=settings.webauthn_origin)
+
+
 def csrf_key_from(key_encryption_key: bytes) -> bytes:
     """The CSRF HMAC key, derived from the KEK: every replica has it, nothing new to provision."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tessera/csrf/v1")
@@ -220,6 +228,7 @@ class AuthRuntime:
     sessions: Sessions
     step_ups: StepUps
     mfa: MultiFactor
+    passkeys: Passkeys
     administration: Administration
     service_grants: ServiceGrants
     revocation_feed: RevocationFeed
@@ -260,11 +269,15 @@ def _maintenance_chores(
             storage.session_factory, expired_before=now() - MFA_TOKEN_LIFETIME
         )
 
+    async def passkey_ceremonies() -> int:
+        return await prune_ceremonies(storage.session_factory, expired_before=now())
+
     return [
         Chore("signing_keys", keys),
         Chore("revocation_events", feed.prune),
         Chore("sealed_successors", sealed_successors),
         Chore("mfa_challenges", mfa_challenges),
+        Chore("passkey_ceremonies", passkey_ceremonies),
     ]
 
 
@@ -371,6 +384,7 @@ async def open_runtime(
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
                 step_ups=StepUps(uow, hasher, issuer, policy, limiter, now, mfa_secrets),
                 mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now, limiter),
+                passkeys=Passkeys(uow, relying_party_from(settings), issuer, policy, links, now),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

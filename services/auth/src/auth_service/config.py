@@ -10,6 +10,7 @@ import base64
 import binascii
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -136,6 +137,10 @@ class Settings(BaseSettings, ServiceSettings):
     MAIL_FROM: str = "Tessera <no-reply@localhost>"
     APP_URL: str | None = None
     """Where mailed links point (the SPA); the issuer when unset."""
+    WEBAUTHN_RP_ID: str | None = None
+    """The passkeys' relying-party ID: the issuer's host when unset (never taken from a request)."""
+    WEBAUTHN_ORIGIN: str | None = None
+    """The origin passkey ceremonies must come from: the issuer's origin when unset."""
     EMAIL_VERIFICATION: Literal["required", "optional"] = "required"
     """required: an unverified address cannot sign in (403 email-not-verified)."""
     MAIL_POLL_SECONDS: float = Field(default=2.0, gt=0, le=300)
@@ -233,6 +238,19 @@ class Settings(BaseSettings, ServiceSettings):
     @property
     def app_url(self) -> str:
         return self.APP_URL or self.ISSUER
+
+    @property
+    def webauthn_origin(self) -> str:
+        """`WEBAUTHN_ORIGIN`, else the issuer's scheme, host and port."""
+        if self.WEBAUTHN_ORIGIN:
+            return self.WEBAUTHN_ORIGIN
+        issuer = urlsplit(self.ISSUER)
+        return f"{issuer.scheme}://{issuer.netloc}"
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """`WEBAUTHN_RP_ID`, else the issuer's host."""
+        return self.WEBAUTHN_RP_ID or (urlsplit(self.ISSUER).hostname or "")
 
     def smtp_password(self) -> str | None:
         if self.SMTP_PASSWORD_FILE is None:

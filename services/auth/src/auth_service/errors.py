@@ -24,6 +24,12 @@ The tree::
     ├── MfaStateError                  an MFA change that does not fit the account's state
     │                                  (enrol while on, confirm with nothing pending)   → 409
     ├── MfaNotEnrolledError            disabling a factor that is not there             → 404
+    ├── PasskeyRejectedError           a passkey ceremony's answer that is malformed, from
+    │                                  another origin or RP, or for a challenge that is
+    │                                  unknown, used or expired                         → 400
+    ├── PasskeySignInError             a passkey sign-in that fails: unknown credential,
+    │                                  another's, a bad signature, a counter going back  → 401
+    ├── PasskeyNotFoundError           deleting a passkey that is not one of the caller's → 404
     ├── UserNotFoundError              a user id (from the CLI or a token) matches no user → 404
     ├── StaleTokenError                a valid token for a deleted user, an old `ver`, or an
     │                                  ended session                                    → 401
@@ -103,6 +109,34 @@ class StepUpMethodError(StepUpRefusedError, problem_type="urn:tessera:problem:st
 
     def extensions(self) -> dict[str, Any]:
         return {"methods": list(self.methods)}
+
+
+class PasskeyRejectedError(
+    AuthServiceError,
+    http_status=400,
+    title="Bad Request",
+    problem_type="urn:tessera:problem:passkey-rejected",
+):
+    """Raised for a passkey ceremony's answer that cannot be accepted: malformed, for another
+    origin or relying party, without user verification, or for a challenge that is unknown,
+    used, expired or of another ceremony. Nothing is stored."""
+
+
+class PasskeySignInError(
+    AuthServiceError,
+    http_status=401,
+    title="Unauthorized",
+    problem_type="urn:tessera:problem:passkey-sign-in-refused",
+):
+    """Raised when a passkey does not sign the user in: an unknown credential, one of another
+    user, a signature that does not verify, a counter that went backwards (a clone?)."""
+
+    def __init__(self, detail: str = "the passkey could not sign you in") -> None:
+        super().__init__(detail)
+
+
+class PasskeyNotFoundError(AuthServiceError, http_status=404, title="Not Found"):
+    """Raised for a passkey id that is not one of the caller's."""
 
 
 class MfaRequiredError(

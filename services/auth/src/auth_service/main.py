@@ -17,6 +17,7 @@ from tessera import create_service_app
 from auth_service.api import (
     login,
     mfa,
+    passkeys,
     password_reset,
     revocations,
     sessions,
@@ -59,6 +60,7 @@ def create_app(
         login,
         step_up,
         mfa,
+        passkeys,
         password_reset,
         token,
         sessions,

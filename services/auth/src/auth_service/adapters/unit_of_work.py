@@ -11,6 +11,7 @@ from auth_service.adapters.audit_log import SqlAuditLog
 from auth_service.adapters.email_tokens import SqlEmailTokenRepository
 from auth_service.adapters.mail_outbox import OutboxSealer, SqlMailOutbox
 from auth_service.adapters.mfa_repository import SqlMfaRepository
+from auth_service.adapters.passkey_repository import SqlPasskeyRepository
 from auth_service.adapters.revocation_events import record_revocation_event
 from auth_service.adapters.session_repository import (
     SqlRefreshTokenRepository,
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
     email_tokens: SqlEmailTokenRepository
     outbox: SqlMailOutbox
     mfa: SqlMfaRepository
+    passkeys: SqlPasskeyRepository
 
     def __init__(
         self,
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.email_tokens = SqlEmailTokenRepository(self._session)
         self.outbox = SqlMailOutbox(self._session, self._outbox_sealer)
         self.mfa = SqlMfaRepository(self._session)
+        self.passkeys = SqlPasskeyRepository(self._session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

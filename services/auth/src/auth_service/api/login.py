@@ -72,7 +72,7 @@ async def login(
     result = await runtime.logins.log_in(
         email=body.email, password=body.password, client_id=body.client_id, context=context
     )
-    return _login_answer(result, body.client_id, response, runtime)
+    return login_answer(result, body.client_id, response, runtime)
 
 
 @router.post("/login/mfa", response_model_exclude_none=True)
@@ -96,10 +96,10 @@ async def login_mfa(
     result = await runtime.logins.complete_mfa(
         mfa_token=body.mfa_token, client_id=body.client_id, factor=factor, context=context
     )
-    return _login_answer(result, body.client_id, response, runtime)
+    return login_answer(result, body.client_id, response, runtime)
 
 
-def _login_answer(
+def login_answer(
     result: LoginResult, client_id: ClientId, response: Response, runtime: AuthRuntime
 ) -> TokenResponse:
     """The tokens of a new session: mobile gets the refresh token in the body, web as an

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from auth_service.domain.passkeys import Passkey
 from auth_service.domain.sessions import ClientId, Session
 from auth_service.domain.users import Role, User
 
@@ -215,3 +216,61 @@ class RolesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roles: list[Role] = Field(max_length=8)
+
+
+MAX_CREDENTIAL_FIELD = 8192
+"""A WebAuthn credential's JSON (base64url attestation objects are the largest part)."""
+
+
+class PasskeyOptionsResponse(BaseModel):
+    """A ceremony's options: `publicKey` goes to `navigator.credentials.create()` / `.get()`
+    (base64url fields decoded), `challenge_id` comes back with the answer."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    challenge_id: str
+    public_key: dict[str, Any] = Field(alias="publicKey")
+
+
+class PasskeyRegistrationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_id: str = Field(min_length=1, max_length=64)
+    credential: dict[str, Any] = Field(
+        description="The PublicKeyCredential's JSON (`toJSON()`), base64url"
+    )
+    name: str = Field(default="Passkey", max_length=64)
+
+
+class PasskeySignInRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_id: str = Field(min_length=1, max_length=64)
+    credential: dict[str, Any]
+    client_id: Literal["web"] = Field(
+        description="Browsers only: a native app uses its platform's passkey APIs"
+    )
+
+
+class PasskeyResponse(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    synced: bool
+    flagged: bool
+
+    @classmethod
+    def of(cls, passkey: Passkey) -> PasskeyResponse:
+        return cls(
+            id=passkey.id,
+            name=passkey.name,
+            created_at=passkey.created_at,
+            last_used_at=passkey.last_used_at,
+            synced=passkey.synced,
+            flagged=passkey.flagged_at is not None,
+        )
+
+
+class PasskeyListResponse(BaseModel):
+    items: list[PasskeyResponse]

@@ -39,6 +39,10 @@ class MailKind(enum.StrEnum):
     """New recovery codes replaced the old ones."""
     MFA_RESET = "mfa_reset"
     """An operator removed the user's second factor (lost device and codes)."""
+    PASSKEY_ADDED = "passkey_added"
+    """A passkey was registered."""
+    PASSKEY_REMOVED = "passkey_removed"
+    """A passkey was removed."""
 
 
 class MailRequestKind(enum.StrEnum):
@@ -58,6 +62,8 @@ SUBJECTS = {
     MailKind.MFA_DISABLED: "Two-step verification was turned off",
     MailKind.RECOVERY_CODES_REGENERATED: "Your recovery codes were replaced",
     MailKind.MFA_RESET: "Your two-step verification was reset",
+    MailKind.PASSKEY_ADDED: "A passkey was added to your account",
+    MailKind.PASSKEY_REMOVED: "A passkey was removed from your account",
 }
 
 

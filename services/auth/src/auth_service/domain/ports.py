@@ -17,6 +17,7 @@ from typing import Protocol, Self
 from auth_service.domain.email_tokens import EmailToken, EmailTokenPurpose
 from auth_service.domain.mail import OutboxEntry
 from auth_service.domain.mfa import MfaChallenge, TotpFactor
+from auth_service.domain.passkeys import Ceremony, CeremonyPurpose, Passkey
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
 from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Revocation, Session
 from auth_service.domain.users import Role, User
@@ -176,6 +177,34 @@ class MfaRepository(Protocol):
         ...
 
 
+class PasskeyRepository(Protocol):
+    """Registered passkeys and the challenges of their ceremonies."""
+
+    async def add(self, passkey: Passkey) -> None: ...
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[Passkey]: ...
+
+    async def by_credential_id(self, credential_id: bytes) -> Passkey | None: ...
+
+    async def record_use(self, passkey: Passkey, *, sign_count: int, now: datetime) -> bool:
+        """Move the counter from the value checked (False if it moved meanwhile)."""
+        ...
+
+    async def flag(self, passkey_id: uuid.UUID, *, now: datetime) -> None:
+        """Mark a passkey whose counter went backwards (it signs nobody in any more)."""
+        ...
+
+    async def remove(self, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool: ...
+
+    async def add_ceremony(self, ceremony: Ceremony) -> None: ...
+
+    async def take_ceremony(
+        self, ceremony_id: str, purpose: CeremonyPurpose, *, now: datetime
+    ) -> Ceremony | None:
+        """Use the challenge up (once, alive, of `purpose`); None if it cannot be."""
+        ...
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
@@ -214,6 +243,9 @@ class UnitOfWork(Protocol):
 
     @property
     def mfa(self) -> MfaRepository: ...
+
+    @property
+    def passkeys(self) -> PasskeyRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -193,8 +193,8 @@ class Logins:
                 await uow.mfa.add_challenge(challenge)
                 await uow.commit()
                 raise MfaRequiredError(mfa_token, (MfaMethod.TOTP, MfaMethod.RECOVERY_CODE))
-            result = await self._start_session(
-                uow, user, client_id, context, now=now, acr=ACR_PWD, amr=("pwd",)
+            result = await start_session(
+                uow, self.issuer, user, client_id, context, now=now, acr=ACR_PWD, amr=("pwd",)
             )
             await uow.commit()
         return result
@@ -225,8 +225,8 @@ class Logins:
                 await uow.commit()  # the attempt stays spent
                 raise MfaCodeInvalidError
             await uow.mfa.use_challenge(challenge.token_hash, now=now)
-            result = await self._start_session(
-                uow, user, client_id, context, now=now, acr=MFA_ACR, amr=TOTP_AMR
+            result = await start_session(
+                uow, self.issuer, user, client_id, context, now=now, acr=MFA_ACR, amr=TOTP_AMR
             )
             await uow.commit()
         return result
@@ -240,46 +240,45 @@ class Logins:
             return await uow.mfa.use_recovery_code(user.id, code_hash, now=now)
         return await use_totp_code(uow, self.mfa_secrets, user, factor.code, now=now)
 
-    async def _start_session(
-        self,
-        uow: UnitOfWork,
-        user: User,
-        client_id: ClientId,
-        context: RequestContext,
-        *,
-        now: datetime,
-        acr: str,
-        amr: tuple[str, ...],
-    ) -> LoginResult:
-        """A new session (its first refresh token, the audit row, the first access token) in
-        `uow`, authenticated now at `acr` by `amr`; the caller commits."""
-        session = Session(
-            id=str(uuid.uuid4()),
-            user_id=user.id,
-            client_id=client_id.value,
-            user_agent=context.user_agent_for_storage(),
-            ip=context.ip,
+
+async def start_session(
+    uow: UnitOfWork,
+    issuer: AccessTokenIssuer,
+    user: User,
+    client_id: ClientId,
+    context: RequestContext,
+    *,
+    now: datetime,
+    acr: str,
+    amr: tuple[str, ...],
+) -> LoginResult:
+    """A new session (its first refresh token, the audit row, the first access token) in
+    `uow`, authenticated now at `acr` by `amr`; the caller commits."""
+    session = Session(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        client_id=client_id.value,
+        user_agent=context.user_agent_for_storage(),
+        ip=context.ip,
+        created_at=now,
+        last_used_at=now,
+        authenticated_at=now,
+        acr=acr,
+        amr=amr,
+    )
+    await uow.sessions.add(session)
+    refresh_token = generate_refresh_token()
+    await uow.refresh_tokens.add(
+        RefreshTokenRecord(
+            token_hash=hash_refresh_token(refresh_token),
+            session_id=session.id,
+            generation=1,
             created_at=now,
-            last_used_at=now,
-            authenticated_at=now,
-            acr=acr,
-            amr=amr,
         )
-        await uow.sessions.add(session)
-        refresh_token = generate_refresh_token()
-        await uow.refresh_tokens.add(
-            RefreshTokenRecord(
-                token_hash=hash_refresh_token(refresh_token),
-                session_id=session.id,
-                generation=1,
-                created_at=now,
-            )
-        )
-        await uow.audit.record(
-            AuditEntry.of_session("login.success", session, at=now, context=context)
-        )
-        token = self.issuer.issue(grant_for_user(user, session))
-        return LoginResult(user, session.id, token, refresh_token)
+    )
+    await uow.audit.record(AuditEntry.of_session("login.success", session, at=now, context=context))
+    token = issuer.issue(grant_for_user(user, session))
+    return LoginResult(user, session.id, token, refresh_token)
 
 
 async def use_totp_code(
