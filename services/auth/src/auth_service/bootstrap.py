@@ -356,6 +356,7 @@ async def open_runtime(
             )
             uow = storage.unit_of_work
             mfa_secrets = MfaSecrets(key_encryption_key)
+            relying_party = relying_party_from(settings)
             runtime = AuthRuntime(
                 settings=settings,
                 storage=storage,
@@ -377,14 +378,17 @@ async def open_runtime(
                     limiter,
                     now,
                     mfa_secrets,
+                    relying_party,
                     known_ip_days=settings.KNOWN_IP_DAYS,
                     require_verified_email=settings.EMAIL_VERIFICATION == "required",
                 ),
                 refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
-                step_ups=StepUps(uow, hasher, issuer, policy, limiter, now, mfa_secrets),
+                step_ups=StepUps(
+                    uow, hasher, issuer, policy, limiter, now, mfa_secrets, relying_party
+                ),
                 mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now, limiter),
-                passkeys=Passkeys(uow, relying_party_from(settings), issuer, policy, links, now),
+                passkeys=Passkeys(uow, relying_party, issuer, policy, links, now),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

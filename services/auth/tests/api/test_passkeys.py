@@ -16,8 +16,10 @@ from tessera_dev.software_passkey import SoftwarePasskey
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     ORIGIN,
+    PASSWORD,
     Auth,
     bearer,
+    enrol_totp,
     mark_verified,
     mobile_login,
     register,
@@ -231,3 +233,56 @@ async def test_passkey_sign_in_is_for_browsers_with_the_login_csrf_check(auth: A
 
     assert mobile.status_code == 422
     assert without_csrf.status_code == 403
+
+
+async def test_a_passkey_is_the_second_step_of_a_password_login(
+    auth: Auth, signed_in: dict[str, str]
+) -> None:
+    enrolled = await enrol_totp(auth, EMAIL, signed_in["Authorization"].split()[1])
+    passkey = SoftwarePasskey(origin=ORIGIN)
+    assert (await add_passkey(auth, bearer(enrolled.access_token), passkey)).status_code == 201
+    first = await auth.http.post(
+        "/v1/auth/login", json={"email": EMAIL, "password": PASSWORD, "client_id": "mobile"}
+    )
+    mfa_token = first.json()["mfa_token"]
+
+    options = await auth.http.post("/v1/auth/passkey/options", json={"mfa_token": mfa_token})
+    answer = passkey.sign_in(options.json()["publicKey"])
+    completed = await auth.http.post(
+        "/v1/auth/login/mfa",
+        json={
+            "mfa_token": mfa_token,
+            "client_id": "mobile",
+            "challenge_id": options.json()["challenge_id"],
+            "credential": answer,
+        },
+    )
+    dead_token = await auth.http.post("/v1/auth/passkey/options", json={"mfa_token": "tsm_x"})
+
+    assert first.json()["methods"] == ["totp", "recovery_code", "passkey"]
+    assert [item["id"] for item in options.json()["publicKey"]["allowCredentials"]] == [passkey.id]
+    assert completed.status_code == 200, completed.text
+    token = claims(completed.json()["access_token"])
+    assert (token["acr"], token["amr"]) == ("urn:tessera:acr:phr", ["pwd", "hwk", "mfa"])
+    assert dead_token.status_code == 401
+
+
+async def test_a_passkey_steps_a_session_up_to_phr(auth: Auth, signed_in: dict[str, str]) -> None:
+    passkey = SoftwarePasskey(origin=ORIGIN)
+    assert (await add_passkey(auth, signed_in, passkey)).status_code == 201
+    auth.clock.advance(200)
+
+    options = (await auth.http.post("/v1/auth/passkey/options", headers=signed_in)).json()
+    answer = passkey.sign_in(options["publicKey"])
+    body = {"challenge_id": options["challenge_id"], "credential": answer}
+    stepped = await auth.http.post("/v1/auth/step-up", json=body, headers=signed_in)
+    reused = await auth.http.post("/v1/auth/step-up", json=body, headers=signed_in)
+    half = await auth.http.post(
+        "/v1/auth/step-up", json={"challenge_id": options["challenge_id"]}, headers=signed_in
+    )
+
+    assert stepped.status_code == 200, stepped.text
+    token = claims(stepped.json()["access_token"])
+    assert (token["acr"], token["auth_time"]) == ("urn:tessera:acr:phr", int(auth.clock.now))
+    assert reused.status_code == 403
+    assert half.status_code == 422

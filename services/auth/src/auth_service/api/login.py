@@ -90,9 +90,14 @@ async def login_mfa(
         check_csrf(request, runtime.settings, runtime.csrf_key, ANONYMOUS_BINDING)
     if body.code is not None:
         factor = SecondFactor(MfaMethod.TOTP, body.code)
-    else:
-        assert body.recovery_code is not None  # the schema asks for exactly one
+    elif body.recovery_code is not None:
         factor = SecondFactor(MfaMethod.RECOVERY_CODE, body.recovery_code)
+    else:
+        assert body.challenge_id is not None  # the schema asks for exactly one
+        assert body.credential is not None
+        factor = SecondFactor(
+            MfaMethod.PASSKEY, challenge_id=body.challenge_id, credential=body.credential
+        )
     result = await runtime.logins.complete_mfa(
         mfa_token=body.mfa_token, client_id=body.client_id, factor=factor, context=context
     )

@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
+from tessera.http.deps import bearer_token
 from tessera.http.openapi import problem_responses
 
 from auth_service.api.browser_security import ANONYMOUS_BINDING, check_csrf
-from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep
+from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_of
 from auth_service.api.login import login_answer
 from auth_service.api.schemas import (
     PasskeyListResponse,
+    PasskeyOptionsRequest,
     PasskeyOptionsResponse,
     PasskeyRegistrationRequest,
     PasskeyResponse,
@@ -63,7 +66,7 @@ async def register(
 @router.get("/v1/users/me/passkeys")
 async def list_passkeys(caller: CurrentCaller, runtime: RuntimeDep) -> PasskeyListResponse:
     return PasskeyListResponse(
-        items=[PasskeyResponse.of(item) for item in await runtime.passkeys.list(caller)]
+        items=[PasskeyResponse.of(item) for item in await runtime.passkeys.registered(caller)]
     )
 
 
@@ -77,8 +80,21 @@ async def remove(
 
 
 @router.post("/v1/auth/passkey/options", response_model_by_alias=True)
-async def sign_in_options(runtime: RuntimeDep, response: Response) -> PasskeyOptionsResponse:
-    """Request options for a passwordless sign-in (any of this site's passkeys)."""
+async def sign_in_options(
+    request: Request,
+    runtime: RuntimeDep,
+    response: Response,
+    body: PasskeyOptionsRequest | None = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> PasskeyOptionsResponse:
+    """Request options: with a bearer token, for a step-up of its session; with an
+    `mfa_token`, for the second step of a password login; else for a passwordless sign-in
+    (any of this site's passkeys)."""
+    if authorization is not None:
+        principal = await request.app.state.token_verifier.verify(bearer_token(authorization))
+        return _options(await runtime.passkeys.step_up_options(caller_of(principal)), response)
+    if body is not None:
+        return _options(await runtime.passkeys.mfa_options(body.mfa_token), response)
     return _options(await runtime.passkeys.sign_in_options(), response)
 
 

@@ -141,12 +141,22 @@ class StepUpRequest(BaseModel):
     password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
     code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+    challenge_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CODE_LENGTH,
+        description="A passkey: the `challenge_id` of `POST /v1/auth/passkey/options` (bearer)",
+    )
+    credential: dict[str, Any] | None = Field(default=None, description="The passkey's answer")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StepUpRequest:
+        passkey = self.challenge_id is not None or self.credential is not None
+        if passkey and (self.challenge_id is None or self.credential is None):
+            raise ValueError("a passkey step-up gives both challenge_id and credential")
         given = [value for value in (self.password, self.code, self.recovery_code) if value]
-        if len(given) != 1:
-            raise ValueError("give exactly one of password, code, recovery_code")
+        if len(given) + passkey != 1:
+            raise ValueError("give exactly one of password, code, recovery_code, a passkey")
         return self
 
 
@@ -164,11 +174,17 @@ class MfaLoginRequest(BaseModel):
     client_id: ClientId
     code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+    challenge_id: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
+    credential: dict[str, Any] | None = Field(default=None)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> MfaLoginRequest:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give exactly one of code, recovery_code")
+        passkey = self.challenge_id is not None or self.credential is not None
+        if passkey and (self.challenge_id is None or self.credential is None):
+            raise ValueError("a passkey gives both challenge_id and credential")
+        given = (self.code is not None) + (self.recovery_code is not None) + passkey
+        if given != 1:
+            raise ValueError("give exactly one of code, recovery_code, a passkey")
         return self
 
 
@@ -240,6 +256,14 @@ class PasskeyRegistrationRequest(BaseModel):
         description="The PublicKeyCredential's JSON (`toJSON()`), base64url"
     )
     name: str = Field(default="Passkey", max_length=64)
+
+
+class PasskeyOptionsRequest(BaseModel):
+    """Options for the MFA step of a password login: its `mfa_token`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mfa_token: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
 
 
 class PasskeySignInRequest(BaseModel):

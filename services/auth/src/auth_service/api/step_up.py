@@ -40,9 +40,14 @@ async def step_up(
         credential = StepUpCredential(PASSWORD, body.password)
     elif body.code is not None:
         credential = StepUpCredential(MfaMethod.TOTP, body.code)
-    else:
-        assert body.recovery_code is not None  # the schema asks for exactly one
+    elif body.recovery_code is not None:
         credential = StepUpCredential(MfaMethod.RECOVERY_CODE, body.recovery_code)
+    else:
+        assert body.challenge_id is not None  # the schema asks for exactly one
+        assert body.credential is not None
+        credential = StepUpCredential(
+            MfaMethod.PASSKEY, challenge_id=body.challenge_id, passkey_answer=body.credential
+        )
     token = await runtime.step_ups.step_up(caller_of(principal), credential, context=context)
     response.headers["Cache-Control"] = "no-store"
     return TokenResponse(access_token=token.token, expires_in=token.expires_in)

@@ -50,6 +50,7 @@ class MfaMethod(enum.StrEnum):
 
     TOTP = "totp"
     RECOVERY_CODE = "recovery_code"
+    PASSKEY = "passkey"
 
 
 class TotpStatus(enum.StrEnum):

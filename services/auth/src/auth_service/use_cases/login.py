@@ -28,9 +28,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tessera.tokens.step_up import ACR_PWD
 
+from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
 from auth_service.domain.mfa import (
     MFA_ACR,
@@ -44,6 +46,7 @@ from auth_service.domain.mfa import (
     looks_like_mfa_token,
     matching_step,
 )
+from auth_service.domain.passkeys import PASSKEY_ACR, CeremonyPurpose, Passkey
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.refresh_tokens import generate_refresh_token, hash_refresh_token
@@ -61,9 +64,11 @@ from auth_service.errors import (
     MfaCodeInvalidError,
     MfaRequiredError,
     MfaTokenInvalidError,
+    PasskeyRejectedError,
     RateLimitedError,
 )
 from auth_service.use_cases.accounts import verify_password
+from auth_service.use_cases.passkey_answers import verified_passkey
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,13 @@ class LoginResult:
 
 @dataclass(frozen=True)
 class SecondFactor:
-    """What the second step of a login presents: a TOTP code or a recovery code."""
+    """What the second step of a login presents: a TOTP code, a recovery code, or a passkey's
+    answer (`challenge_id` of `POST /v1/auth/passkey/options {"mfa_token"}` and `credential`)."""
 
     method: MfaMethod
-    code: str = field(repr=False)
+    code: str = field(default="", repr=False)
+    challenge_id: str = ""
+    credential: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -92,6 +100,7 @@ class Logins:
     limiter: RateLimiter
     clock: Callable[[], datetime]
     mfa_secrets: MfaSecrets
+    relying_party: RelyingParty
     known_ip_days: int = 90
     require_verified_email: bool = True
     """EMAIL_VERIFICATION=required: an unverified address cannot sign in (after the password)."""
@@ -192,7 +201,10 @@ class Logins:
                 mfa_token, challenge = issue_mfa_token(user.id, client_id.value, now=now)
                 await uow.mfa.add_challenge(challenge)
                 await uow.commit()
-                raise MfaRequiredError(mfa_token, (MfaMethod.TOTP, MfaMethod.RECOVERY_CODE))
+                methods = [MfaMethod.TOTP, MfaMethod.RECOVERY_CODE]
+                if await uow.passkeys.list_for_user(user.id):
+                    methods.append(MfaMethod.PASSKEY)
+                raise MfaRequiredError(mfa_token, tuple(methods))
             result = await start_session(
                 uow, self.issuer, user, client_id, context, now=now, acr=ACR_PWD, amr=("pwd",)
             )
@@ -211,7 +223,11 @@ class Logins:
         async with self.units_of_work() as uow:
             if not await uow.mfa.claim_attempt(challenge.token_hash, now=now):
                 raise MfaTokenInvalidError  # spent meanwhile (used, or out of attempts)
-            if not await self._use_factor(uow, user, factor, now):
+            passkey = None
+            if factor.method is MfaMethod.PASSKEY:
+                # a refusal is audited and counted (its attempt is spent) and answered 401
+                passkey = await self._passkey(uow, challenge, factor, context, now)
+            elif not await self._use_factor(uow, user, factor, now):
                 await uow.audit.record(
                     AuditEntry(
                         "login.mfa_failure",
@@ -225,11 +241,34 @@ class Logins:
                 await uow.commit()  # the attempt stays spent
                 raise MfaCodeInvalidError
             await uow.mfa.use_challenge(challenge.token_hash, now=now)
+            acr: str = MFA_ACR
+            amr: tuple[str, ...] = TOTP_AMR
+            if passkey is not None:
+                acr, amr = PASSKEY_ACR, ("pwd", *passkey.amr)
             result = await start_session(
-                uow, self.issuer, user, client_id, context, now=now, acr=MFA_ACR, amr=TOTP_AMR
+                uow, self.issuer, user, client_id, context, now=now, acr=acr, amr=amr
             )
             await uow.commit()
         return result
+
+    async def _passkey(
+        self,
+        uow: UnitOfWork,
+        challenge: MfaChallenge,
+        factor: SecondFactor,
+        context: RequestContext,
+        now: datetime,
+    ) -> Passkey:
+        ceremony = await uow.passkeys.take_ceremony(
+            factor.challenge_id, CeremonyPurpose.MFA, now=now
+        )
+        if ceremony is None or ceremony.mfa_token_hash != challenge.token_hash:
+            await uow.commit()  # the attempt stays spent
+            raise PasskeyRejectedError("the challenge is unknown, used or expired")
+        _, passkey = await verified_passkey(
+            uow, self.relying_party, ceremony, factor.credential, context, now=now
+        )
+        return passkey
 
     async def _use_factor(
         self, uow: UnitOfWork, user: User, factor: SecondFactor, now: datetime

@@ -21,13 +21,12 @@ from typing import Any
 from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer
 from auth_service.domain.mail import MailKind
+from auth_service.domain.mfa import hash_mfa_token, looks_like_mfa_token
 from auth_service.domain.passkeys import (
     PASSKEY_ACR,
-    Ceremony,
     CeremonyPurpose,
     Passkey,
     new_ceremony,
-    sign_count_acceptable,
 )
 from auth_service.domain.ports import UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import (
@@ -41,15 +40,16 @@ from auth_service.domain.sessions import (
 from auth_service.domain.users import User
 from auth_service.errors import (
     EmailNotVerifiedError,
+    MfaTokenInvalidError,
     PasskeyNotFoundError,
     PasskeyRejectedError,
-    PasskeySignInError,
     StaleTokenError,
 )
 from auth_service.use_cases.accounts import active_user_and_session
 from auth_service.use_cases.login import LoginResult, start_session
 from auth_service.use_cases.mailing import MailLinks, notice_mail
 from auth_service.use_cases.mfa import ENROL_POLICY
+from auth_service.use_cases.passkey_answers import verified_passkey
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class Passkeys:
             await uow.commit()
         return passkey
 
-    async def list(self, caller: Caller) -> Sequence[Passkey]:
+    async def registered(self, caller: Caller) -> Sequence[Passkey]:
         now = self.clock()
         async with self.units_of_work() as uow:
             user, _ = await active_user_and_session(uow, self.policy, caller, now=now)
@@ -169,6 +169,46 @@ class Passkeys:
             await uow.commit()
         return CeremonyOptions(ceremony.id, self.relying_party.request_options(ceremony, allow=[]))
 
+    async def mfa_options(self, mfa_token: str) -> CeremonyOptions:
+        """Options for the second step of a password login (the `mfa_token`'s user's passkeys);
+        `MfaTokenInvalidError` for a token that cannot be used."""
+        now = self.clock()
+        token_hash = hash_mfa_token(mfa_token) if looks_like_mfa_token(mfa_token) else b""
+        async with self.units_of_work() as uow:
+            challenge = await uow.mfa.challenge(token_hash) if token_hash else None
+            if challenge is None or not challenge.usable(client_id=challenge.client_id, now=now):
+                raise MfaTokenInvalidError
+            allowed = await self._usable_credentials(uow, challenge.user_id)
+            ceremony = new_ceremony(
+                CeremonyPurpose.MFA, now=now, user_id=challenge.user_id, mfa_token_hash=token_hash
+            )
+            await uow.passkeys.add_ceremony(ceremony)
+            await uow.commit()
+        return CeremonyOptions(
+            ceremony.id, self.relying_party.request_options(ceremony, allow=allowed)
+        )
+
+    async def step_up_options(self, caller: Caller) -> CeremonyOptions:
+        """Options for a step-up of the caller's session with one of its user's passkeys."""
+        if caller.session_id is None:
+            raise StaleTokenError("only a user's session can step up")
+        now = self.clock()
+        async with self.units_of_work() as uow:
+            user, _ = await active_user_and_session(uow, self.policy, caller, now=now)
+            allowed = await self._usable_credentials(uow, user.id)
+            ceremony = new_ceremony(
+                CeremonyPurpose.STEP_UP, now=now, user_id=user.id, session_id=caller.session_id
+            )
+            await uow.passkeys.add_ceremony(ceremony)
+            await uow.commit()
+        return CeremonyOptions(
+            ceremony.id, self.relying_party.request_options(ceremony, allow=allowed)
+        )
+
+    async def _usable_credentials(self, uow: UnitOfWork, user_id: uuid.UUID) -> list[bytes]:
+        passkeys = await uow.passkeys.list_for_user(user_id)
+        return [item.credential_id for item in passkeys if item.flagged_at is None]
+
     async def sign_in(
         self,
         *,
@@ -187,7 +227,9 @@ class Passkeys:
                 raise PasskeyRejectedError("the challenge is unknown, used or expired")
             await uow.commit()  # used up, whatever comes next
         async with self.units_of_work() as uow:
-            user, passkey = await self._verified(uow, ceremony, credential, context, now)
+            user, passkey = await verified_passkey(
+                uow, self.relying_party, ceremony, credential, context, now=now
+            )
             if not user.email_verified:
                 raise EmailNotVerifiedError
             result = await start_session(
@@ -202,62 +244,6 @@ class Passkeys:
             )
             await uow.commit()
         return result
-
-    async def _verified(
-        self,
-        uow: UnitOfWork,
-        ceremony: Ceremony,
-        credential: dict[str, Any],
-        context: RequestContext,
-        now: datetime,
-    ) -> tuple[User, Passkey]:
-        """The user and passkey that answered `ceremony`, its counter moved; else
-        `PasskeySignInError`, audited (and the passkey flagged) where it suggests an attack."""
-        credential_id, user_handle = self.relying_party.credential_id_of(credential)
-        passkey = await uow.passkeys.by_credential_id(credential_id)
-        if passkey is None:
-            await self._refused(uow, "passkey.unknown_credential", None, context, now)
-        assert passkey is not None
-        foreign = ceremony.user_id is not None and passkey.user_id != ceremony.user_id
-        wrong_handle = user_handle is not None and user_handle != passkey.user_id.bytes
-        if foreign or wrong_handle:
-            await self._refused(uow, "passkey.foreign_credential", passkey, context, now)
-        if passkey.flagged_at is not None:
-            await self._refused(uow, "passkey.flagged_used", passkey, context, now)
-        try:
-            signed_count = self.relying_party.verify_assertion(ceremony, credential, passkey)
-        except PasskeySignInError:  # a bad signature, another origin (a phishing page?)
-            await self._refused(uow, "passkey.assertion_refused", passkey, context, now)
-            raise
-        if not sign_count_acceptable(passkey.sign_count, signed_count):
-            await uow.passkeys.flag(passkey.id, now=now)
-            await self._refused(uow, "passkey.counter_regressed", passkey, context, now)
-        if not await uow.passkeys.record_use(passkey, sign_count=signed_count, now=now):
-            raise PasskeySignInError  # a sign-in with the same counter won the race
-        user = await uow.users.get(passkey.user_id)
-        if user is None:
-            raise PasskeySignInError
-        return user, passkey
-
-    async def _refused(
-        self,
-        uow: UnitOfWork,
-        event: str,
-        passkey: Passkey | None,
-        context: RequestContext,
-        now: datetime,
-    ) -> None:
-        await uow.audit.record(
-            AuditEntry(
-                event,
-                now,
-                user_id=None if passkey is None else str(passkey.user_id),
-                context=context,
-                detail=None if passkey is None else {"id": str(passkey.id)},
-            )
-        )
-        await uow.commit()
-        raise PasskeySignInError
 
     async def _may_change(
         self, uow: UnitOfWork, caller: Caller, now: datetime

@@ -15,29 +15,48 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from tessera.tokens.step_up import ACR_PWD
 
+from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
 from auth_service.domain.mfa import MFA_ACR, TOTP_AMR, MfaMethod, MfaSecrets, TotpStatus
+from auth_service.domain.passkeys import PASSKEY_ACR, CeremonyPurpose
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
-from auth_service.domain.sessions import AuditEntry, Caller, RequestContext, SessionPolicy
+from auth_service.domain.sessions import (
+    AuditEntry,
+    Caller,
+    RequestContext,
+    Session,
+    SessionPolicy,
+)
 from auth_service.domain.users import User
-from auth_service.errors import StaleTokenError, StepUpMethodError, StepUpRefusedError
+from auth_service.errors import (
+    PasskeyRejectedError,
+    PasskeySignInError,
+    StaleTokenError,
+    StepUpMethodError,
+    StepUpRefusedError,
+)
 from auth_service.use_cases.accounts import active_user_and_session
 from auth_service.use_cases.login import use_totp_code
+from auth_service.use_cases.passkey_answers import verified_passkey
 
 PASSWORD = "password"  # noqa: S105 (the name of a kind of credential)
 
 
 @dataclass(frozen=True)
 class StepUpCredential:
-    """What a step-up presents: the password, a TOTP code or a recovery code."""
+    """What a step-up presents: the password, a TOTP code, a recovery code, or a passkey's
+    answer to `POST /v1/auth/passkey/options` (bearer)."""
 
     kind: str
     """`PASSWORD`, or an `MfaMethod` value."""
-    secret: str = field(repr=False)
+    secret: str = field(default="", repr=False)
+    challenge_id: str = ""
+    passkey_answer: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -51,6 +70,7 @@ class StepUps:
     limiter: RateLimiter
     clock: Callable[[], datetime]
     mfa_secrets: MfaSecrets
+    relying_party: RelyingParty
 
     async def step_up(
         self, caller: Caller, credential: StepUpCredential, *, context: RequestContext
@@ -61,10 +81,24 @@ class StepUps:
             raise StaleTokenError("only a user's session can step up")
         limit_key = ("step-up", caller.subject)
         await self.limiter.hit("login-account", *limit_key)
-        now = self.clock()
+        token = await self._authenticate(caller, credential, context, self.clock())
+        await self.limiter.reset("login-account", *limit_key)
+        return token
+
+    async def _authenticate(
+        self,
+        caller: Caller,
+        credential: StepUpCredential,
+        context: RequestContext,
+        now: datetime,
+    ) -> IssuedAccessToken:
         async with self.units_of_work() as uow:
             user, session = await active_user_and_session(uow, self.policy, caller, now=now)
             assert session is not None  # the caller has a session_id
+            if credential.kind == MfaMethod.PASSKEY:
+                token = await self._with_passkey(uow, user, session, credential, context, now)
+                await uow.commit()
+                return token
             factor = await uow.mfa.totp(user.id)
             has_mfa = factor is not None and factor.status is TotpStatus.ON
             if has_mfa and credential.kind == PASSWORD:
@@ -92,8 +126,34 @@ class StepUps:
             )
             token = self.issuer.issue(grant_for_user(user, stepped_up))
             await uow.commit()
-        await self.limiter.reset("login-account", *limit_key)
         return token
+
+    async def _with_passkey(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        session: Session,
+        credential: StepUpCredential,
+        context: RequestContext,
+        now: datetime,
+    ) -> IssuedAccessToken:
+        """A passkey of the user counts with or without TOTP (acr phr); a wrong answer is 403."""
+        purpose = CeremonyPurpose.STEP_UP
+        ceremony = await uow.passkeys.take_ceremony(credential.challenge_id, purpose, now=now)
+        if ceremony is None or ceremony.session_id != session.id:
+            raise StepUpRefusedError("the passkey challenge is unknown, used or expired")
+        try:
+            _, passkey = await verified_passkey(
+                uow, self.relying_party, ceremony, credential.passkey_answer, context, now=now
+            )
+        except (PasskeySignInError, PasskeyRejectedError):
+            raise StepUpRefusedError("the passkey could not confirm it is you") from None
+        stepped_up = replace(session, authenticated_at=now, acr=PASSKEY_ACR, amr=passkey.amr)
+        await uow.sessions.authenticate(session.id, at=now, acr=PASSKEY_ACR, amr=passkey.amr)
+        await uow.audit.record(
+            AuditEntry.of_session("step_up", stepped_up, at=now, context=context)
+        )
+        return self.issuer.issue(grant_for_user(user, stepped_up))
 
     async def _check(
         self, uow: UnitOfWork, user: User, credential: StepUpCredential, now: datetime
