@@ -1,7 +1,8 @@
 """`make demo` end to end: the real command starts its own platform, runs every flow, and says
 what happened; each step's outcome is checked in what it printed, and no token is ever printed.
 
-Every step must run (none skipped), the key rotation and the refund's step-up included.
+Every step must run (none skipped), the key rotation, the passkey sign-in and the refund's
+step-up included.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ OUTCOMES = (
     "✓ rotated keys: new tokens carry kid",
     "✓ two-step verification on: the password alone gets 401 mfa-required; with a code, a "
     "session at acr urn:tessera:acr:mfa",
+    "✓ a passkey signed the user in with no password at acr urn:tessera:acr:phr (amr hwk,mfa); "
+    "its answer on a phishing page was refused (401 for origin https://tessera.example.evil)",
     "✓ a refund refused to a sign-in older than 3 s (the order stayed paid), granted after a "
     "step-up with a code: order cancelled, invoice refunded",
     "demo complete:",
@@ -88,6 +91,18 @@ def test_the_demo_shows_the_token_fields_each_flow_is_about(
     assert "type=urn:tessera:problem:mfa-code-invalid" in out  # a used code, presented again
     assert re.search(r"POST /v1/auth/login/mfa → 200 OK  the same mfa_token, code \d{6}", out)
     assert re.search(r"acr=urn:tessera:acr:mfa amr=pwd,otp,mfa auth_time=\d+ s ago", out)
+    # passkeys: added behind the fresh two-step sign-in, a passwordless web sign-in at acr phr,
+    # and the same authenticator's answer on a phishing page refused
+    assert "POST /v1/users/me/passkeys → 201 Created" in out
+    assert re.search(r"authenticator signs: type=webauthn\.get origin=http://localhost:\d+ ", out)
+    assert "POST /v1/auth/passkey/login → 200 OK  client_id=web, X-CSRF-Token echoed" in out
+    assert re.search(r"acr=urn:tessera:acr:phr amr=hwk,mfa auth_time=\d+ s ago", out)
+    assert "the signed answer says: type=webauthn.get origin=https://tessera.example.evil" in out
+    assert (
+        "POST /v1/auth/passkey/login → 401 Unauthorized  the phisher relays it to auth: "
+        "type=urn:tessera:problem:passkey-sign-in-refused"
+    ) in out
+    assert "flagged=False" in out  # the refusal did not lock the user out
     # the refund: billing's challenge relayed by orders, the order untouched until the step-up
     assert re.search(
         r"POST /v1/orders/[\w-]+/cancel → 401 Unauthorized.*\n *WWW-Authenticate: Bearer "

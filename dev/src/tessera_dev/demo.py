@@ -29,6 +29,7 @@ from tessera_dev.demo_context import DemoContext, DemoTarget
 from tessera_dev.demo_email_steps import reset_password, verify_email
 from tessera_dev.demo_mfa_steps import refund_needs_recent_sign_in, turn_on_two_step
 from tessera_dev.demo_narration import FeatureUnavailableError, Narrator, UnexpectedOutcomeError
+from tessera_dev.demo_passkey_steps import sign_in_with_passkey
 from tessera_dev.demo_platform_steps import create_order, logout_all, rotate_keys
 from tessera_dev.demo_session_steps import (
     list_sessions,
@@ -137,8 +138,17 @@ STEPS: tuple[tuple[str, str, Step], ...] = (
         "sign-in; a code from the authenticator app confirms it and brings ten single-use\n"
         "recovery codes. From then on the password alone answers 401 mfa-required with an\n"
         "mfa_token, and POST /v1/auth/login/mfa with a code finishes the sign-in (acr mfa).\n"
-        "(Last in the demo: every later password sign-in of this user would need a code.)",
+        "(Late in the demo: every later password sign-in of this user would need a code.)",
         turn_on_two_step,
+    ),
+    (
+        "Sign in with a passkey",
+        "With the two-step sign-in just made (adding a passkey needs one within 5 minutes), the\n"
+        "user adds a passkey: the browser's authenticator makes a key pair for this site and auth\n"
+        "keeps the public key. Then the SPA signs in with it and no password (login CSRF, cookies\n"
+        "as for a password): acr phr, phishing resistant, because the authenticator signs the\n"
+        "page's origin and auth takes the RP ID and origin from its settings, never a request.",
+        sign_in_with_passkey,
     ),
     (
         "A refund needs a recent sign-in",
@@ -206,6 +216,7 @@ def own_platform(narrator: Narrator) -> Iterator[DemoTarget]:
                 auth_environment=running.plan.service("auth").settings,
                 orders_client_secret=Path(secret_file).read_text().strip(),
                 refund_max_age_seconds=DEMO_REFUND_MAX_AGE_SECONDS,
+                web_origin=running.plan.issuer,
             )
 
 

@@ -11,16 +11,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from tessera_dev.accounts import Authenticator
 from tessera_dev.demo_narration import FeatureUnavailableError, Narrator, UnexpectedOutcomeError
+from tessera_dev.software_passkey import SoftwarePasskey
 
 REFRESH_FORM = {"grant_type": "refresh_token"}
 TOTP_BOUNDARY_MARGIN_SECONDS = 2.0
 """The demo sends a code at once: the previous step's is good until this close to its end."""
-"""The previous step's code is used only this long before auth's clock could leave it behind."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,17 @@ class DemoTarget:
     refund_max_age_seconds: float = 300.0
     """orders' and billing's REFUND_MAX_AGE_SECONDS: how recent a sign-in a refund needs (the
     demo waits past it to show the step-up; too long a window and that step is skipped)."""
+    web_origin: str | None = None
+    """Where the SPA is served, the origin a browser puts in a passkey's signed answer: the
+    platform's issuer (`http://localhost:<gateway port>`); None: the base URL's origin."""
+
+    @property
+    def browser_origin(self) -> str:
+        """`web_origin`, else the base URL's scheme, host and port."""
+        if self.web_origin:
+            return self.web_origin.rstrip("/")
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 WHOSE_CODE = {
@@ -76,6 +88,8 @@ class DemoState:
     """The user's authenticator app, once two-step verification is on."""
     mfa_access: str = field(default="", repr=False)
     """The access token of the session signed in with password and code."""
+    passkey: SoftwarePasskey | None = field(default=None, repr=False)
+    """The user's passkey, on the software authenticator standing in for the browser's."""
 
 
 class DemoContext:

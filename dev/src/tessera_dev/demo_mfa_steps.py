@@ -1,8 +1,9 @@
 """Demo steps of the second factor (DESIGN §11): turning on TOTP, the two-step sign-in it makes,
 and a refund that asks for a recent sign-in (RFC 9470), answered with a step-up by code.
 
-They run last: with two-step verification on, every later password sign-in of the demo user
-would need a code too, and the earlier steps show the password flows as most users have them.
+They run last (with the passkey step between them): with two-step verification on, every
+later password sign-in of the demo user would need a code too, and the earlier steps show the
+password flows as most users have them.
 Codes are computed from the enrolment's secret, as the user's authenticator app would
 (`DemoState.authenticator`).
 """
@@ -153,7 +154,7 @@ def refund_needs_recent_sign_in(ctx: DemoContext) -> str:
     signed_in = access_token_claims(token)["auth_time"]
     wait = signed_in + window + 1 - time.time()
     ctx.say.detail(
-        f"waiting {max(0.0, wait):.1f} s: the sign-in of the step before (auth_time) grows older "
+        f"waiting {max(0.0, wait):.1f} s: the sign-in with a code (auth_time) grows older "
         f"than the refund window (REFUND_MAX_AGE_SECONDS={window:g} s here, not the default 300, "
         "so the demo waits seconds, not minutes)"
     )

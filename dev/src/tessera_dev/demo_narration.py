@@ -84,6 +84,21 @@ def describe_authentication(claims: Mapping[str, Any], *, now: float | None = No
     return f"acr={claims.get('acr')} amr={amr_shown} auth_time={when}"
 
 
+def client_data(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """A WebAuthn answer's `clientDataJSON`, decoded: what the browser says it was asked, by
+    which page (`type`, `challenge`, `origin`); the authenticator signs its hash."""
+    return _b64url_json(str(credential["response"]["clientDataJSON"]))
+
+
+def describe_client_data(credential: Mapping[str, Any]) -> str:
+    """`type=webauthn.get origin=http://localhost:8000 challenge=Zm9vYm…`."""
+    data = client_data(credential)
+    return (
+        f"type={data.get('type')} origin={data.get('origin')} "
+        f"challenge={fingerprint(str(data.get('challenge', '')))}"
+    )
+
+
 def set_cookie_summary(response: httpx.Response) -> list[str]:
     """Each Set-Cookie header with its value replaced by a fingerprint (attributes kept)."""
     lines = []
