@@ -253,7 +253,7 @@ class Spa:
         self.open(page, "#/login")
         page.get_by_label("Email").fill(credentials.email)
         page.get_by_label("Password").fill(credentials.password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
     def log_out(self, page: Page) -> None:
         page.get_by_role("button", name="Log out", exact=True).click()

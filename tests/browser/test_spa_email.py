@@ -22,7 +22,7 @@ def test_sign_up_verify_by_the_mailed_link_then_sign_in(spa: Spa, page: Page) ->
     spa.open(page, "#/login")  # before the link is opened: the address is not verified
     page.get_by_label("Email").fill(credentials.email)
     page.get_by_label("Password").fill(credentials.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator('[data-state="check-inbox"]')).to_be_visible()
 
     link = spa.follow_mailed_link(page, credentials.email, "Confirm your email address")
@@ -69,6 +69,6 @@ def test_forgot_password_reset_by_the_mailed_link_then_sign_in_with_the_new_one(
     expect(page.locator("#banner")).to_contain_text("Your password was changed")
     page.get_by_label("Email").fill(credentials.email)
     page.get_by_label("Password").fill(credentials.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#banner")).to_be_visible()  # the old password is refused
     spa.login(page, type(credentials)(credentials.email, NEW_PASSWORD))

@@ -1,10 +1,12 @@
 // The fetch wrapper every view uses: adds `Authorization: Bearer`, refreshes once on a 401
 // `invalid_token` and retries, asks the user to authenticate again on a 401
-// `insufficient_user_authentication` (RFC 9470: a refresh would not help) and retries, and turns
-// problem+json (RFC 9457) answers into an `ApiError` the views can show.
+// `insufficient_user_authentication` (RFC 9470: a refresh would not help; the password, a code or
+// a passkey does) and retries, and turns problem+json (RFC 9457) answers into an `ApiError` the
+// views can show.
 
 import { AuthError, adoptAccessToken, csrfHeaders, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
 import { askToAuthenticateAgain } from "./views/step-up.js";
+import { getPasskey, passkeysSupported } from "./webauthn.js";
 
 /** A failed API call, with what the server said in a form fit to show the user. */
 export class ApiError extends Error {
@@ -85,6 +87,23 @@ async function stepUpTakesCode() {
   }
 }
 
+/** Whether the user has a passkey that can step up (one not flagged), in a browser that can use it. */
+async function stepUpCanUsePasskey() {
+  if (!passkeysSupported()) return false;
+  try {
+    return (await api.listPasskeys()).items.some((passkey) => !passkey.flagged);
+  } catch {
+    return false;
+  }
+}
+
+/** A passkey's proof for `POST /v1/auth/step-up`: options for this session's step-up (bearer),
+ * then the browser's prompt. Throws the browser's DOMException if the user closes it. */
+async function passkeyStepUpProof() {
+  const options = await request("POST", "/v1/auth/passkey/options");
+  return { challenge_id: options.challenge_id, credential: await getPasskey(options.publicKey) };
+}
+
 /**
  * await request("POST", "/v1/orders", { body: {...}, headers: { "Idempotency-Key": key } })
  *
@@ -106,8 +125,13 @@ export async function request(method, path, options = {}) {
       // a valid token whose sign-in is too old for this operation: refreshing keeps auth_time
       if (steppedUp) break;
       steppedUp = true;
-      const withCode = await stepUpTakesCode();
-      const stepped = await askToAuthenticateAgain({ maxAge: challengeMaxAge(response), withCode, stepUp });
+      const [withCode, withPasskey] = await Promise.all([stepUpTakesCode(), stepUpCanUsePasskey()]);
+      const stepped = await askToAuthenticateAgain({
+        maxAge: challengeMaxAge(response),
+        withCode,
+        withPasskey: withPasskey ? passkeyStepUpProof : null,
+        stepUp,
+      });
       if (!stepped) throw new ApiError("This needs you to confirm it is you.", { status: 401 });
     } else if (error === "invalid_token" || error === null) {
       // a token that is expired, revoked or missing (RFC 6750: no error without credentials)
@@ -157,6 +181,15 @@ export const api = {
   turnOffTotp: () => request("DELETE", "/v1/users/me/mfa/totp", { csrf: true }),
   /** Ten new recovery codes (the old ones stop working), shown once. */
   newRecoveryCodes: async () => (await request("POST", "/v1/users/me/mfa/recovery-codes", { csrf: true })).recovery_codes,
+  /** The user's passkeys: `{ items: [{ id, name, created_at, last_used_at, synced, flagged }] }`. */
+  listPasskeys: () => request("GET", "/v1/users/me/passkeys"),
+  /** Creation options for a new passkey, `{ challenge_id, publicKey }` (a sign-in within 5
+   * minutes: else the step-up dialog, then the retry). */
+  passkeyCreationOptions: () => request("POST", "/v1/users/me/passkeys/options"),
+  /** Stores the passkey `credential` (its JSON) made for `challengeId`; the new passkey. */
+  addPasskey: (challengeId, credential, name) =>
+    request("POST", "/v1/users/me/passkeys", { body: { challenge_id: challengeId, credential, name } }),
+  removePasskey: (id) => request("DELETE", `/v1/users/me/passkeys/${encodeURIComponent(id)}`),
   listOrders: () => request("GET", "/v1/orders"),
   createOrder: (order, idempotencyKey) =>
     request("POST", "/v1/orders", { body: order, headers: { "Idempotency-Key": idempotencyKey } }),

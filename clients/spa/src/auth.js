@@ -11,6 +11,8 @@
 //   the refresh single-flight across tabs, and a BroadcastChannel hands the new access token (or
 //   "logged-out") to every other tab.
 
+import { getPasskey } from "./webauthn.js";
+
 const TOKEN_ENDPOINT = "/v1/auth/token";
 const CSRF_COOKIE = "tessera_csrf";
 const CHANNEL_NAME = "tessera-auth";
@@ -265,6 +267,27 @@ export async function login(email, password) {
  */
 export async function loginWithCode(mfaToken, proof) {
   await signInWith(await postLogin("/v1/auth/login/mfa", { mfa_token: mfaToken, ...proof }));
+}
+
+/**
+ * Passwordless sign-in with a passkey (web only): request options from auth (any discoverable
+ * passkey of this site), the browser's prompt, then the assertion to `/v1/auth/passkey/login`
+ * with a fresh login-CSRF header, exactly as the password login; its answer is the login's
+ * (access token in memory, cookies), at acr phr, so no second step. The browser's DOMException
+ * comes through as it is (`wasCancelled(error)`: the user closed the prompt); auth's refusals
+ * are AuthErrors (code `passkey-sign-in-refused`, or `passkey-rejected` for a spent challenge).
+ */
+export async function loginWithPasskey() {
+  const optionsResponse = await fetch("/v1/auth/passkey/options", {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { Accept: "application/json" },
+  });
+  if (!optionsResponse.ok) throw await errorFrom(optionsResponse);
+  const options = await optionsResponse.json();
+  const credential = await getPasskey(options.publicKey);
+  await signInWith(await postLogin("/v1/auth/passkey/login", { challenge_id: options.challenge_id, credential }));
 }
 
 function signOutEverywhereLocally() {

@@ -1,10 +1,11 @@
-// `#/account`: who I am, whether my address is verified, changing my password, and two-step
-// verification (`two-step.js`). The passkey settings join this page.
+// `#/account`: who I am, whether my address is verified, changing my password, two-step
+// verification (`two-step.js`) and passkeys (`passkeys.js`).
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { formatDate } from "../format.js";
 import { field, whileBusy } from "./forms.js";
+import { passkeysSection } from "./passkeys.js";
 import { twoStepSection } from "./two-step.js";
 
 export async function renderAccount(container, ctx) {
@@ -43,5 +44,6 @@ export async function renderAccount(container, ctx) {
       ctx.showError(error);
     }
   });
-  container.append(profile, form, await twoStepSection(ctx));
+  const [twoStep, passkeys] = await Promise.all([twoStepSection(ctx), passkeysSection(ctx)]);
+  container.append(profile, form, twoStep, passkeys);
 }

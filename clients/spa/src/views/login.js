@@ -1,11 +1,13 @@
 // The sign-in screen. An address not verified yet (403 email-not-verified, said only after the
 // password checked out) gets a way to have the link sent again. An account with two-step
 // verification on (401 mfa-required) goes on to a second step: a code from the authenticator
-// app, or a recovery code.
+// app, or a recovery code. "Sign in with a passkey" needs no address and no password: the
+// browser asks for the passkey (its screen lock, a security key), and that is the whole sign-in.
 
 import { api } from "../api.js";
-import { login, loginWithCode } from "../auth.js";
+import { login, loginWithCode, loginWithPasskey } from "../auth.js";
 import { h } from "../dom.js";
+import { passkeysSupported, wasCancelled } from "../webauthn.js";
 import { field, whileBusy } from "./forms.js";
 import { checkYourInbox } from "./inbox.js";
 import { WRONG_CODE, secondFactor } from "./second-factor.js";
@@ -14,7 +16,20 @@ export function renderLogin(container, ctx) {
   passwordStep(container, ctx);
 }
 
+/** What auth's refusal of a passkey sign-in means for the user. */
+function passkeyProblem(error) {
+  if (error.code === "passkey-sign-in-refused") {
+    return new Error("That passkey was not accepted. Try another one, or sign in with your password.");
+  }
+  if (error.code === "passkey-rejected") return new Error("The passkey sign-in took too long. Please try again.");
+  return error;
+}
+
 function passwordStep(container, ctx, email = "") {
+  const passkeyNote = h("p", { className: "muted", role: "status", hidden: true });
+  const passkeyButton = passkeysSupported()
+    ? h("button", { type: "button", className: "secondary", on: { click: () => signInWithPasskey() } }, "Sign in with a passkey")
+    : null;
   const form = h(
     "form",
     { className: "card narrow", "aria-labelledby": "login-title" },
@@ -22,12 +37,27 @@ function passwordStep(container, ctx, email = "") {
     field("Email", { type: "email", name: "email", autocomplete: "username", required: true, value: email || null }),
     field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true }),
     h("button", { type: "submit", className: "primary" }, "Sign in"),
+    passkeyButton,
+    passkeyNote,
     h("p", { className: "muted" }, h("a", { href: "#/forgot" }, "Forgot your password?")),
     h("p", { className: "muted" }, "No account yet? ", h("a", { href: "#/register" }, "Create one")),
   );
+  async function signInWithPasskey() {
+    ctx.clearBanner();
+    passkeyNote.hidden = true;
+    try {
+      await whileBusy(form, () => loginWithPasskey());
+      ctx.navigate("#/orders");
+    } catch (error) {
+      if (!wasCancelled(error)) return ctx.showError(passkeyProblem(error));
+      passkeyNote.textContent = "No passkey was used. You can try again, or sign in with your password.";
+      passkeyNote.hidden = false;
+    }
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     ctx.clearBanner();
+    passkeyNote.hidden = true;
     const data = new FormData(form);
     const email = String(data.get("email"));
     try {
