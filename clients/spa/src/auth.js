@@ -290,6 +290,25 @@ export async function loginWithPasskey() {
   await signInWith(await postLogin("/v1/auth/passkey/login", { challenge_id: options.challenge_id, credential }));
 }
 
+/**
+ * The second step of a password sign-in with a passkey (the account has one and two-step
+ * verification on): options for the mfaToken's user, the browser's prompt, then the answer to
+ * `/v1/auth/login/mfa` like a code. Errors as `loginWithCode` and `loginWithPasskey`.
+ */
+export async function loginWithPasskeyAsSecondStep(mfaToken) {
+  const optionsResponse = await fetch("/v1/auth/passkey/options", {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify({ mfa_token: mfaToken }),
+  });
+  if (!optionsResponse.ok) throw await errorFrom(optionsResponse);
+  const options = await optionsResponse.json();
+  const credential = await getPasskey(options.publicKey);
+  await loginWithCode(mfaToken, { challenge_id: options.challenge_id, credential });
+}
+
 function signOutEverywhereLocally() {
   setAccessToken(null);
   broadcast({ type: "logged-out" });

@@ -5,7 +5,7 @@
 // browser asks for the passkey (its screen lock, a security key), and that is the whole sign-in.
 
 import { api } from "../api.js";
-import { login, loginWithCode, loginWithPasskey } from "../auth.js";
+import { login, loginWithCode, loginWithPasskey, loginWithPasskeyAsSecondStep } from "../auth.js";
 import { h } from "../dom.js";
 import { passkeysSupported, wasCancelled } from "../webauthn.js";
 import { field, whileBusy } from "./forms.js";
@@ -62,7 +62,7 @@ function passwordStep(container, ctx, email = "") {
     const email = String(data.get("email"));
     try {
       const secondStep = await whileBusy(form, () => login(email, String(data.get("password"))));
-      if (secondStep) return codeStep(container, ctx, email, secondStep.mfaToken);
+      if (secondStep) return codeStep(container, ctx, email, secondStep);
       ctx.navigate("#/orders");
     } catch (error) {
       if (error.code === "email-not-verified") {
@@ -83,25 +83,42 @@ function passwordStep(container, ctx, email = "") {
 }
 
 /** The second step: the password was right, now a code; `mfaToken` stands for the first step. */
-function codeStep(container, ctx, email, mfaToken) {
+function codeStep(container, ctx, email, { mfaToken, methods }) {
   const factor = secondFactor();
+  const withPasskey = methods.includes("passkey") && passkeysSupported();
+  const passkeyNote = h("p", { className: "muted", role: "status", hidden: true });
   const form = h(
     "form",
     { className: "card narrow", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, "Two-step verification"),
+    withPasskey
+      ? h("p", {}, h("button", { type: "button", className: "secondary", on: { click: () => finish(() => loginWithPasskeyAsSecondStep(mfaToken)) } }, "Use a passkey"))
+      : null,
+    passkeyNote,
     factor.element,
     h("button", { type: "submit", className: "primary" }, "Verify"),
     h("p", { className: "muted" },
       h("button", { type: "button", className: "link", on: { click: () => passwordStep(container, ctx, email) } }, "Start over")),
   );
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
+    finish(() => loginWithCode(mfaToken, factor.proof()));
+  });
+
+  /** Runs the second step (a code or a passkey), then on to the orders, or says what went wrong. */
+  async function finish(step) {
     ctx.clearBanner();
     factor.clearError();
+    passkeyNote.hidden = true;
     try {
-      await whileBusy(form, () => loginWithCode(mfaToken, factor.proof()));
+      await whileBusy(form, step);
       ctx.navigate("#/orders");
     } catch (error) {
+      if (wasCancelled(error)) {
+        passkeyNote.textContent = "No passkey was used. Use it again, or enter a code.";
+        passkeyNote.hidden = false;
+        return;
+      }
       if (error.code === "mfa-code-invalid") {
         factor.showError(WRONG_CODE);
         factor.focus();
@@ -112,7 +129,7 @@ function codeStep(container, ctx, email, mfaToken) {
         ctx.showError(error);
       }
     }
-  });
+  }
   container.replaceChildren(form);
   factor.focus();
 }

@@ -388,7 +388,7 @@ async def open_runtime(
                     uow, hasher, issuer, policy, limiter, now, mfa_secrets, relying_party
                 ),
                 mfa=MultiFactor(uow, mfa_secrets, issuer, policy, links, now, limiter),
-                passkeys=Passkeys(uow, relying_party, issuer, policy, links, now),
+                passkeys=Passkeys(uow, relying_party, issuer, policy, links, now, limiter),
                 administration=Administration(uow, policy, now),
                 service_grants=ServiceGrants(
                     clients.repository,

@@ -286,3 +286,25 @@ async def test_a_passkey_steps_a_session_up_to_phr(auth: Auth, signed_in: dict[s
     assert (token["acr"], token["auth_time"]) == ("urn:tessera:acr:phr", int(auth.clock.now))
     assert reused.status_code == 403
     assert half.status_code == 422
+
+
+async def test_a_refused_answer_uses_its_challenge_up(
+    auth: Auth, signed_in: dict[str, str]
+) -> None:
+    options = (await auth.http.post("/v1/users/me/passkeys/options", headers=signed_in)).json()
+    phishing = SoftwarePasskey(origin="https://evil.example").register(options["publicKey"])
+    honest = SoftwarePasskey(origin=ORIGIN).register(options["publicKey"])
+
+    refused = await auth.http.post(
+        "/v1/users/me/passkeys",
+        json={"challenge_id": options["challenge_id"], "credential": phishing},
+        headers=signed_in,
+    )
+    retried = await auth.http.post(
+        "/v1/users/me/passkeys",
+        json={"challenge_id": options["challenge_id"], "credential": honest},
+        headers=signed_in,
+    )
+
+    assert refused.status_code == retried.status_code == 400
+    assert len(await auth.rows(PasskeyRow)) == 0

@@ -84,6 +84,7 @@ async def sign_in_options(
     request: Request,
     runtime: RuntimeDep,
     response: Response,
+    context: ContextDep,
     body: PasskeyOptionsRequest | None = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> PasskeyOptionsResponse:
@@ -93,9 +94,10 @@ async def sign_in_options(
     if authorization is not None:
         principal = await request.app.state.token_verifier.verify(bearer_token(authorization))
         return _options(await runtime.passkeys.step_up_options(caller_of(principal)), response)
+    ip = context.ip or "unknown"
     if body is not None:
-        return _options(await runtime.passkeys.mfa_options(body.mfa_token), response)
-    return _options(await runtime.passkeys.sign_in_options(), response)
+        return _options(await runtime.passkeys.mfa_options(body.mfa_token, ip=ip), response)
+    return _options(await runtime.passkeys.sign_in_options(ip=ip), response)
 
 
 @router.post("/v1/auth/passkey/login", response_model_exclude_none=True)

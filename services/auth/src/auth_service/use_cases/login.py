@@ -265,9 +265,13 @@ class Logins:
         if ceremony is None or ceremony.mfa_token_hash != challenge.token_hash:
             await uow.commit()  # the attempt stays spent
             raise PasskeyRejectedError("the challenge is unknown, used or expired")
-        _, passkey = await verified_passkey(
-            uow, self.relying_party, ceremony, factor.credential, context, now=now
-        )
+        try:
+            _, passkey = await verified_passkey(
+                uow, self.relying_party, ceremony, factor.credential, context, now=now
+            )
+        except PasskeyRejectedError:  # malformed: the attempt and the challenge stay spent
+            await uow.commit()
+            raise
         return passkey
 
     async def _use_factor(

@@ -28,7 +28,7 @@ from auth_service.domain.passkeys import (
     Passkey,
     new_ceremony,
 )
-from auth_service.domain.ports import UnitOfWork, UnitsOfWork
+from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
 from auth_service.domain.sessions import (
     AuditEntry,
     Caller,
@@ -70,6 +70,7 @@ class Passkeys:
     policy: SessionPolicy
     links: MailLinks
     clock: Callable[[], datetime]
+    limiter: RateLimiter
 
     async def registration_options(self, caller: Caller) -> CeremonyOptions:
         now = self.clock()
@@ -101,10 +102,12 @@ class Passkeys:
         """Store the new passkey if the answer verifies for this session's challenge."""
         now = self.clock()
         async with self.units_of_work() as uow:
-            user, session = await self._may_change(uow, caller, now)
             ceremony = await uow.passkeys.take_ceremony(
                 challenge_id, CeremonyPurpose.REGISTER, now=now
             )
+            await uow.commit()  # used up, whatever the answer turns out to be
+        async with self.units_of_work() as uow:
+            user, session = await self._may_change(uow, caller, now)
             if ceremony is None or ceremony.session_id != session.id:
                 raise PasskeyRejectedError("the challenge is unknown, used or expired")
             registered = self.relying_party.verify_registration(ceremony, credential)
@@ -160,8 +163,10 @@ class Passkeys:
             await uow.outbox.add(notice_mail(MailKind.PASSKEY_REMOVED, user, self.links, now=now))
             await uow.commit()
 
-    async def sign_in_options(self) -> CeremonyOptions:
-        """Options for a passwordless sign-in: any discoverable passkey of this site."""
+    async def sign_in_options(self, *, ip: str) -> CeremonyOptions:
+        """Options for a passwordless sign-in: any discoverable passkey of this site (each
+        writes a challenge row: counted against the IP like a login attempt)."""
+        await self.limiter.hit("login-ip", ip)
         now = self.clock()
         async with self.units_of_work() as uow:
             ceremony = new_ceremony(CeremonyPurpose.LOGIN, now=now)
@@ -169,9 +174,10 @@ class Passkeys:
             await uow.commit()
         return CeremonyOptions(ceremony.id, self.relying_party.request_options(ceremony, allow=[]))
 
-    async def mfa_options(self, mfa_token: str) -> CeremonyOptions:
+    async def mfa_options(self, mfa_token: str, *, ip: str) -> CeremonyOptions:
         """Options for the second step of a password login (the `mfa_token`'s user's passkeys);
         `MfaTokenInvalidError` for a token that cannot be used."""
+        await self.limiter.hit("login-ip", ip)
         now = self.clock()
         token_hash = hash_mfa_token(mfa_token) if looks_like_mfa_token(mfa_token) else b""
         async with self.units_of_work() as uow:
@@ -218,6 +224,7 @@ class Passkeys:
         context: RequestContext,
     ) -> LoginResult:
         """A session at acr phr for the passkey's user, if the answer verifies."""
+        await self.limiter.hit("login-ip", context.ip or "unknown")
         now = self.clock()
         async with self.units_of_work() as uow:
             ceremony = await uow.passkeys.take_ceremony(

@@ -147,6 +147,10 @@ class StepUps:
                 uow, self.relying_party, ceremony, credential.passkey_answer, context, now=now
             )
         except (PasskeySignInError, PasskeyRejectedError):
+            await uow.audit.record(
+                AuditEntry.of_session("step_up.failed", session, at=now, context=context)
+            )
+            await uow.commit()  # the challenge stays used up
             raise StepUpRefusedError("the passkey could not confirm it is you") from None
         stepped_up = replace(session, authenticated_at=now, acr=PASSKEY_ACR, amr=passkey.amr)
         await uow.sessions.authenticate(session.id, at=now, acr=PASSKEY_ACR, amr=passkey.amr)
