@@ -71,6 +71,10 @@ class OrderCaller(AuthenticatedCaller, Protocol):
     def sub(self) -> str: ...
 
 
+UNAUTHENTICATED_ANSWER = 401
+"""A recorded answer that refused the caller's token, not the request (see `_charge_again`)."""
+
+
 @dataclass(slots=True)
 class Orders:
     """Places, pays, cancels and reads orders for a verified caller."""
@@ -312,6 +316,25 @@ class Orders:
             except Exception:  # the database is still away: the next try, a little later
                 delay = min(delay * 2, 2.0)
 
+    async def _charge_again(
+        self, owner_id: str, key: str, order_id: str, render: RenderAnswer
+    ) -> RecordedAnswer:
+        """The key's first request was refused for its token on the way to billing (it expired
+        between orders' check and the exchange, or its session had ended): its order is stored,
+        uncharged. The same request again, with a token that is good now, charges that order
+        (billing's key is the order id: never twice) and its answer replaces the refusal, so a
+        client that refreshes and retries with the key gets its order, not the 401 for ever."""
+        order = await self._own(order_id, owner_id)
+        try:
+            current = order
+            if order.status is OrderStatus.PAYMENT_PENDING:
+                current = await self._charge_new(order)
+            answer = render(current)
+        except OrdersError as error:
+            answer = render(error)
+        await self.store.replace_refused_answer(owner_id, key, answer)
+        return answer
+
     async def _earlier_answer(
         self, owner_id: str, request: IdempotentRequest, render: RenderAnswer
     ) -> RecordedAnswer | None:
@@ -323,6 +346,8 @@ class Orders:
                 "this Idempotency-Key was first used with a different request body"
             )
         if record.answer is not None:
+            if record.answer.status == UNAUTHENTICATED_ANSWER:
+                return await self._charge_again(owner_id, request.key, record.order_id, render)
             return record.answer
         if self.clock() - record.created_at < IN_FLIGHT_TIMEOUT:
             raise RequestInProgressError(

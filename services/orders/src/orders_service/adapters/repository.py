@@ -193,6 +193,23 @@ class SqlOrderStore:
                 .execution_options(synchronize_session=False)
             )
 
+    async def replace_refused_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(IdempotencyKeyRow)
+                .where(
+                    IdempotencyKeyRow.owner_id == owner_id,
+                    IdempotencyKeyRow.idempotency_key == key,
+                    IdempotencyKeyRow.answer_status == 401,
+                )
+                .values(
+                    answer_status=answer.status,
+                    answer_headers=json.dumps([list(pair) for pair in answer.headers]),
+                    answer_body=answer.body,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
     async def get(self, order_id: str) -> Order | None:
         async with self._sessions() as session:
             row = await session.get(OrderRow, order_id)

@@ -75,6 +75,10 @@ class OrderStore(Protocol):
         """Record the key's first answer, unless one is recorded already."""
         ...
 
+    async def replace_refused_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
+        """Replace a recorded 401 (the token was refused, not the request) with `answer`."""
+        ...
+
 
 class PaymentGateway(Protocol):
     """billing, as seen by orders; raises `PaymentError` subclasses."""
