@@ -284,7 +284,7 @@ async def test_a_passkey_steps_a_session_up_to_phr(auth: Auth, signed_in: dict[s
     assert stepped.status_code == 200, stepped.text
     token = claims(stepped.json()["access_token"])
     assert (token["acr"], token["auth_time"]) == ("urn:tessera:acr:phr", int(auth.clock.now))
-    assert reused.status_code == 403
+    assert reused.status_code == 400  # the challenge was used up
     assert half.status_code == 422
 
 
@@ -308,3 +308,14 @@ async def test_a_refused_answer_uses_its_challenge_up(
 
     assert refused.status_code == retried.status_code == 400
     assert len(await auth.rows(PasskeyRow)) == 0
+
+
+async def test_options_need_a_usable_passkey_and_answers_have_a_size_limit(
+    auth: Auth, signed_in: dict[str, str]
+) -> None:
+    without_passkeys = await auth.http.post("/v1/auth/passkey/options", headers=signed_in)
+    options = await sign_in_options(auth)
+    huge = await sign_in(auth, options["challenge_id"], {"id": "x" * 20_000})
+
+    assert without_passkeys.status_code == 400  # else the browser would offer any passkey
+    assert huge.status_code == 422

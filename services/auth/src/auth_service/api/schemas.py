@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from auth_service.domain.passkeys import Passkey
 from auth_service.domain.sessions import ClientId, Session
@@ -147,7 +148,7 @@ class StepUpRequest(BaseModel):
         max_length=MAX_CODE_LENGTH,
         description="A passkey: the `challenge_id` of `POST /v1/auth/passkey/options` (bearer)",
     )
-    credential: dict[str, Any] | None = Field(default=None, description="The passkey's answer")
+    credential: OptionalBoundedCredential = Field(default=None, description="The passkey's answer")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StepUpRequest:
@@ -175,7 +176,7 @@ class MfaLoginRequest(BaseModel):
     code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     challenge_id: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
-    credential: dict[str, Any] | None = Field(default=None)
+    credential: OptionalBoundedCredential = Field(default=None)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> MfaLoginRequest:
@@ -234,8 +235,20 @@ class RolesRequest(BaseModel):
     roles: list[Role] = Field(max_length=8)
 
 
-MAX_CREDENTIAL_FIELD = 8192
-"""A WebAuthn credential's JSON (base64url attestation objects are the largest part)."""
+MAX_CREDENTIAL_FIELD = 16_384
+"""A WebAuthn credential's JSON, at most (an attestation with its certificates is a few KiB)."""
+
+
+def _credential_of_bounded_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value, separators=(",", ":"))) > MAX_CREDENTIAL_FIELD:
+        raise ValueError(f"a credential is at most {MAX_CREDENTIAL_FIELD} bytes of JSON")
+    return value
+
+
+BoundedCredential = Annotated[dict[str, Any], AfterValidator(_credential_of_bounded_size)]
+OptionalBoundedCredential = Annotated[
+    dict[str, Any] | None, AfterValidator(_credential_of_bounded_size)
+]
 
 
 class PasskeyOptionsResponse(BaseModel):
@@ -252,7 +265,7 @@ class PasskeyRegistrationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     challenge_id: str = Field(min_length=1, max_length=64)
-    credential: dict[str, Any] = Field(
+    credential: BoundedCredential = Field(
         description="The PublicKeyCredential's JSON (`toJSON()`), base64url"
     )
     name: str = Field(default="Passkey", max_length=64)
@@ -270,7 +283,7 @@ class PasskeySignInRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     challenge_id: str = Field(min_length=1, max_length=64)
-    credential: dict[str, Any]
+    credential: BoundedCredential
     client_id: Literal["web"] = Field(
         description="Browsers only: a native app uses its platform's passkey APIs"
     )

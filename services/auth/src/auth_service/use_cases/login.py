@@ -65,10 +65,11 @@ from auth_service.errors import (
     MfaRequiredError,
     MfaTokenInvalidError,
     PasskeyRejectedError,
+    PasskeySignInError,
     RateLimitedError,
 )
 from auth_service.use_cases.accounts import verify_password
-from auth_service.use_cases.passkey_answers import verified_passkey
+from auth_service.use_cases.passkey_answers import usable_passkeys, verified_passkey
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class Logins:
         await self._count_attempt(account, ip)
         try:
             result = await self._complete_mfa(challenge, user, client_id, factor, context)
-        except MfaCodeInvalidError:
+        except (MfaCodeInvalidError, PasskeySignInError, PasskeyRejectedError):
             await self._count_failure(account)
             raise
         await self.limiter.reset("login-account", account, ip)
@@ -202,7 +203,7 @@ class Logins:
                 await uow.mfa.add_challenge(challenge)
                 await uow.commit()
                 methods = [MfaMethod.TOTP, MfaMethod.RECOVERY_CODE]
-                if await uow.passkeys.list_for_user(user.id):
+                if await usable_passkeys(uow, user.id):
                     methods.append(MfaMethod.PASSKEY)
                 raise MfaRequiredError(mfa_token, tuple(methods))
             result = await start_session(

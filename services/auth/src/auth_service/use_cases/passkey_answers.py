@@ -8,6 +8,7 @@ another origin, or a counter that went backwards, which also flags the passkey.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,9 @@ async def verified_passkey(
         await _refused(uow, "passkey.unknown_credential", None, context, now)
     assert passkey is not None
     foreign = ceremony.user_id is not None and passkey.user_id != ceremony.user_id
-    wrong_handle = user_handle is not None and user_handle != passkey.user_id.bytes
+    # a passwordless sign-in names its user only through the passkey: the handle must say it
+    no_handle = ceremony.user_id is None and user_handle is None
+    wrong_handle = no_handle or (user_handle is not None and user_handle != passkey.user_id.bytes)
     if foreign or wrong_handle:
         await _refused(uow, "passkey.foreign_credential", passkey, context, now)
     if passkey.flagged_at is not None:
@@ -50,11 +53,17 @@ async def verified_passkey(
         await uow.passkeys.flag(passkey.id, now=now)
         await _refused(uow, "passkey.counter_regressed", passkey, context, now)
     if not await uow.passkeys.record_use(passkey, sign_count=signed_count, now=now):
-        raise PasskeySignInError  # a sign-in with the same counter won the race
+        await uow.commit()  # a sign-in with the same counter won the race; what was spent stays
+        raise PasskeySignInError
     user = await uow.users.get(passkey.user_id)
     if user is None:
         raise PasskeySignInError
     return user, passkey
+
+
+async def usable_passkeys(uow: UnitOfWork, user_id: uuid.UUID) -> list[Passkey]:
+    """The user's passkeys that may sign in (not flagged)."""
+    return [item for item in await uow.passkeys.list_for_user(user_id) if item.flagged_at is None]
 
 
 async def _refused(

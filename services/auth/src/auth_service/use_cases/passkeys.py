@@ -49,7 +49,7 @@ from auth_service.use_cases.accounts import active_user_and_session
 from auth_service.use_cases.login import LoginResult, start_session
 from auth_service.use_cases.mailing import MailLinks, notice_mail
 from auth_service.use_cases.mfa import ENROL_POLICY
-from auth_service.use_cases.passkey_answers import verified_passkey
+from auth_service.use_cases.passkey_answers import usable_passkeys, verified_passkey
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Passkeys:
     limiter: RateLimiter
 
     async def registration_options(self, caller: Caller) -> CeremonyOptions:
+        await self.limiter.hit("login-account", "passkey-options", caller.subject)
         now = self.clock()
         async with self.units_of_work() as uow:
             user, session = await self._may_change(uow, caller, now)
@@ -198,6 +199,7 @@ class Passkeys:
         """Options for a step-up of the caller's session with one of its user's passkeys."""
         if caller.session_id is None:
             raise StaleTokenError("only a user's session can step up")
+        await self.limiter.hit("login-account", "passkey-options", caller.subject)
         now = self.clock()
         async with self.units_of_work() as uow:
             user, _ = await active_user_and_session(uow, self.policy, caller, now=now)
@@ -212,8 +214,12 @@ class Passkeys:
         )
 
     async def _usable_credentials(self, uow: UnitOfWork, user_id: uuid.UUID) -> list[bytes]:
-        passkeys = await uow.passkeys.list_for_user(user_id)
-        return [item.credential_id for item in passkeys if item.flagged_at is None]
+        """The credential ids the browser may offer; none is a 400 (an empty list would let
+        it offer any passkey of the site, another account's included)."""
+        usable = await usable_passkeys(uow, user_id)
+        if not usable:
+            raise PasskeyRejectedError("there is no usable passkey on this account")
+        return [item.credential_id for item in usable]
 
     async def sign_in(
         self,

@@ -137,16 +137,22 @@ class StepUps:
         context: RequestContext,
         now: datetime,
     ) -> IssuedAccessToken:
-        """A passkey of the user counts with or without TOTP (acr phr); a wrong answer is 403."""
+        """A passkey of the user counts with or without TOTP (acr phr). An answer that does not
+        verify is 403 (the wrong credential); a malformed one or a challenge that is unknown,
+        used, expired or of another session, 400."""
         purpose = CeremonyPurpose.STEP_UP
         ceremony = await uow.passkeys.take_ceremony(credential.challenge_id, purpose, now=now)
         if ceremony is None or ceremony.session_id != session.id:
-            raise StepUpRefusedError("the passkey challenge is unknown, used or expired")
+            await uow.commit()  # another session's challenge is used up all the same
+            raise PasskeyRejectedError("the passkey challenge is unknown, used or expired")
         try:
             _, passkey = await verified_passkey(
                 uow, self.relying_party, ceremony, credential.passkey_answer, context, now=now
             )
-        except (PasskeySignInError, PasskeyRejectedError):
+        except PasskeyRejectedError:  # malformed: a bad request, not a wrong credential
+            await uow.commit()
+            raise
+        except PasskeySignInError:
             await uow.audit.record(
                 AuditEntry.of_session("step_up.failed", session, at=now, context=context)
             )
