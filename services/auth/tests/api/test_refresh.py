@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from auth_service.adapters.models import RefreshTokenRow
 from auth_service.adapters.session_repository import SqlRefreshTokenRepository
 from auth_service.config import Settings
-from auth_service.domain.refresh_tokens import hash_refresh_token
+from auth_service.domain.refresh_tokens import generate_refresh_token, hash_refresh_token
 from auth_service.domain.sessions import RefreshTokenRecord
 from auth_service.use_cases import refresh as rotation
 from auth_service.use_cases.refresh import REFUSED
+from sqlalchemy import insert
 
 from ..session_support import (  # noqa: TID252 (shared test helpers)
     Auth,
@@ -369,3 +372,37 @@ async def test_a_body_that_is_not_a_form_is_an_rfc6749_invalid_request(auth: Aut
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_any_used_token_of_a_family_ten_thousand_rotations_long_revokes_it(
+    auth: Auth,
+) -> None:
+    # A 90-day mobile session refreshed every 5 minutes has ~26,000 generations: an old one
+    # presented again is still reuse (found by its hash), however long the family has grown.
+    login = await mobile_login(auth.http, "ada@example.com")
+    session_id = jwt.decode(login["access_token"], options={"verify_signature": False})["sid"]
+    now = datetime.fromtimestamp(auth.clock.now, UTC)
+    old_tokens = [generate_refresh_token() for _ in range(10_000)]
+    async with auth.runtime.storage.session_factory() as db, db.begin():
+        await db.execute(
+            insert(RefreshTokenRow),
+            [
+                {
+                    "token_hash": hash_refresh_token(token),
+                    "session_id": session_id,
+                    "generation": -index,  # older than the login's token
+                    "created_at": now - timedelta(minutes=5 * index),
+                    "used_at": now - timedelta(minutes=5 * index - 1),
+                    "successor_hash": hash_refresh_token(generate_refresh_token()),
+                }
+                for index, token in enumerate(old_tokens, start=1)
+            ],
+        )
+    live = (await refresh_mobile(auth.http, login["refresh_token"])).json()["refresh_token"]
+
+    reuse = await refresh_mobile(auth.http, old_tokens[6_789])
+
+    assert reuse.json()["error"] == "invalid_grant"
+    assert (await refresh_mobile(auth.http, live)).json()["error"] == "invalid_grant"
+    (session,) = (await auth.sessions()).values()
+    assert session.revoked_reason == "reuse_detected"

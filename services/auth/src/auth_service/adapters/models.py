@@ -207,6 +207,18 @@ class SessionRow(Base):
 
 class RefreshTokenRow(Base):
     __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        # the few rows that still hold a sealed successor (the live token's parent, inside
+        # the grace window): a rotation clears them by session without visiting the family's
+        # other rows, however long it is (ADR 0014)
+        Index(
+            "ix_refresh_tokens_sealed_successor",
+            "session_id",
+            "used_at",
+            postgresql_where=text("sealed_successor IS NOT NULL"),
+            sqlite_where=text("sealed_successor IS NOT NULL"),
+        ),
+    )
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(
