@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import entity_from_row, row_values
@@ -177,30 +177,23 @@ class SqlOrderStore:
             return None if row is None else _to_record(row)
 
     async def record_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(IdempotencyKeyRow)
-                .where(
-                    IdempotencyKeyRow.owner_id == owner_id,
-                    IdempotencyKeyRow.idempotency_key == key,
-                    IdempotencyKeyRow.answer_status.is_(None),
-                )
-                .values(
-                    answer_status=answer.status,
-                    answer_headers=json.dumps([list(pair) for pair in answer.headers]),
-                    answer_body=answer.body,
-                )
-                .execution_options(synchronize_session=False)
-            )
+        await self._write_answer(owner_id, key, answer, IdempotencyKeyRow.answer_status.is_(None))
 
     async def replace_refused_answer(self, owner_id: str, key: str, answer: RecordedAnswer) -> None:
+        # only a 401 (the token was refused, not the request) is ever replaced
+        await self._write_answer(owner_id, key, answer, IdempotencyKeyRow.answer_status == 401)
+
+    async def _write_answer(
+        self, owner_id: str, key: str, answer: RecordedAnswer, condition: ColumnElement[bool]
+    ) -> None:
+        """Store `answer` as the key's answer, where its row matches `condition`."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(IdempotencyKeyRow)
                 .where(
                     IdempotencyKeyRow.owner_id == owner_id,
                     IdempotencyKeyRow.idempotency_key == key,
-                    IdempotencyKeyRow.answer_status == 401,
+                    condition,
                 )
                 .values(
                     answer_status=answer.status,
