@@ -19,7 +19,6 @@ import json
 import os
 import struct
 from typing import Any
-from urllib.parse import urlsplit
 
 import cbor2
 from cryptography.hazmat.primitives import hashes
@@ -133,8 +132,3 @@ class SoftwarePasskey:
             flags |= BE | BS
         rp_id_hash = hashlib.sha256(rp_id.encode("utf-8")).digest()
         return rp_id_hash + bytes([flags]) + struct.pack(">I", self.sign_count)
-
-
-def rp_id_of(origin: str) -> str:
-    """The RP ID a browser at `origin` uses by default: its host."""
-    return urlsplit(origin).hostname or ""

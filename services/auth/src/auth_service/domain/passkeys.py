@@ -19,7 +19,6 @@ from tessera.tokens.step_up import ACR_PHR
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 CHALLENGE_ID_PREFIX = "wac_"
-MAX_NAME_LENGTH = 64
 PASSKEY_ACR = ACR_PHR
 """A passkey is phishing-resistant: its signature is bound to the origin."""
 
