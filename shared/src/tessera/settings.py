@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, model_validator
 
 from tessera.service_identity import ServiceIdentitySettings
+from tessera.storage import DEFAULT_POOL_SIZE
 
 MAX_TOKEN_LEEWAY_SECONDS = 300
 """The largest `TOKEN_LEEWAY_SECONDS` any service accepts (auth keeps signing keys this long)."""
@@ -30,6 +31,10 @@ class ServiceSettings(BaseModel):
 
     ENVIRONMENT: Literal["dev", "production"] = "dev"
     DATABASE_URL: str
+    DATABASE_POOL_SIZE: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=100)
+    """PostgreSQL connections this process keeps open and never exceeds (a request waits for a
+    free one). Sized for a replica, not the load: mind PostgreSQL's max_connections across
+    replicas and services."""
     HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(ge=0, le=65535)
     ISSUER: str = "http://localhost:8000"

@@ -3,8 +3,10 @@
 Each service owns its database and its tables (its own `DeclarativeBase` and Alembic scripts);
 this module holds only what is the same for all of them:
 
-- `create_engine(url)`: PostgreSQL (asyncpg) with a pre-ping so a restarted server heals the
-  pool, or SQLite (aiosqlite) in WAL mode with foreign keys on, its directory created;
+- `create_engine(url)`: PostgreSQL (asyncpg), pinging a pooled connection before use only
+  after it sat idle (so a restarted server heals the pool, and a busy pool pays no round
+  trip per checkout: `ping_connections_idle_for`), or SQLite (aiosqlite) in WAL mode with
+  foreign keys on, its directory created;
 - `UtcDateTime`: timezone-aware UTC datetimes on SQLite (which stores them naive) as on
   PostgreSQL;
 - `Migrations`: Alembic driven in code from a service's `migrations/` directory (no
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,13 +39,19 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 E = TypeVar("E")
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection unused this long is pinged before it is handed out."""
+DEFAULT_POOL_SIZE = 10
+POOL_TIMEOUT_SECONDS = 10.0
+"""How long a request waits for a free pooled connection before it fails (answered 503)."""
+"""A pooled PostgreSQL connection unused this long is pinged before it is handed out."""
 STORAGE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 """What a database that cannot be reached (or used) just now raises: answered 503, retry later."""
 
@@ -63,11 +72,20 @@ def ensure_sqlite_directory(database_url: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """The service's engine: see the module docstring for what each backend gets."""
+def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
+    """The service's engine: see the module docstring for what each backend gets.
+
+    On PostgreSQL the pool holds `pool_size` connections and opens no more: SQLAlchemy's
+    default overflow opens extra ones under load and closes each as soon as it is returned,
+    so a busy service paid a connection set-up (and a backend start) per burst of requests.
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return _create_async_engine(url, pool_pre_ping=True)
+        engine = _create_async_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS
+        )
+        ping_connections_idle_for(engine, PING_AFTER_IDLE_SECONDS)
+        return engine
     ensure_sqlite_directory(database_url)
     engine = _create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
 
@@ -81,6 +99,36 @@ def create_engine(database_url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+def ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
+    """Ping a pooled connection at checkout if it sat unused for `seconds` or more; a dead one
+    is replaced before the caller sees it (SQLAlchemy retries the checkout on
+    `DisconnectionError`).
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: one more round trip for every
+    transaction, the refresh hot path's included. A connection used a moment ago is known to
+    be alive as well as a ping would tell; if the server went away in between, the statement
+    fails, SQLAlchemy invalidates the whole pool, and the request is answered 503 (retry),
+    as requests in flight during a restart are anyway.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # any driver failure: this connection is no good
+            raise DisconnectionError from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -127,9 +175,9 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def connect(cls, database_url: str) -> Database:
+    def connect(cls, database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
         """No connection is opened yet: the pool connects on first use."""
-        engine = create_engine(database_url)
+        engine = create_engine(database_url, pool_size=pool_size)
         return cls(engine, create_session_factory(engine))
 
     async def is_reachable(self) -> bool:

@@ -296,7 +296,8 @@ async def open_runtime(
 
     try:
         await hasher.warm_up()
-        async with open_storage(settings.DATABASE_URL) as storage:
+        pool_size = settings.DATABASE_POOL_SIZE
+        async with open_storage(settings.DATABASE_URL, pool_size=pool_size) as storage:
             key_encryption_key = load_key_encryption_key(settings)
             key_store = signing_key_store_from(settings, storage, clock)
             keys = await key_store.load_key_ring()

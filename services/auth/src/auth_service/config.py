@@ -124,6 +124,8 @@ class Settings(BaseSettings, ServiceSettings):
     # stranger spraying guesses cannot lock the owner out at home.
     LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT: str = "10/minute;100/hour;300/day"
     KNOWN_IP_DAYS: int = Field(default=90, ge=1, le=365)
+    # Refused refreshes per IP (unknown, expired, revoked or reused tokens); successful ones
+    # never count, so many users behind one address are never refused for refreshing.
     REFRESH_RATE_LIMIT_PER_IP: str = "120/minute;2000/hour"
     REGISTER_RATE_LIMIT_PER_IP: str = "10/minute;50/hour"
     # Failed service-client authentications at the token endpoint (only failures count).

@@ -6,11 +6,12 @@ own EXPLAIN, after ANALYZE (what autovacuum keeps up to date in production)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from auth_service.adapters.models import RefreshTokenRow
 from auth_service.domain.refresh_tokens import generate_refresh_token, hash_refresh_token
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 
 from ..session_support import Auth, mobile_login, refresh_mobile, register  # noqa: TID252
 
@@ -55,3 +56,40 @@ async def test_clearing_the_sealed_successor_uses_the_partial_index_not_the_fami
         )
 
     assert "ix_refresh_tokens_sealed_successor" in plan, plan
+
+
+async def test_a_rotation_is_two_statements_on_postgresql(auth: Auth) -> None:
+    """The hot path (docs/performance.md): one locking read of token, session and user, then
+    one statement for every write on PostgreSQL (data-modifying CTEs); SQLite, which has no
+    DML in CTEs, runs the five writes one by one after its BEGIN IMMEDIATE and read."""
+    await register(auth.http, "ada@example.com")
+    token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+    engine = auth.runtime.storage.engine
+    sent: list[str] = []
+
+    def note(*arguments: Any) -> None:
+        sent.append(arguments[2])  # (connection, cursor, statement, ...)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        assert (await refresh_mobile(auth.http, token)).status_code == 200
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+    # the mail worker and the key ring share the engine; only the rotation's statements count
+    rotation_tables = ("refresh_tokens", "sessions", "audit_log")
+    sent = [s for s in sent if s.startswith("BEGIN") or any(t in s for t in rotation_tables)]
+    if engine.dialect.name == "postgresql":
+        lock, writes = sent
+        assert lock.endswith("FOR UPDATE OF refresh_tokens")
+        assert writes.startswith("WITH cleared AS")
+    else:
+        assert [statement.split()[0] for statement in sent] == [
+            "BEGIN",  # IMMEDIATE: the write lock, before the read
+            "SELECT",
+            "UPDATE",  # the previous sealed successor
+            "UPDATE",  # the presented token
+            "INSERT",  # its successor
+            "UPDATE",  # the session
+            "INSERT",  # the audit row
+        ]

@@ -307,6 +307,33 @@ async def test_refreshes_are_rate_limited_per_ip_with_an_rfc6749_answer(settings
         assert response.json()["error"] == "temporarily_unavailable"
 
 
+async def test_successful_refreshes_never_count_against_the_ip(settings: Settings) -> None:
+    """An office behind one address refreshes many sessions; only refused refreshes count."""
+    async with running(settings, REFRESH_RATE_LIMIT_PER_IP="2/minute") as auth:
+        await register(auth.http, "ada@example.com")
+        token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+        for _ in range(5):
+            response = await refresh_mobile(auth.http, token)
+            assert response.status_code == 200, response.text
+            token = response.json()["refresh_token"]
+
+
+async def test_an_ip_over_the_refused_refresh_limit_is_refused_before_any_lookup(
+    settings: Settings,
+) -> None:
+    async with running(settings, REFRESH_RATE_LIMIT_PER_IP="2/minute") as auth:
+        await register(auth.http, "ada@example.com")
+        token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
+        for _ in range(3):
+            await refresh_mobile(auth.http, "tsr_" + "x" * 43)
+
+        refused = await refresh_mobile(auth.http, token)
+
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"] == "temporarily_unavailable"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
 async def test_a_rotated_web_token_presented_as_mobile_revokes_the_family(auth: Auth) -> None:
     # Found from outside: W0 with client_id=mobile (no cookie, no CSRF) answered "issued to
     # another client" and left the family alive, so a stolen old token could probe its session.

@@ -12,7 +12,7 @@ from auth_service.adapters.models import RefreshTokenRow
 from auth_service.adapters.session_repository import SqlRefreshTokenRepository
 from auth_service.config import Settings
 from auth_service.domain.refresh_tokens import generate_refresh_token, hash_refresh_token
-from auth_service.domain.sessions import RefreshTokenRecord
+from auth_service.domain.sessions import LockedRefreshToken
 from auth_service.use_cases import refresh as rotation
 from auth_service.use_cases.refresh import REFUSED
 from sqlalchemy import insert
@@ -112,7 +112,7 @@ async def test_a_refresh_that_read_the_clock_before_the_winner_rotated_gets_the_
 
     async def lock_after_the_winner(
         self: SqlRefreshTokenRepository, token_hash: bytes
-    ) -> RefreshTokenRecord | None:
+    ) -> LockedRefreshToken | None:
         nonlocal lock_calls
         lock_calls += 1
         if lock_calls == 1:  # the loser: its `now` is already read

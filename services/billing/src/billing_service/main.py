@@ -26,7 +26,7 @@ from billing_service.use_cases import Invoices
 def create_app(settings: Settings, *, keys: KeySource | None = None) -> FastAPI:
     """The billing app; `keys` replaces the JWKS cache (tests bring their own key source)."""
     resource = ResourceServer(settings, audience="billing", keys=keys)
-    database = Database.connect(settings.DATABASE_URL)
+    database = Database.connect(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     use_cases = Invoices(
         SqlInvoiceStorage(database.sessions),
         page_size_max=settings.INVOICE_PAGE_SIZE_MAX,

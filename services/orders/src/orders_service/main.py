@@ -33,7 +33,7 @@ def create_app(
 ) -> FastAPI:
     """The orders app; tests may bring their own key source and billing token source."""
     resource = ResourceServer(settings, audience="orders", keys=keys, exchange_audience="billing")
-    database = Database.connect(settings.DATABASE_URL)
+    database = Database.connect(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     token_source = billing_token_source or resource.exchanged_token_source()
 
     @asynccontextmanager

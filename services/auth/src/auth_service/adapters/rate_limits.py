@@ -23,6 +23,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from auth_service.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
+MAX_KNOWN_OVER = 100_000
+"""Keys remembered as over their limit in this process (`refuse_if_known_over`), at most."""
 
 
 def parse_tiers(rule: str) -> list[RateLimitItem]:
@@ -44,6 +46,8 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(storage)
         self._rules = rules
         self._clock = clock
+        # (scope, *key) -> when the window its last refused hit ended (clock seconds)
+        self._known_over: dict[tuple[str, ...], float] = {}
 
     @classmethod
     def create(cls, redis_url: str | None, rules: Mapping[str, str]) -> RateLimiter:
@@ -56,7 +60,29 @@ class RateLimiter:
 
     async def hit(self, scope: str, *key: str) -> None:
         """Count one attempt; `RateLimitedError` (with seconds to wait) when over a tier."""
-        await self._enforce(scope, key, count=True)
+        try:
+            await self._enforce(scope, key, count=True)
+        except RateLimitedError as refused:
+            self._remember_over((scope, *key), self._clock() + (refused.retry_after or 1))
+            raise
+
+    def refuse_if_known_over(self, scope: str, *key: str) -> None:
+        until = self._known_over.get((scope, *key))
+        if until is None:
+            return
+        wait = until - self._clock()
+        if wait <= 0:
+            del self._known_over[(scope, *key)]
+            return
+        raise RateLimitedError(math.ceil(wait))
+
+    def _remember_over(self, key: tuple[str, ...], until: float) -> None:
+        if len(self._known_over) >= MAX_KNOWN_OVER:  # a flood of addresses: keep the live ones
+            now = self._clock()
+            self._known_over = {k: t for k, t in self._known_over.items() if t > now}
+            if len(self._known_over) >= MAX_KNOWN_OVER:
+                self._known_over.clear()
+        self._known_over[key] = until
 
     async def check(self, scope: str, *key: str) -> None:
         """`RateLimitedError` if the key is already over a tier, without counting an attempt

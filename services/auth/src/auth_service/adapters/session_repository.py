@@ -3,7 +3,8 @@
 Rotation must serialise on the presented token: PostgreSQL locks its row (`SELECT … FOR
 UPDATE`); SQLite has no row locks (SQLAlchemy drops `FOR UPDATE`), so `lock` opens the
 transaction with `BEGIN IMMEDIATE`, taking the database's single write lock before reading.
-Either way a second refresh of the same token waits, then reads the first one's result.
+Either way a second refresh of the same token waits, then reads the first one's result. The
+rotation's own statements are built once, in `rotation_statements.py` (the hot path).
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import entity_from_row, row_values
 
+from auth_service.adapters.audit_log import audit_values
 from auth_service.adapters.models import RefreshTokenRow, SessionRow, UserRow
-from auth_service.domain.sessions import RefreshTokenRecord, Session
+from auth_service.adapters.rotation_statements import (
+    AUDIT_PARAMETER,
+    CLEAR_SEALED,
+    LOCK_WITH_SESSION,
+    RECORD_ROTATION,
+    ROTATION_STATEMENTS,
+    locked_token_of,
+)
+from auth_service.domain.sessions import LockedRefreshToken, RefreshTokenRecord, Rotation, Session
 from auth_service.domain.users import normalize_email
 
 
@@ -57,11 +67,6 @@ class SqlSessionRepository:
         )
         return (await self._db.execute(query)).first() is not None
 
-    async def touch(self, session_id: str, now: datetime) -> None:
-        await self._db.execute(
-            update(SessionRow).where(SessionRow.id == session_id).values(last_used_at=now)
-        )
-
     async def authenticate(
         self, session_id: str, *, at: datetime, acr: str, amr: tuple[str, ...]
     ) -> None:
@@ -84,18 +89,14 @@ class SqlRefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
-    async def lock(self, token_hash: bytes) -> RefreshTokenRecord | None:
-        bind = self._db.bind
-        if bind is not None and bind.dialect.name == "sqlite":
+    async def lock(self, token_hash: bytes) -> LockedRefreshToken | None:
+        if self._db.get_bind().dialect.name == "sqlite":
             await self._db.execute(text("BEGIN IMMEDIATE"))
-        query = (
-            select(RefreshTokenRow)
-            .where(RefreshTokenRow.token_hash == token_hash)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        row = (await self._db.execute(query)).scalar_one_or_none()
-        return entity_from_row(RefreshTokenRecord, row) if row is not None else None
+        found = (await self._db.execute(LOCK_WITH_SESSION, {"presented_hash": token_hash})).first()
+        if found is None:
+            return None
+        record, session, user = locked_token_of(found._mapping)
+        return LockedRefreshToken(record, session, user)
 
     async def get(self, token_hash: bytes) -> RefreshTokenRecord | None:
         query = select(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash)
@@ -106,24 +107,25 @@ class SqlRefreshTokenRepository:
         self._db.add(RefreshTokenRow(**row_values(RefreshTokenRow, record)))
         await self._db.flush()
 
-    async def mark_rotated(
-        self, token_hash: bytes, *, used_at: datetime, successor_hash: bytes, sealed: bytes | None
-    ) -> None:
-        await self._db.execute(
-            update(RefreshTokenRow)
-            .where(RefreshTokenRow.token_hash == token_hash)
-            .values(used_at=used_at, successor_hash=successor_hash, sealed_successor=sealed)
-        )
+    async def record_rotation(self, rotation: Rotation) -> None:
+        """One statement on PostgreSQL (data-modifying CTEs); on SQLite, which has none, the
+        same four statements one after the other, inside the write lock `lock` took."""
+        values = {
+            "family": rotation.presented.session_id,
+            "presented_hash": rotation.presented.token_hash,
+            "at": rotation.at,
+            "successor": rotation.successor.token_hash,
+            "sealed": rotation.sealed_successor,
+            "successor_generation": rotation.successor.generation,
+        } | {AUDIT_PARAMETER + name: value for name, value in audit_values(rotation.audit).items()}
+        if self._db.get_bind().dialect.name == "postgresql":
+            await self._db.execute(RECORD_ROTATION, values)
+            return
+        for statement in ROTATION_STATEMENTS:
+            await self._db.execute(statement, values)
 
     async def clear_sealed(self, session_id: str) -> None:
-        await self._db.execute(
-            update(RefreshTokenRow)
-            .where(
-                RefreshTokenRow.session_id == session_id,
-                RefreshTokenRow.sealed_successor.is_not(None),
-            )
-            .values(sealed_successor=None)
-        )
+        await self._db.execute(CLEAR_SEALED, {"family": session_id})
 
 
 async def clear_expired_sealed_successors(

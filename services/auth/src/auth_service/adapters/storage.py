@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from tessera.storage import create_engine, create_session_factory, database_is_reachable
+from tessera.storage import (
+    DEFAULT_POOL_SIZE,
+    create_engine,
+    create_session_factory,
+    database_is_reachable,
+)
 
 from auth_service.adapters.mail_outbox import OutboxSealer
 from auth_service.adapters.unit_of_work import SqlUnitOfWork
@@ -45,9 +50,11 @@ class Storage:
 
 
 @asynccontextmanager
-async def open_storage(database_url: str) -> AsyncIterator[Storage]:
+async def open_storage(
+    database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE
+) -> AsyncIterator[Storage]:
     """The database for the app's lifespan or one CLI command; disposed of afterwards."""
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pool_size=pool_size)
     try:
         yield Storage(engine, create_session_factory(engine))
     finally:

@@ -19,7 +19,14 @@ from auth_service.domain.mail import OutboxEntry
 from auth_service.domain.mfa import MfaChallenge, TotpFactor
 from auth_service.domain.passkeys import Ceremony, CeremonyPurpose, Passkey
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
-from auth_service.domain.sessions import AuditEntry, RefreshTokenRecord, Revocation, Session
+from auth_service.domain.sessions import (
+    AuditEntry,
+    LockedRefreshToken,
+    RefreshTokenRecord,
+    Revocation,
+    Rotation,
+    Session,
+)
 from auth_service.domain.users import Role, User
 
 
@@ -58,8 +65,6 @@ class SessionRepository(Protocol):
         """The user's sessions not revoked (expired ones included; the caller filters)."""
         ...
 
-    async def touch(self, session_id: str, now: datetime) -> None: ...
-
     async def authenticate(
         self, session_id: str, *, at: datetime, acr: str, amr: tuple[str, ...]
     ) -> None:
@@ -76,8 +81,9 @@ class SessionRepository(Protocol):
 
 
 class RefreshTokenRepository(Protocol):
-    async def lock(self, token_hash: bytes) -> RefreshTokenRecord | None:
-        """Read a token row and hold it until commit, serialising rotations of the same token.
+    async def lock(self, token_hash: bytes) -> LockedRefreshToken | None:
+        """Read a token row with its session and user, and hold the token row until commit,
+        serialising rotations of the same token (one statement: the refresh hot path).
 
         Must be the first statement of its unit of work (SQLite serialises with BEGIN IMMEDIATE).
         """
@@ -87,12 +93,12 @@ class RefreshTokenRepository(Protocol):
 
     async def add(self, record: RefreshTokenRecord) -> None: ...
 
-    async def mark_rotated(
-        self, token_hash: bytes, *, used_at: datetime, successor_hash: bytes, sealed: bytes | None
-    ) -> None: ...
+    async def record_rotation(self, rotation: Rotation) -> None:
+        """Write everything a rotation changes in the family (see `Rotation`)."""
+        ...
 
     async def clear_sealed(self, session_id: str) -> None:
-        """Forget every sealed successor of a family (at rotation, and when it is revoked)."""
+        """Forget every sealed successor of a family (when it is revoked)."""
         ...
 
 
@@ -264,6 +270,11 @@ class RateLimiter(Protocol):
 
     async def check(self, scope: str, *key: str) -> None:
         """Refuse if already over a limit, without counting (for limits of failures only)."""
+        ...
+
+    def refuse_if_known_over(self, scope: str, *key: str) -> None:
+        """Refuse, without any I/O, a key this process already saw go over a limit (a `hit`
+        that raised) until that limit's window ends; for hot paths that count failures only."""
         ...
 
     async def reset(self, scope: str, *key: str) -> None:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from tessera.tokens.step_up import ACR_PWD
 
+from auth_service.domain.users import User
+
 RevocationKind = Literal["session", "user", "token", "key"]
 
 
@@ -131,6 +133,29 @@ class RefreshTokenRecord:
     used_at: datetime | None = None
     successor_hash: bytes | None = None
     sealed_successor: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class LockedRefreshToken:
+    """A presented token's row, held until commit, with its session and the session's user:
+    everything a rotation decides on, read in one statement (`RefreshTokenRepository.lock`)."""
+
+    record: RefreshTokenRecord
+    session: Session
+    user: User
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation writes, all at `at`: the presented token used, its successor stored
+    (and sealed inside it for the grace window), the previous sealed successor of the family
+    forgotten, the session touched, the audit row (`RefreshTokenRepository.record_rotation`)."""
+
+    presented: RefreshTokenRecord
+    successor: RefreshTokenRecord
+    sealed_successor: bytes | None
+    at: datetime
+    audit: AuditEntry
 
 
 @dataclass(frozen=True)

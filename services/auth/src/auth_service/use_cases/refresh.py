@@ -45,6 +45,7 @@ from auth_service.domain.sessions import (
     RefreshTokenRecord,
     RequestContext,
     RevocationReason,
+    Rotation,
     Session,
     SessionPolicy,
 )
@@ -86,21 +87,33 @@ class RefreshTokens:
         check_session: SessionCheck | None = None,
     ) -> RefreshResult:
         """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything
-        refused. Rate limited per IP (`refresh-ip`) before any lookup."""
-        await self.limiter.hit("refresh-ip", context.ip or "unknown")
-        if check_session is not None:
-            check_session(await self._session_id_of(presented))
-        now = self.clock()
-        async with self.units_of_work() as uow:
-            return await refresh_session(
-                uow=uow,
-                issuer=self.issuer,
-                policy=self.policy,
-                presented=presented,
-                client_id=client_id,
-                now=now,
-                context=context,
-            )
+        refused.
+
+        Only refused refreshes count against the caller's IP (`refresh-ip`): an office behind
+        one address refreshes hundreds of sessions a minute, legitimately, while a caller
+        presenting token after unknown token is guessing (or replaying). Once an IP is over
+        the limit it is refused before any lookup, by this process's memory of it: a
+        successful refresh costs no call to the limiter's storage.
+        """
+        ip = context.ip or "unknown"
+        self.limiter.refuse_if_known_over("refresh-ip", ip)
+        try:
+            if check_session is not None:
+                check_session(await self._session_id_of(presented))
+            now = self.clock()
+            async with self.units_of_work() as uow:
+                return await refresh_session(
+                    uow=uow,
+                    issuer=self.issuer,
+                    policy=self.policy,
+                    presented=presented,
+                    client_id=client_id,
+                    now=now,
+                    context=context,
+                )
+        except InvalidGrantError:
+            await self.limiter.hit("refresh-ip", ip)  # RateLimitedError once over the limit
+            raise
 
     async def _session_id_of(self, presented: str) -> str | None:
         async with self.units_of_work() as uow:
@@ -134,72 +147,62 @@ async def refresh_session(
     """
     if not looks_like_refresh_token(presented):
         raise InvalidGrantError(REFUSED)
-    record = await uow.refresh_tokens.lock(hash_refresh_token(presented))
-    if record is None:
+    locked = await uow.refresh_tokens.lock(hash_refresh_token(presented))
+    if locked is None or locked.session.revoked_at is not None:
         raise InvalidGrantError(REFUSED)
-    session = await uow.sessions.get(record.session_id)
-    if session is None or session.revoked_at is not None:
-        raise InvalidGrantError(REFUSED)
+    record, session, user = locked.record, locked.session, locked.user
     live = session.client_id == client_id and session.expiry(policy, now) is None
-    user = await uow.users.get(session.user_id) if live else None
+
+    def audit(event: str) -> AuditEntry:
+        detail = {"generation": record.generation + 1}
+        return AuditEntry.of_session(event, session, at=now, context=context, detail=detail)
+
     if record.used_at is not None:
-        repeat = None
-        if user is not None:
-            repeat = await _successor_for_repeat(uow, policy, record, presented, now)
-        if repeat is None:
+        repeat = live and await _successor_for_repeat(uow, policy, record, presented, now)
+        if not repeat:
             await _revoke_for_reuse(uow, policy, session, record, now=now, context=context)
             raise InvalidGrantError(REFUSED)
         successor, repeated = repeat, True
-    elif user is None:
+        await uow.audit.record(audit("refresh.repeat"))
+    elif not live:
         # a live token of another client or of an ended session: refused, the family untouched
         raise InvalidGrantError(REFUSED)
     else:
-        successor = await _rotate(uow, policy, record, presented=presented, now=now)
-        repeated = False
-    assert user is not None  # a repeat is only looked for with one
+        successor, repeated = generate_refresh_token(), False
+        await uow.refresh_tokens.record_rotation(
+            _rotation(policy, record, presented, successor, now=now, audit=audit("refresh"))
+        )
 
     access = issuer.issue(grant_for_user(user, session))
-    await uow.audit.record(
-        AuditEntry.of_session(
-            "refresh.repeat" if repeated else "refresh",
-            session,
-            at=now,
-            context=context,
-            detail={"generation": record.generation + 1},
-        )
-    )
     await uow.commit()
     return RefreshResult(session, successor, access, repeated)
 
 
-async def _rotate(
-    uow: UnitOfWork,
+def _rotation(
     policy: SessionPolicy,
     record: RefreshTokenRecord,
-    *,
     presented: str,
+    successor: str,
+    *,
     now: datetime,
-) -> str:
-    successor = generate_refresh_token()
+    audit: AuditEntry,
+) -> Rotation:
+    """What rotating `presented` to `successor` writes (one statement on PostgreSQL)."""
     sealed = None
     if policy.grace_seconds > 0:
         sealed = seal_successor(presented, successor, session_id=record.session_id)
-    # the previous parent's sealed copy is useless from now on: only the live token's parent counts
-    await uow.refresh_tokens.clear_sealed(record.session_id)
-    successor_hash = hash_refresh_token(successor)
-    await uow.refresh_tokens.mark_rotated(
-        record.token_hash, used_at=now, successor_hash=successor_hash, sealed=sealed
-    )
-    await uow.refresh_tokens.add(
-        RefreshTokenRecord(
-            token_hash=successor_hash,
+    return Rotation(
+        presented=record,
+        successor=RefreshTokenRecord(
+            token_hash=hash_refresh_token(successor),
             session_id=record.session_id,
             generation=record.generation + 1,
             created_at=now,
-        )
+        ),
+        sealed_successor=sealed,  # the family's previous sealed copy is forgotten
+        at=now,
+        audit=audit,
     )
-    await uow.sessions.touch(record.session_id, now)
-    return successor
 
 
 async def _successor_for_repeat(
