@@ -98,6 +98,44 @@ def test_the_spas_dev_inbox_link_leads_to_this_platforms_inbox(
     assert "location = /dev/inbox" in nginx  # compose's gateway has the same link, to Mailpit
 
 
+def test_the_gateway_answers_its_own_liveness_at_healthz_as_the_nginx_gateway_does(
+    gateway: httpx.Client,
+) -> None:
+    answer = gateway.get("/healthz")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "service": "gateway"}
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert gateway.post("/healthz").status_code == 404
+    nginx = (ROOT / "deploy" / "nginx" / "default.conf").read_text()
+    assert re.search(
+        r"location = /healthz \{[^}]*return 200 '\{\"status\":\"ok\",\"service\":\"gateway\"\}'",
+        nginx,
+    )
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert '"http://127.0.0.1:8080/healthz"' in compose  # the gateway's healthcheck
+
+
+def test_the_gateway_logs_one_json_line_per_request_as_the_services_do(
+    gateway: httpx.Client, platform: RunningPlatform
+) -> None:
+    request_id = f"gw-log-{secrets.token_hex(6)}"
+
+    gateway.get("/.well-known/jwks.json?probe=1", headers={"X-Request-ID": request_id})
+    gateway.get("/healthz", headers={"X-Request-ID": f"{request_id}-health"})
+
+    log = platform.wait_for_log("gateway", request_id)
+    entries = [json.loads(line) for line in log.splitlines() if line.strip()]
+    (entry,) = [e for e in entries if e.get("request_id") == request_id]
+    assert all({"ts", "level", "service", "message"} <= set(e) for e in entries)
+    assert {e["service"] for e in entries} == {"gateway"}
+    assert entry["level"] == "INFO"
+    assert entry["message"] == "GET /.well-known/jwks.json 200"
+    assert entry["upstream"] == "auth"
+    assert "probe" not in json.dumps(entry)  # never the query string
+    assert f"{request_id}-health" not in log  # probes are not logged at INFO
+
+
 def test_the_gateway_serves_a_page_at_the_root(gateway: httpx.Client) -> None:
     answer = gateway.get("/")
 

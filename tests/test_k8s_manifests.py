@@ -107,6 +107,14 @@ def test_each_container_gets_the_platforms_setting_names_and_only_real_settings(
 
 
 @SERVICES
+def test_every_container_logs_json_lines_for_the_cluster_log_collector(
+    service: ServiceProcess,
+) -> None:
+    for container in containers(service.name):
+        assert env_value(container, "LOG_FORMAT") == "json", container["name"]
+
+
+@SERVICES
 def test_probes_ask_readyz_for_readiness_and_healthz_for_liveness_on_the_http_port(
     service: ServiceProcess,
 ) -> None:

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ import pytest
 from tessera_dev.accounts import register_and_login
 from tessera_dev.harness import free_port_base, free_ports
 from tessera_dev.inbox import Inbox, mailed_token
-from tessera_dev.launcher import keep_private, postgres_home
+from tessera_dev.launcher import default_log_format, keep_private, postgres_home
 from tessera_dev.platform import PortPlan
 from tessera_dev.service_clients import ServiceClientFiles
 
 ROOT = Path(__file__).resolve().parents[1]
+PROCESSES = ("mail", "auth", "orders", "billing", "gateway")
 ORDER = {"items": [{"sku": "MUG", "quantity": 1, "unit_price_cents": 1250}], "currency": "EUR"}
 START_UP_SECONDS = 150
 
@@ -111,16 +113,51 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
         f"http://127.0.0.1:{ports.mail_http}/",
     ):
         assert url in launcher.text
+    next_steps = launcher.text.split("Next:", 1)[-1]
+    assert f"open http://localhost:{ports.gateway}/" in next_steps
+    assert f"make demo DEMO_BASE_URL=http://localhost:{ports.gateway}" in next_steps
+    assert "Ctrl-C here stops everything" in next_steps
 
+    interrupted = time.monotonic()
     launcher.process.send_signal(signal.SIGINT)
 
     assert launcher.process.wait(60) == 0
+    # about half a second here; 1 to 1.5 s while each service still unloaded its modules
+    assert time.monotonic() - interrupted < 3, launcher.text[-3000:]
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     # every child stopped by itself, exit 0: none sat out a long poll and had to be killed
     for name in ("mail", "auth", "orders", "billing", "gateway"):
         assert re.search(rf"{name} stopped in \d+\.\d s", launcher.text), launcher.text[-3000:]
     assert "killing" not in launcher.text
+
+
+def test_every_process_logs_json_lines_with_time_and_level_when_the_output_is_a_pipe(
+    launcher: Launcher,
+) -> None:
+    gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
+    httpx.get(f"{gateway}/.well-known/jwks.json", headers={"X-Request-ID": "pipe-test-1"})
+    launcher.process.send_signal(signal.SIGINT)
+    launcher.process.wait(60)
+
+    lines = [line.split(" | ", 1) for line in launcher.output if " | " in line]
+    logged = {name: [text for label, text in lines if label.strip() == name] for name in PROCESSES}
+
+    for name in ("mail", "gateway"):  # only logs, no other output
+        entries = [json.loads(text) for text in logged[name]]
+        assert entries, name
+        assert all({"ts", "level", "service", "message"} <= set(e) for e in entries), name
+    (request,) = [json.loads(t) for t in logged["gateway"] if "pipe-test-1" in t]
+    assert request["path"] == "/.well-known/jwks.json"
+    assert request["status"] == 200
+    for name in ("auth", "orders", "billing"):  # and `migrate`'s one line of result
+        serving = [text for text in logged[name] if "latest migration" not in text]
+        assert all(json.loads(text)["level"] for text in serving), name
+
+
+def test_the_launcher_asks_for_console_lines_only_when_a_person_watches_a_terminal() -> None:
+    assert default_log_format(stdout_is_terminal=True) == "console"
+    assert default_log_format(stdout_is_terminal=False) == "json"
 
 
 def test_make_run_requires_a_verified_address_and_mails_the_link_to_its_own_spa(

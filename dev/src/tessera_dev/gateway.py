@@ -14,27 +14,29 @@ with a dot segment (`/./`, `/../`), an encoded dot, slash or backslash, or an em
 their route (`BODY_LIMITS`, nginx's `client_max_body_size`) are refused with 413 unread. It
 connects to the services from `GATEWAY_SOURCE_ADDRESS` (127.0.0.2 in `make run`), the one
 address they trust X-Forwarded-For from, so no other local process can claim a client address.
+`/healthz` is its own liveness (the services' stay internal), as on the nginx gateway.
+
+It logs like the services (`tessera.configure_logging`: `LOG_FORMAT`, `LOG_LEVEL`), one line
+per request with its request id, never the query string.
 
     GATEWAY_PORT=8000 AUTH_UPSTREAM=http://127.0.0.1:8001 ... python -m tessera_dev.gateway
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -47,7 +49,9 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from tessera.http.server import DrainingServer
+from tessera.http.server import DrainingServer, end_process_now
+from tessera.logging import configure_logging
+from tessera.settings import LoggingSettings
 
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/auth", "auth"),
@@ -72,10 +76,12 @@ SPA_DIRS = (Path("clients/spa/dist"), Path("clients/spa"))
 """Where the SPA is looked for, relative to the workspace root (the launcher's cwd)."""
 
 RESERVED_PREFIXES = ("/v1", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")
+"""Paths that are never the SPA: unrouted ones answer 404 instead of index.html."""
+HEALTH_PATH = "/healthz"
+"""The gateway's own liveness: 200 while it serves, whatever the services behind it do."""
 DEV_INBOX_PATH = "/dev/inbox"
 """A development platform's way to its inbox from the SPA ("check your inbox"): a redirect to
 the catcher's page (compose's nginx: to Mailpit's). A real deployment has no such path."""
-"""Paths that are never the SPA: unrouted ones answer 404 instead of index.html."""
 
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": (
@@ -117,33 +123,36 @@ PLACEHOLDER_INDEX = """<!doctype html>
 log = logging.getLogger("tessera_dev.gateway")
 
 
-@dataclass(frozen=True)
-class GatewaySettings:
+class GatewaySettings(BaseSettings, LoggingSettings):
     """Read once from the environment names the platform description gives the gateway."""
 
-    host: str
-    port: int
-    upstreams: Mapping[str, str]
-    spa_dir: Path
-    source_address: str | None = None
-    """The local address the gateway connects to the services from (None: the kernel's pick)."""
-    inbox_url: str = "http://127.0.0.1:8025/"
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+    GATEWAY_HOST: str = "127.0.0.1"
+    GATEWAY_PORT: int = Field(default=8000, ge=0, le=65535)
+    AUTH_UPSTREAM: str = "http://127.0.0.1:8001"
+    ORDERS_UPSTREAM: str = "http://127.0.0.1:8002"
+    BILLING_UPSTREAM: str = "http://127.0.0.1:8003"
+    GATEWAY_SPA_DIR: str = ""
+    """Where the SPA is served from; empty: the built SPA if there is one, else its sources."""
+    GATEWAY_SOURCE_ADDRESS: str = ""
+    """The local address the gateway connects to the services from (empty: the kernel's pick)."""
+    GATEWAY_INBOX_URL: str = "http://127.0.0.1:8025/"
     """Where `/dev/inbox` leads: the platform's development inbox (the SPA links to it)."""
 
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> GatewaySettings:
-        return cls(
-            host=environ.get("GATEWAY_HOST", "127.0.0.1"),
-            port=int(environ.get("GATEWAY_PORT", "8000")),
-            upstreams={
-                "auth": environ.get("AUTH_UPSTREAM", "http://127.0.0.1:8001"),
-                "orders": environ.get("ORDERS_UPSTREAM", "http://127.0.0.1:8002"),
-                "billing": environ.get("BILLING_UPSTREAM", "http://127.0.0.1:8003"),
-            },
-            spa_dir=Path(environ.get("GATEWAY_SPA_DIR") or _spa_dir()),
-            source_address=environ.get("GATEWAY_SOURCE_ADDRESS") or None,
-            inbox_url=environ.get("GATEWAY_INBOX_URL") or "http://127.0.0.1:8025/",
-        )
+    @property
+    def upstreams(self) -> Mapping[str, str]:
+        return {
+            "auth": self.AUTH_UPSTREAM,
+            "orders": self.ORDERS_UPSTREAM,
+            "billing": self.BILLING_UPSTREAM,
+        }
+
+    @property
+    def spa_dir(self) -> Path:
+        return Path(self.GATEWAY_SPA_DIR) if self.GATEWAY_SPA_DIR else _spa_dir()
 
 
 def _spa_dir() -> Path:
@@ -260,8 +269,10 @@ async def handle(request: Request) -> Response:
         response = _problem(400, "Bad Request")
     elif service is not None:
         response = await _proxy(request, service, request_id, raw_path)
+    elif path == HEALTH_PATH and request.method in ("GET", "HEAD"):
+        response = JSONResponse({"status": "ok", "service": "gateway"})
     elif path == DEV_INBOX_PATH:
-        response = RedirectResponse(request.app.state.settings.inbox_url, status_code=307)
+        response = RedirectResponse(request.app.state.settings.GATEWAY_INBOX_URL, status_code=307)
     elif path.startswith(RESERVED_PREFIXES) or request.method not in ("GET", "HEAD"):
         response = _problem(404, "Not Found")
     else:
@@ -269,18 +280,20 @@ async def handle(request: Request) -> Response:
     response.headers["x-request-id"] = request_id
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
-    log.info(
-        json.dumps(
-            {
-                "service": "gateway",
-                "request_id": request_id,
-                "method": request.method,
-                "path": path,  # never the query string
-                "upstream": service,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            }
-        )
+    log.log(
+        logging.DEBUG if path == HEALTH_PATH else logging.INFO,  # probes would drown the rest
+        "%s %s %d",
+        request.method,
+        path,  # never the query string
+        response.status_code,
+        extra={
+            "request_id": request_id,
+            "method": request.method,
+            "path": path,
+            "upstream": service,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
     )
     return response
 
@@ -293,7 +306,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
         # and would send one user's refresh cookie along with the next user's request.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         # From the one local address the services believe X-Forwarded-For from.
-        transport = httpx.AsyncHTTPTransport(local_address=settings.source_address)
+        transport = httpx.AsyncHTTPTransport(local_address=settings.GATEWAY_SOURCE_ADDRESS or None)
         async with httpx.AsyncClient(
             timeout=timeout, follow_redirects=False, cookies=no_cookies, transport=transport
         ) as http:
@@ -307,19 +320,22 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
 
 def main() -> None:
-    settings = GatewaySettings.from_environment()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.LOG_LEVEL, settings.LOG_FORMAT)
     config = uvicorn.Config(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=settings.GATEWAY_HOST,
+        port=settings.GATEWAY_PORT,
+        log_config=None,  # configure_logging's handler, as in the services
         access_log=False,
         log_level="warning",
         # The gateway is the edge: it must see its real peer, never a client's X-Forwarded-For.
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
-    DrainingServer(config, draining=None).run()  # stops like the services: exit 0
+    server = DrainingServer(config, draining=None)
+    server.run()  # stops like the services: exit 0, at once
+    end_process_now(server)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ Creates the var directory, writes fresh random service-client secrets into it (f
 starts the development inbox (`tessera_dev.mail_catcher`: SMTP 127.0.0.1:1025, inbox
 http://127.0.0.1:8025), auth, orders, billing and the dev gateway with the settings of
 `tessera_dev.platform`, prefixes their log lines, waits for every `/readyz`, and prints the
-URLs. SIGINT or SIGTERM stops every child gracefully (SIGTERM, then SIGKILL after a grace
-period); if one child dies, the others are stopped and the launcher exits non-zero.
+URLs and what to do next. SIGINT or SIGTERM stops every child gracefully (SIGTERM, then SIGKILL
+after a grace period); if one child dies, the others are stopped and the launcher exits non-zero.
+
+On a terminal every process logs compact lines for people (`LOG_FORMAT=console`: the children's
+stdout is a pipe to the launcher, so they cannot tell for themselves); otherwise, as in compose,
+JSON lines. `--log-format` chooses either way.
 
 Tests run it on other ports: `python -m tessera_dev.launcher --port-base 41000 --var-dir /tmp/x`
 (or `TESSERA_DEV_PORT_BASE` / `TESSERA_DEV_VAR_DIR`).
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tessera.logging import LogFormat
 
 from tessera_dev.local_servers import LocalPostgres, LocalRedis, LocalServerError
 from tessera_dev.platform import (
@@ -156,17 +161,32 @@ async def _stop(console: Console, children: Sequence[Child]) -> None:
 
 
 def _banner(plan: Platform, stores: str) -> list[str]:
+    """The URLs, then what a newcomer does next (after the start-up logs, so it is seen)."""
     ports = plan.ports
+    spa, inbox = f"http://localhost:{ports.gateway}/", f"{plan.mail.inbox_url}/"
+    demo = f"make demo DEMO_BASE_URL=http://localhost:{ports.gateway}"
+    if ports.mail_http != PortPlan().mail_http:  # the demo looks for make run's inbox
+        demo += f" DEMO_INBOX_URL={plan.mail.inbox_url}"
     return [
-        f"Tessera is up ({stores}, local processes). Ctrl-C stops everything.",
-        f"  gateway + SPA  http://localhost:{ports.gateway}/",
+        f"Tessera is up ({stores}, local processes).",
+        f"  gateway + SPA  {spa}",
         f"  auth           http://127.0.0.1:{ports.auth}/docs",
         f"  orders         http://127.0.0.1:{ports.orders}/docs",
         f"  billing HTTP   http://127.0.0.1:{ports.billing}/docs",
         f"  billing gRPC   127.0.0.1:{ports.billing_grpc}",
-        f"  inbox          {plan.mail.inbox_url}/  (every mail auth sends; "
-        f"SMTP {plan.mail.smtp_url})",
+        f"  inbox          {inbox}  (every mail auth sends; SMTP {plan.mail.smtp_url})",
+        "Next:",
+        f"  - open {spa} and create an account; its confirmation mail is in the inbox, {inbox}",
+        f"  - in another terminal, {demo}: every flow narrated against this platform",
+        "    (or `make demo` alone: on a platform of its own)",
+        "  - try the APIs on each service's /docs above, or with the README's curl commands",
+        "  - Ctrl-C here stops everything",
     ]
+
+
+def default_log_format(stdout_is_terminal: bool) -> LogFormat:
+    """console for a person watching a terminal; JSON for anything reading a pipe or a file."""
+    return "console" if stdout_is_terminal else "json"
 
 
 async def run(
@@ -273,6 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres-port", type=int, help="default 55432 (B+7 with --port-base)")
     parser.add_argument("--redis-port", type=int, help="default 56379 (B+8 with --port-base)")
     parser.add_argument("--ready-timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        default=default_log_format(sys.stdout.isatty()),
+        help="how every process logs (default: console on a terminal, else json)",
+    )
     args = parser.parse_args(argv)
     ports = PortPlan.from_base(args.port_base) if args.port_base else PortPlan()
     var_dir: Path = args.var_dir.resolve()
@@ -310,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = describe_platform(
             ports=ports,
             database_urls=database_urls,
+            log_format=args.log_format,
             extra_settings={"auth": auth_settings},
             # Fresh per run: nothing outlives the run that could authenticate as a service.
             service_clients=generate_service_client_secrets(var_dir),

@@ -13,7 +13,8 @@ demo and people use, so each works against either:
     GET    /livez, /readyz        200
 
 Mails live in memory (the newest 1,000). It listens on loopback only: anything sent to it is
-readable by every local user, which is the point of a development inbox.
+readable by every local user, which is the point of a development inbox. It logs like the
+services (`LOG_FORMAT`, `LOG_LEVEL`): a line per caught mail, its recipients and subject only.
 
     python -m tessera_dev.mail_catcher      # MAIL_SMTP_PORT, MAIL_HTTP_PORT, MAIL_HOST
 """
@@ -25,7 +26,7 @@ import contextlib
 import email
 import email.policy
 import html
-import os
+import logging
 import re
 import secrets
 from collections import deque
@@ -37,13 +38,32 @@ from typing import Any
 
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from tessera.logging import configure_logging
+from tessera.settings import LoggingSettings
 
 KEPT_MESSAGES = 1_000
 URL = re.compile(r"https?://[^\s<>\"']+")
+
+log = logging.getLogger("tessera_dev.mail_catcher")
+
+
+class MailCatcherSettings(BaseSettings, LoggingSettings):
+    """Where the catcher listens (the platform description's `MailProcess.settings`)."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+    MAIL_HOST: str = "127.0.0.1"
+    """The address both sides listen on (loopback: see the module docstring)."""
+    MAIL_SMTP_PORT: int = Field(default=1025, ge=0, le=65535)
+    MAIL_HTTP_PORT: int = Field(default=8025, ge=0, le=65535)
 
 
 @dataclass(frozen=True)
@@ -120,9 +140,10 @@ class CatchingHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         content = envelope.original_content or b""
-        self.mailbox.add(
-            parse_mail(envelope.mail_from or "", list(envelope.rcpt_tos), bytes(content))
-        )
+        mail = parse_mail(envelope.mail_from or "", list(envelope.rcpt_tos), bytes(content))
+        self.mailbox.add(mail)
+        # never the body: its links carry single-use tokens
+        log.info("Caught a mail", extra={"to": ", ".join(mail.recipients), "subject": mail.subject})
         return "250 Message accepted for delivery"
 
 
@@ -246,21 +267,25 @@ def _inbox_page(mailbox: Mailbox) -> str:
 
 
 def main() -> None:
-    host = os.environ.get("MAIL_HOST", "127.0.0.1")
-    smtp_port = int(os.environ.get("MAIL_SMTP_PORT", "1025"))
-    http_port = int(os.environ.get("MAIL_HTTP_PORT", "8025"))
-    catcher = MailCatcher(host=host, port=smtp_port)
+    settings = MailCatcherSettings()
+    configure_logging("mail", settings.LOG_LEVEL, settings.LOG_FORMAT)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per SMTP command
+    host, http_port = settings.MAIL_HOST, settings.MAIL_HTTP_PORT
+    catcher = MailCatcher(host=host, port=settings.MAIL_SMTP_PORT)
     config = uvicorn.Config(
         inbox_app(catcher.mailbox, catcher),
         host=host,
         port=http_port,
+        log_config=None,  # configure_logging's handler, as in the services
         access_log=False,
         log_level="warning",
     )
-    from tessera.http.server import DrainingServer  # stops like the services: exit 0
+    from tessera.http.server import DrainingServer, end_process_now  # exit 0 like the services
 
-    print(f"mail catcher: SMTP {host}:{smtp_port}, inbox http://{host}:{http_port}/", flush=True)
-    DrainingServer(config, draining=None).run()
+    log.info("SMTP %s:%d, inbox http://%s:%d/", host, settings.MAIL_SMTP_PORT, host, http_port)
+    server = DrainingServer(config, draining=None)
+    server.run()  # stops like the services: exit 0, at once
+    end_process_now(server)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera.logging import LogFormat
+
 from tessera_dev.service_clients import ServiceClientFiles
 
 SERVICE_NAMES = ("auth", "orders", "billing")
@@ -127,7 +129,8 @@ class GatewayProcess:
 
     @property
     def health_url(self) -> str:
-        return f"{self.base_url}/"
+        """`/healthz`: the gateway's own liveness (it answers whether or not the services do)."""
+        return f"{self.base_url}/healthz"
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class MailProcess:
     smtp_port: int
     http_port: int
     host: str = "127.0.0.1"
+    log_settings: Mapping[str, str] = field(default_factory=dict)
+    """LOG_LEVEL and LOG_FORMAT, as every process of the platform has them."""
 
     @property
     def serve_argv(self) -> tuple[str, ...]:
@@ -149,6 +154,7 @@ class MailProcess:
             "MAIL_HOST": self.host,
             "MAIL_SMTP_PORT": str(self.smtp_port),
             "MAIL_HTTP_PORT": str(self.http_port),
+            **self.log_settings,
         }
 
     @property
@@ -197,6 +203,7 @@ def describe_platform(
     database_urls: Mapping[str, str] | None = None,
     issuer: str | None = None,
     log_level: str = "INFO",
+    log_format: LogFormat = "json",
     extra_settings: Mapping[str, Mapping[str, str]] | None = None,
     service_clients: ServiceClientFiles | None = None,
 ) -> Platform:
@@ -206,10 +213,15 @@ def describe_platform(
     the links auth mails, its cookies and (later) the WebAuthn RP ID match the SPA that platform
     serves. `service_clients` names the secret files (`tessera_dev.service_clients`; default: under
     `var/`); settings carry only the paths, so no secret is ever in a command line or a log.
+    Every process logs alike: `log_format` json (compose's, and what tests read) unless the
+    launcher asks for console lines.
     """
     ports = ports or PortPlan()
     issuer = issuer or f"http://localhost:{ports.gateway}"
-    mail = MailProcess(smtp_port=ports.mail_smtp, http_port=ports.mail_http)
+    log_settings = {"LOG_LEVEL": log_level, "LOG_FORMAT": log_format}
+    mail = MailProcess(
+        smtp_port=ports.mail_smtp, http_port=ports.mail_http, log_settings=log_settings
+    )
     urls = dict(database_urls or sqlite_database_urls())
     extra = extra_settings or {}
     clients = service_clients or ServiceClientFiles.in_directory(Path("var"))
@@ -233,7 +245,7 @@ def describe_platform(
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(ports.http_port(name)),
             "ISSUER": issuer,
-            "LOG_LEVEL": log_level,
+            **log_settings,
             # Only the gateway forwards client addresses, and it connects from its own address.
             "TRUSTED_PROXIES": GATEWAY_SOURCE_ADDRESS,
         }
@@ -289,6 +301,7 @@ def describe_platform(
             "AUTH_UPSTREAM": upstreams["auth"],
             "ORDERS_UPSTREAM": upstreams["orders"],
             "BILLING_UPSTREAM": upstreams["billing"],
+            **log_settings,
         },
     )
     return Platform(

@@ -11,7 +11,8 @@
   from auth as this service; `RevocationIndex` + `RevocationWatcher` keep revocations pushed
   by auth in memory (DESIGN §4, §6).
 - `ServiceError` is the base of every service's exception tree; `configure_logging` writes
-  JSON lines carrying `request_id_var` and the caller's `sub`.
+  JSON lines (or, with `LOG_FORMAT=console`, lines for people) carrying `request_id_var` and the
+  caller's `sub`.
 - Service scaffolding: `tessera.storage` (engine, UTC column type, migrations),
   `tessera.service_cli` (`serve` / `migrate`), `tessera.background` (a loop's start/stop).
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the same names as _WHERE, for type checkers
     from tessera.revocation import RevocationWatcher as RevocationWatcher
     from tessera.service_identity import ServiceIdentity as ServiceIdentity
     from tessera.service_tokens import ServiceTokenProvider as ServiceTokenProvider
+    from tessera.settings import LoggingSettings as LoggingSettings
     from tessera.settings import ResourceServerSettings as ResourceServerSettings
     from tessera.settings import ServiceSettings as ServiceSettings
     from tessera.token_exchange import TokenExchanger as TokenExchanger
@@ -69,7 +71,7 @@ _WHERE = {
     "tessera.revocation": ("RevocationEvent", "RevocationIndex", "RevocationWatcher"),
     "tessera.service_identity": ("ServiceIdentity",),
     "tessera.service_tokens": ("ServiceTokenProvider",),
-    "tessera.settings": ("ResourceServerSettings", "ServiceSettings"),
+    "tessera.settings": ("LoggingSettings", "ResourceServerSettings", "ServiceSettings"),
     "tessera.token_exchange": ("TokenExchanger", "exchanged_token_source"),
     "tessera.tokens.challenges": ("bearer_challenge",),
     "tessera.tokens.errors": ("InvalidTokenError",),

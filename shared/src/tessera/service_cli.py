@@ -7,11 +7,10 @@
         )
 
 `migrate` applies the service's Alembic migrations to its `DATABASE_URL`; `serve` runs uvicorn
-(uvloop, httptools, JSON logs; `X-Forwarded-For` is the app's to believe, and only from
-`TRUSTED_PROXIES`: `tessera.http.forwarded`) and
-never migrates (the launcher, compose or an init container does, first). Invalid settings are
-one line on stderr and exit 2. A service adds commands of its own (auth: `users`, `clients`,
-`keys`) as `ServiceCommand`s.
+(uvloop, httptools, logs in `LOG_FORMAT`; `X-Forwarded-For` is the app's to believe, and only
+from `TRUSTED_PROXIES`: `tessera.http.forwarded`) and never migrates (the launcher, compose or
+an init container does, first). Invalid settings are one line on stderr and exit 2. A service
+adds commands of its own (auth: `users`, `clients`, `keys`) as `ServiceCommand`s.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
@@ -44,8 +43,8 @@ class ServiceCommand(Generic[S]):
     run: Callable[[S, argparse.Namespace], int]
 
 
-def serve(app: Any, settings: ServiceSettings) -> None:
-    """Serve `app` until SIGTERM/SIGINT (`tessera.http.server`)."""
+def serve(app: Any, settings: ServiceSettings) -> NoReturn:
+    """Serve `app` until SIGTERM/SIGINT, then end the process (`tessera.http.server`)."""
     from tessera.http.server import serve_until_stopped  # only `serve` needs uvicorn
 
     serve_until_stopped(app, settings, graceful_shutdown_seconds=GRACEFUL_SHUTDOWN_SECONDS)
@@ -84,13 +83,12 @@ def run_service_cli(
         )
         return 2
     if arguments.command in ("migrate", "serve"):
-        configure_logging(service, settings.LOG_LEVEL)
+        configure_logging(service, settings.LOG_LEVEL, settings.LOG_FORMAT)
     if arguments.command == "migrate":
         migrations.upgrade_blocking(settings.DATABASE_URL)
         print(f"{service} database is at the latest migration")
         return 0
     if arguments.command == "serve":
         serve(create_app(settings), settings)
-        return 0
     chosen = next(command for command in commands if command.name == arguments.command)
     return chosen.run(settings, arguments)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tessera.revocation import HttpRevocationFeed, RevocationIndex, RevocationWatcher
 from tessera.service_tokens import ServiceTokenProvider
@@ -34,10 +34,14 @@ REVOCATIONS_SCOPE = "revocations:read"
 class ServiceIdentitySettings(BaseModel):
     """Settings mixin: who this service is at auth, and where auth is (internal address)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     AUTH_URL: str = "http://127.0.0.1:8001"
     """auth's internal base URL: the token endpoint and the revocation feed live under it."""
     SERVICE_CLIENT_ID: str = ""
+    """This service's client id at auth (its name: `orders`, `billing`)."""
     SERVICE_CLIENT_SECRET: SecretStr | None = None
+    """This service's client secret itself; prefer SERVICE_CLIENT_SECRET_FILE."""
     SERVICE_CLIENT_SECRET_FILE: Path | None = None
     """A mounted secret file; read once at start-up (it wins over SERVICE_CLIENT_SECRET)."""
     REVOCATION_FAIL_CLOSED_AFTER_SECONDS: float | None = Field(default=None, gt=0)

@@ -7,8 +7,13 @@
         ...the service's own settings...
 
 `ServiceSettings` is what serving needs (where to listen, which database, which proxies to
-believe); `ResourceServerSettings` adds what verifying tokens and watching revocations need,
-and refuses the embedded default's conveniences in `ENVIRONMENT=production`.
+believe, how to log: `LoggingSettings`, which the dev gateway and inbox declare too);
+`ResourceServerSettings` adds what verifying tokens and watching revocations need, and refuses
+the embedded default's conveniences in `ENVIRONMENT=production`.
+
+Every setting says what it means in an attribute docstring (`use_attribute_docstrings`: the
+docstring is the field's description), which `python -m tessera_dev.settings_reference` turns
+into docs/settings.md and each service's `.env.example`.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import ipaddress
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tessera.logging import LogFormat
 from tessera.service_identity import ServiceIdentitySettings
 from tessera.storage import DEFAULT_POOL_SIZE
 
@@ -26,21 +32,42 @@ MAX_TOKEN_LEEWAY_SECONDS = 300
 """The largest `TOKEN_LEEWAY_SECONDS` any service accepts (auth keeps signing keys this long)."""
 
 
-class ServiceSettings(BaseModel):
-    """Where a service listens, its database, its log level and the proxies it believes."""
+class LoggingSettings(BaseModel):
+    """How a process logs (`tessera.configure_logging`): every service, the gateway, the inbox."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    LOG_LEVEL: str = "INFO"
+    """The lowest level written: DEBUG, INFO, WARNING, ERROR."""
+    LOG_FORMAT: LogFormat = "json"
+    """json: one JSON object per line, for log collectors; console: one compact line per record
+    for people (`make run` sets it when its output is a terminal)."""
+
+
+class ServiceSettings(LoggingSettings):
+    """Where a service listens, its database, how it logs and the proxies it believes."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     ENVIRONMENT: Literal["dev", "production"] = "dev"
+    """production refuses the embedded default's conveniences (an http ISSUER everywhere; in
+    auth a generated key-encryption key and weak argon2id, in orders and billing SQLite and
+    missing service credentials); dev allows them."""
     DATABASE_URL: str
+    """The service's own database: `sqlite+aiosqlite:///var/<service>.db` (the embedded default)
+    or `postgresql+asyncpg://user:password@host:5432/<service>`."""
     DATABASE_POOL_SIZE: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=100)
     """PostgreSQL connections this process keeps open and never exceeds (a request waits for a
     free one). Sized for a replica, not the load: mind PostgreSQL's max_connections across
     replicas and services."""
     HTTP_HOST: str = "127.0.0.1"
+    """The address HTTP listens on (`0.0.0.0` in a container)."""
     HTTP_PORT: int = Field(ge=0, le=65535)
+    """The port HTTP listens on."""
     ISSUER: str = "http://localhost:8000"
     """auth's public URL as clients see it: the `iss` of every token. Never from a request."""
     TOKEN_LEEWAY_SECONDS: float = Field(default=30, ge=0, le=MAX_TOKEN_LEEWAY_SECONDS)
-    LOG_LEVEL: str = "INFO"
+    """Clock skew allowed when checking a token's `exp`, `nbf` and `iat`."""
     TRUSTED_PROXIES: str = ""
     """Comma-separated peer addresses or networks (`10.42.0.0/16`, for ingress pods whose
     addresses change) whose X-Forwarded-For is believed: the gateway's, and nobody else's (the

@@ -60,76 +60,110 @@ DEFAULT_TOKEN_EXCHANGE_RULES: TokenExchangeRules = {
 
 class Settings(BaseSettings, ServiceSettings):
     """Everything the auth service can be configured with (what every service has, where it
-    listens, its database, the issuer, comes from `tessera.ServiceSettings`)."""
+    listens, its database, the issuer, comes from `tessera.ServiceSettings`).
 
-    # hide_input_in_errors: a refused value (an SMTP_URL with a password, a key) is never echoed
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    Each setting's docstring is its description: docs/settings.md and services/auth/.env.example
+    are generated from them (`make settings-docs`)."""
+
+    # hide_input_in_errors: a refused value (an SMTP_URL with a password, a key) is never echoed;
+    model_config = SettingsConfigDict(
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+    )
 
     DATABASE_URL: str = "sqlite+aiosqlite:///var/auth.db"
     HTTP_PORT: int = Field(default=8001, ge=1, le=65535)
     ACCESS_TOKEN_TTL_SECONDS: int = Field(default=300, ge=1, le=MAX_ACCESS_TOKEN_TTL_SECONDS)
+    """How long an access token is valid (at most 15 minutes)."""
     REDIS_URL: str | None = None
+    """Redis for the rate limits, shared by every auth replica (`redis://host:6379/0`); unset:
+    limits kept in process, right for a single process only."""
 
-    # Key-encryption key (base64 of 32 bytes) wrapping the signing keys stored in the database.
     KEY_ENCRYPTION_KEY: SecretStr | None = None
+    """The key-encryption key (base64 of 32 bytes) that seals the signing keys stored in the
+    database; prefer KEY_ENCRYPTION_KEY_FILE. Neither set: dev generates `var/auth-kek`,
+    production refuses to start."""
     KEY_ENCRYPTION_KEY_FILE: Path | None = None
-    # How long verifiers and browsers may cache the JWKS and the metadata document.
+    """A mounted file holding the key-encryption key (base64 of 32 bytes)."""
     JWKS_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
-    # Signing keys (issue 5, DESIGN §5). The active key is rotated on this schedule (0 = only by
-    # hand, `keys rotate`); each replica reloads the key set at least this often (and at once on
-    # PostgreSQL NOTIFY). A next key signs only after JWKS max-age + reload + 2 s in the JWKS.
+    """How long verifiers and browsers may cache the JWKS and the metadata document."""
+    # Signing keys (DESIGN §5): a next key signs only after JWKS max-age + reload + 2 s in the JWKS.
     SIGNING_KEY_ROTATION_INTERVAL_SECONDS: float = Field(default=30 * 86_400, ge=0)
+    """How often the active signing key is rotated (0: only by hand, `keys rotate`)."""
     SIGNING_KEY_RELOAD_SECONDS: float = Field(default=1.0, ge=0.05, le=60)
+    """Each replica reloads the key set at least this often (and at once on PostgreSQL NOTIFY)."""
 
     # argon2id parameters; raising them makes old hashes rehash on the next login.
     PASSWORD_HASH_TIME_COST: int = Field(default=3, ge=1)
+    """argon2id iterations (production: at least 2)."""
     PASSWORD_HASH_MEMORY_KIB: int = Field(default=65_536, ge=8)
+    """argon2id memory per hash in KiB (production: at least 19,456)."""
     PASSWORD_HASH_PARALLELISM: int = Field(default=4, ge=1)
-    # Concurrent argon2 computations (each uses PASSWORD_HASH_MEMORY_KIB of memory).
+    """argon2id lanes per hash."""
     PASSWORD_HASH_WORKERS: int = Field(default=2, ge=1)
+    """Concurrent argon2id computations (each uses PASSWORD_HASH_MEMORY_KIB of memory)."""
 
-    # Service clients (issue 4): JSON {"orders": "<secret>", ...} and/or a mounted JSON file of
-    # the same shape; provisioned (hashed) at start-up. The rules say what each client may do.
+    # Service clients (DESIGN §6), provisioned (hashed) at start-up.
     SERVICE_CLIENTS: dict[str, SecretStr] = Field(default_factory=dict)
+    """The service clients and their secrets as JSON, `{"orders": "<secret>", ...}`; prefer
+    SERVICE_CLIENTS_FILE (which wins for a client named in both)."""
     SERVICE_CLIENTS_FILE: Path | None = None
+    """A mounted JSON file of the same shape as SERVICE_CLIENTS."""
     SERVICE_CLIENT_RULES: dict[str, ServiceClientRule] = Field(
         default_factory=lambda: dict(DEFAULT_SERVICE_CLIENT_RULES)
     )
+    """What each service client may do: its grants, and the audiences and scopes of its own
+    tokens (JSON)."""
     TOKEN_EXCHANGE_RULES: TokenExchangeRules = Field(
         default_factory=lambda: dict(DEFAULT_TOKEN_EXCHANGE_RULES)
     )
-    # The maintenance loop (one replica at a time): key schedule, revocation-event pruning,
-    # expired sealed successors.
+    """Which audiences a client may exchange user tokens for, and how the user's scopes map for
+    each (JSON: client, audience, user scope, the scopes it becomes)."""
     MAINTENANCE_INTERVAL_SECONDS: float = Field(default=60, gt=0, le=3600)
+    """How often the maintenance loop runs (on one replica at a time): the key schedule,
+    pruning revocation events, clearing expired sealed successors."""
 
-    # Sessions (issue 3): refresh-token lifetimes per first-party client, and the grace window in
-    # which a rotated refresh token presented again gets the same successor back (0 = off).
+    # Sessions (DESIGN §3): refresh-token lifetimes per first-party client.
     WEB_SESSION_IDLE_SECONDS: int = Field(default=86_400, ge=60)
+    """A web session ends after this long without a refresh."""
     WEB_SESSION_ABSOLUTE_SECONDS: int = Field(default=7 * 86_400, ge=60)
+    """A web session ends this long after its sign-in, however active."""
     MOBILE_SESSION_IDLE_SECONDS: int = Field(default=30 * 86_400, ge=60)
+    """A mobile session ends after this long without a refresh."""
     MOBILE_SESSION_ABSOLUTE_SECONDS: int = Field(default=90 * 86_400, ge=60)
+    """A mobile session ends this long after its sign-in, however active."""
     REFRESH_GRACE_SECONDS: float = Field(default=10, ge=0, le=60)
+    """A rotated refresh token presented again within this window gets the same successor back
+    (a lost response, not theft); 0 turns the window off."""
 
-    # Browser clients (issue 7). COOKIE_SECURE unset: Secure (and the `__Secure-` prefix) exactly
-    # when ISSUER is https. CORS: explicit origins (comma-separated), credentials allowed.
     COOKIE_SECURE: bool | None = None
+    """Whether the refresh cookie is `Secure` (with the `__Secure-` prefix); unset: exactly when
+    ISSUER is https."""
     CORS_ALLOWED_ORIGINS: str = ""
+    """Browser origins allowed to call auth with credentials, comma-separated (never `*`): the
+    SPA's."""
 
-    # Rate limits (`limits` tiers, ";"-separated): per account+IP and per IP. Longer tiers make
-    # the back-off grow; every window expires by itself, so nobody is locked out for good.
+    # Rate limits (`limits` tiers, ";"-separated). Longer tiers make the back-off grow; every
+    # window expires by itself, so nobody is locked out for good.
     LOGIN_RATE_LIMIT_PER_ACCOUNT: str = "5/minute;20/hour;100/day"
+    """Logins per account and IP."""
     LOGIN_RATE_LIMIT_PER_IP: str = "30/minute;300/hour"
-    # The ceiling no choice of IP escapes: failed logins of one account from every IP together.
-    # An IP the account signed in from in the last KNOWN_IP_DAYS is exempt (ADR 0009), so a
-    # stranger spraying guesses cannot lock the owner out at home.
+    """Logins per IP."""
     LOGIN_FAILURE_RATE_LIMIT_PER_ACCOUNT: str = "10/minute;100/hour;300/day"
+    """Failed logins of one account from every IP together: the ceiling no choice of IP escapes
+    (an IP the account signed in from in the last KNOWN_IP_DAYS is exempt, ADR 0009)."""
     KNOWN_IP_DAYS: int = Field(default=90, ge=1, le=365)
-    # Refused refreshes per IP (unknown, expired, revoked or reused tokens); successful ones
-    # never count, so many users behind one address are never refused for refreshing.
+    """How long an IP an account signed in from stays exempt from its failure ceiling."""
     REFRESH_RATE_LIMIT_PER_IP: str = "120/minute;2000/hour"
+    """Refused refreshes per IP (unknown, expired, revoked or reused tokens); successful ones
+    never count, so many users behind one address are never refused for refreshing."""
     REGISTER_RATE_LIMIT_PER_IP: str = "10/minute;50/hour"
-    # Failed service-client authentications at the token endpoint (only failures count).
+    """Registrations per IP."""
     CLIENT_AUTH_FAILURE_RATE_LIMIT_PER_IP: str = "20/minute;200/hour"
+    """Failed service-client authentications at the token endpoint per IP (only failures
+    count)."""
 
     # Mail (DESIGN §11): real SMTP, through an outbox. The default is make run's catcher.
     SMTP_URL: str = "smtp://127.0.0.1:1025"
@@ -137,6 +171,7 @@ class Settings(BaseSettings, ServiceSettings):
     SMTP_PASSWORD_FILE: Path | None = None
     """The SMTP password for the URL's user, from a mounted file (never in the URL)."""
     MAIL_FROM: str = "Tessera <no-reply@localhost>"
+    """The sender of every mail auth sends."""
     APP_URL: str | None = None
     """Where mailed links point (the SPA); the issuer when unset."""
     WEBAUTHN_RP_ID: str | None = None
@@ -147,14 +182,16 @@ class Settings(BaseSettings, ServiceSettings):
     """required: an unverified address cannot sign in (403 email-not-verified)."""
     MAIL_POLL_SECONDS: float = Field(default=2.0, gt=0, le=300)
     """How often the mail worker looks at the outbox besides being woken by a commit."""
-    # Requests that mail someone: per IP as they arrive, per address when the worker resolves
-    # them (a reset also per address as it arrives; the same for every address).
     MAIL_REQUEST_RATE_LIMIT_PER_IP: str = "10/minute;100/hour"
+    """Requests that mail someone (a verification resend, a password reset) per IP."""
     EMAIL_TOKEN_RATE_LIMIT_PER_IP: str = "20/minute;200/hour"  # noqa: S105 (a rate)
     """Links used (verify, reset confirm) per IP: a confirm costs an argon2id hash."""
     PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"  # noqa: S105 (a rate, not a password)
+    """Password-reset mails per address (the same for every address, known or not)."""
     VERIFICATION_RESEND_RATE_LIMIT_PER_ADDRESS: str = "3/hour;10/day"
+    """Resent verification mails per address."""
     REGISTRATION_WARNING_RATE_LIMIT_PER_ADDRESS: str = "2/hour;5/day"
+    """Mails telling an account's owner that someone tried to register their address again."""
 
     @field_validator("ISSUER")
     @classmethod

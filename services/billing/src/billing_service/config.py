@@ -13,9 +13,12 @@ from tessera import ResourceServerSettings
 
 
 class Settings(BaseSettings, ResourceServerSettings):
-    """Everything billing can be configured with; see the settings convention in the README."""
+    """Everything billing can be configured with; each setting's docstring is its description
+    (docs/settings.md and services/billing/.env.example are generated from them)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", use_attribute_docstrings=True
+    )
 
     DATABASE_URL: str = "sqlite+aiosqlite:///var/billing.db"
     HTTP_PORT: int = Field(default=8003, ge=0, le=65535)
@@ -23,8 +26,11 @@ class Settings(BaseSettings, ResourceServerSettings):
     GRPC_HOST: str | None = None
     """Where gRPC listens; defaults to HTTP_HOST (one address for both in every deployment)."""
     GRPC_PORT: int = Field(default=50051, ge=0, le=65535)
+    """The port gRPC (BillingService, health, reflection) listens on."""
     GRPC_SHUTDOWN_GRACE_SECONDS: float = Field(default=5.0, ge=0)
+    """On SIGTERM, how long open gRPC calls may finish before they are cancelled."""
     INVOICE_PAGE_SIZE_MAX: int = Field(default=100, ge=1, le=1000)
+    """The largest page of invoices one request may ask for."""
     REFUND_MAX_AGE_SECONDS: int = Field(default=300, ge=0, le=86_400)
     """A refund needs the user to have authenticated this recently (a step-up, RFC 9470)."""
 

@@ -13,9 +13,12 @@ from tessera import ResourceServerSettings
 
 
 class Settings(BaseSettings, ResourceServerSettings):
-    """Everything orders can be configured with; see the settings convention in the README."""
+    """Everything orders can be configured with; each setting's docstring is its description
+    (docs/settings.md and services/orders/.env.example are generated from them)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", use_attribute_docstrings=True
+    )
 
     DATABASE_URL: str = "sqlite+aiosqlite:///var/orders.db"
     HTTP_PORT: int = Field(default=8002, ge=0, le=65535)
@@ -23,6 +26,7 @@ class Settings(BaseSettings, ResourceServerSettings):
     """An order of a hundred lines fits in well under this."""
     SERVICE_CLIENT_ID: str = "orders"
     BILLING_GRPC_TARGET: str = "127.0.0.1:50051"
+    """billing's gRPC address (`host:port`)."""
     BILLING_DEADLINE_SECONDS: float = Field(default=3.0, gt=0, le=30)
     """Deadline of every call to billing; past it the order stays payment_pending."""
     PAYMENT_RECONCILE_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=3600)

@@ -2,17 +2,21 @@
 
 On SIGTERM or SIGINT the server stops accepting, starts draining (`tessera.http.draining`: long
 polls answer now), lets open requests finish for up to the graceful timeout, runs the lifespan
-down and exits 0. Two things differ from plain uvicorn, and `DrainingServer` says why.
+down and exits 0. Two things differ from plain uvicorn, and `DrainingServer` says why; a third,
+the exit itself, `end_process_now`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from uvicorn.server import HANDLED_SIGNALS
@@ -53,10 +57,29 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def end_process_now(server: uvicorn.Server) -> NoReturn:
+    """End the process once `server` has stopped, without the interpreter's teardown.
+
+    After a graceful stop the lifespan has closed the pools, clients and background tasks and
+    nothing is left to clean; yet unloading some 1,200 modules (auth's) took 0.4 to 1.1 s after
+    every stop, longer than the stop itself, and `make run`'s Ctrl-C waited for it. The logs and
+    the standard streams are flushed first, so no line is lost. A forced stop (a second signal:
+    the lifespan's shutdown skipped) or a server that never started exits 1, never as clean.
+    """
+    clean = server.started and not server.force_exit
+    if not clean:
+        logging.getLogger(__name__).warning("stopped without a graceful shutdown")
+    logging.shutdown()
+    with contextlib.suppress(OSError):  # the reader of our output may be gone already
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0 if clean else 1)
+
+
 def serve_until_stopped(
     app: Any, settings: ServiceSettings, *, graceful_shutdown_seconds: int
-) -> None:
-    """Serve `app` on the settings' host and port until SIGTERM/SIGINT."""
+) -> NoReturn:
+    """Serve `app` on the settings' host and port until SIGTERM/SIGINT, then exit 0."""
     config = uvicorn.Config(
         app,
         host=settings.HTTP_HOST,
@@ -68,4 +91,6 @@ def serve_until_stopped(
         access_log=False,  # tessera's middleware writes the JSON access log
         timeout_graceful_shutdown=graceful_shutdown_seconds,
     )
-    DrainingServer(config, draining_of(app)).run()
+    server = DrainingServer(config, draining_of(app))
+    server.run()
+    end_process_now(server)
