@@ -13,8 +13,9 @@ The lifespan starts the resource server (keys, then the revocation feed), then t
 own lifespan; shutdown runs the other way round and disposes of the database last. `/healthz`,
 `/readyz` (database, jwks, revocations and the service's own checks), `/metrics`, request ids,
 the access log and problem+json for every error (`install_service_defaults`; a database that
-cannot be reached just now is 503 + Retry-After, the connection kept) come with it, and
-`app.state.token_verifier` is the resource server's verifier for `CurrentPrincipal`.
+cannot be reached just now is 503 + Retry-After, the connection kept) and Swagger UI at `/docs`,
+served without a CDN (`install_api_docs`), come with it, and `app.state.token_verifier` is the
+resource server's verifier for `CurrentPrincipal`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from tessera.http.api_docs import install_api_docs
 from tessera.http.defaults import ReadinessCheck, ReadinessDetail, install_service_defaults
 from tessera.http.problems import install_storage_failure_handler
 from tessera.storage import STORAGE_FAILURES, Database
@@ -66,7 +68,14 @@ def create_service_app(
             if database is not None:
                 await database.dispose()
 
-    app = FastAPI(title=title or f"Tessera {service}", version=version, lifespan=run)
+    app = FastAPI(
+        title=title or f"Tessera {service}",
+        version=version,
+        lifespan=run,
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from CDNs: install_api_docs
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     checks: dict[str, ReadinessCheck] = {}
     reporters: dict[str, ReadinessDetail] = dict(details or {})
     if database is not None:
@@ -87,4 +96,5 @@ def create_service_app(
         max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
         trusted_proxies=settings.trusted_proxies,
     )
+    install_api_docs(app)
     return app

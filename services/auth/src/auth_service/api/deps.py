@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from tessera import CurrentPrincipal, Principal, require_scopes
+from tessera.http.deps import BEARER_SCHEME
 from tessera.tokens.step_up import ACR_MFA, StepUpPolicy
 
 from auth_service.api.request_context import request_context
@@ -50,6 +52,14 @@ async def get_caller(principal: CurrentPrincipal) -> Caller:
     return caller_of(principal)
 
 
+async def get_optional_authorization(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)] = None,
+) -> str | None:
+    # the raw header, parsed by the route; the scheme only declares it, so /docs sends it
+    return request.headers.get("authorization")
+
+
 ADMIN_POLICY = StepUpPolicy(max_age_seconds=900, min_acr=ACR_MFA)
 """Admin operations (DESIGN §11): a second factor, used within the last 15 minutes."""
 
@@ -79,6 +89,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeyRingDep = Annotated[KeyRing, Depends(get_key_ring)]
 ContextDep = Annotated[RequestContext, Depends(get_request_context)]
 """Where the request came from (client IP through trusted proxies only, user agent)."""
+OptionalAuthorization = Annotated[str | None, Depends(get_optional_authorization)]
+"""The Authorization header as sent, where a bearer token is optional (logout, passkey
+options); in OpenAPI the bearer scheme, not a header parameter, which `/docs` would not fill."""
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 """The verified caller; 401 without a valid bearer token."""
 SessionsCaller = Annotated[Caller, Depends(get_sessions_caller)]

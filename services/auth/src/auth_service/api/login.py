@@ -8,9 +8,8 @@ the body and logs out with its bearer token. Login is rate limited per account+I
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from tessera import InvalidTokenError, Principal, ProblemError
 from tessera.http.bodies import decode_json
 from tessera.http.openapi import problem_responses
@@ -26,7 +25,13 @@ from auth_service.api.browser_security import (
     set_csrf_cookie,
     set_refresh_cookie,
 )
-from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_of
+from auth_service.api.deps import (
+    ContextDep,
+    CurrentCaller,
+    OptionalAuthorization,
+    RuntimeDep,
+    caller_of,
+)
 from auth_service.api.schemas import CsrfResponse, LoginRequest, MfaLoginRequest, TokenResponse
 from auth_service.bootstrap import AuthRuntime
 from auth_service.config import Settings
@@ -157,7 +162,7 @@ async def logout(
     request: Request,
     context: ContextDep,
     runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: OptionalAuthorization = None,
 ) -> Response:
     """End this session: by the refresh cookie (web, with CSRF) or by the bearer token (mobile;
     a refresh token in the body must be of the same session, else 403 and nothing ends)."""

@@ -5,14 +5,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from tessera.http.deps import bearer_token
 from tessera.http.openapi import problem_responses
 
 from auth_service.api.browser_security import ANONYMOUS_BINDING, check_csrf
-from auth_service.api.deps import ContextDep, CurrentCaller, RuntimeDep, caller_of
+from auth_service.api.deps import (
+    ContextDep,
+    CurrentCaller,
+    OptionalAuthorization,
+    RuntimeDep,
+    caller_of,
+)
 from auth_service.api.login import login_answer
 from auth_service.api.schemas import (
     PasskeyListResponse,
@@ -86,7 +91,7 @@ async def sign_in_options(
     response: Response,
     context: ContextDep,
     body: PasskeyOptionsRequest | None = None,
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: OptionalAuthorization = None,
 ) -> PasskeyOptionsResponse:
     """Request options: with a bearer token, for a step-up of its session; with an
     `mfa_token`, for the second step of a password login; else for a passwordless sign-in

@@ -1,4 +1,10 @@
-"""Request and response bodies of the public API."""
+"""Request and response bodies of the public API.
+
+Every request body has an example, shown and sent by "Try it out" in `/docs`: one user,
+`grace@example.org` with the password `correct horse battery staple` (not the README's
+`ada@example.org`: trying the password change here must not break the README's commands).
+Tokens are shown by their prefix only (`tsv_…`, `tsm_…`): paste a real one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    model_validator,
+)
 
 from auth_service.domain.passkeys import Passkey
 from auth_service.domain.sessions import ClientId, Session
@@ -15,10 +29,16 @@ from auth_service.domain.users import Role, User
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+EXAMPLE_EMAIL = "grace@example.org"
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (the docs' example)
+EXAMPLE_NEW_PASSWORD = "staple battery horse correct"  # noqa: S105 (the docs' example)
 
 
 class RegisterRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": EXAMPLE_EMAIL, "password": EXAMPLE_PASSWORD}]},
+    )
 
     email: EmailStr = Field(
         max_length=320,
@@ -61,7 +81,7 @@ MAX_EMAIL_TOKEN_FIELD = 1024
 class EmailTokenRequest(BaseModel):
     """A token from a mailed link; any string, refused with one text if it cannot be used."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"token": "tsv_…"}]})
 
     token: str = Field(min_length=1, max_length=MAX_EMAIL_TOKEN_FIELD)
 
@@ -70,20 +90,33 @@ class EmailRequest(BaseModel):
     """An address to mail (a resent verification, a reset); never validated beyond its
     length, and answered alike whether it has an account or not."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"email": EXAMPLE_EMAIL}]}
+    )
 
     email: str = Field(min_length=1, max_length=320)
 
 
 class PasswordResetConfirmRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "tsp_…", "new_password": EXAMPLE_NEW_PASSWORD}]},
+    )
 
     token: str = Field(min_length=1, max_length=MAX_EMAIL_TOKEN_FIELD)
     new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # mobile: the answer carries both tokens; web also needs the login-CSRF token (`/csrf`)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"email": EXAMPLE_EMAIL, "password": EXAMPLE_PASSWORD, "client_id": "mobile"}
+            ]
+        },
+    )
 
     # not EmailStr: a malformed email is just another bad credential (401), not a 422
     email: str = Field(min_length=1, max_length=320)
@@ -136,7 +169,7 @@ class StepUpRequest(BaseModel):
     second factor), a TOTP code or a recovery code (an account with one)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"password": "correct horse battery"}]}
+        extra="forbid", json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]}
     )
 
     password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
@@ -223,14 +256,23 @@ class TotpConfirmedResponse(RecoveryCodesResponse):
 
 
 class PasswordChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": EXAMPLE_PASSWORD, "new_password": EXAMPLE_NEW_PASSWORD}
+            ]
+        },
+    )
 
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class RolesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"roles": ["user", "admin"]}]}
+    )
 
     roles: list[Role] = Field(max_length=8)
 
@@ -261,8 +303,45 @@ class PasskeyOptionsResponse(BaseModel):
     public_key: dict[str, Any] = Field(alias="publicKey")
 
 
+EXAMPLE_ATTESTATION: dict[str, JsonValue] = {
+    "id": "q2bZ3xS1Ym4Pz7Q0e5Vw8A",
+    "rawId": "q2bZ3xS1Ym4Pz7Q0e5Vw8A",
+    "type": "public-key",
+    "response": {
+        "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwi…",
+        "attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YV…",
+        "transports": ["internal"],
+    },
+    "clientExtensionResults": {},
+    "authenticatorAttachment": "platform",
+}
+"""What `navigator.credentials.create()` answers (`toJSON()`), shortened."""
+
+EXAMPLE_ASSERTION: dict[str, JsonValue] = {
+    "id": "q2bZ3xS1Ym4Pz7Q0e5Vw8A",
+    "rawId": "q2bZ3xS1Ym4Pz7Q0e5Vw8A",
+    "type": "public-key",
+    "response": {
+        "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0Iiwi…",
+        "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ",
+        "signature": "MEUCIQC…",
+        "userHandle": "N2Y0YzFlOWEtM2I1ZC00…",
+    },
+    "clientExtensionResults": {},
+    "authenticatorAttachment": "platform",
+}
+"""What `navigator.credentials.get()` answers (`toJSON()`), shortened."""
+
+
 class PasskeyRegistrationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"challenge_id": "wac_…", "credential": EXAMPLE_ATTESTATION, "name": "This laptop"}
+            ]
+        },
+    )
 
     challenge_id: str = Field(min_length=1, max_length=64)
     credential: BoundedCredential = Field(
@@ -274,13 +353,22 @@ class PasskeyRegistrationRequest(BaseModel):
 class PasskeyOptionsRequest(BaseModel):
     """Options for the MFA step of a password login: its `mfa_token`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"mfa_token": "tsm_…"}]}
+    )
 
     mfa_token: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
 
 
 class PasskeySignInRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"challenge_id": "wac_…", "credential": EXAMPLE_ASSERTION, "client_id": "web"}
+            ]
+        },
+    )
 
     challenge_id: str = Field(min_length=1, max_length=64)
     credential: BoundedCredential

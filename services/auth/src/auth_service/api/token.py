@@ -41,6 +41,8 @@ _PARAMETERS = {
             ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
         )
     },
+    # a mobile refresh: the refresh token of the mobile login's answer, pasted
+    "examples": [{"grant_type": "refresh_token", "client_id": "mobile", "refresh_token": "tsr_…"}],
 }
 _TOKEN_RESPONSE = {
     "type": "object",

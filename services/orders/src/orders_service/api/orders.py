@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from tessera import problem_for
 from tessera.http.openapi import problem_responses
 
@@ -18,8 +18,17 @@ from orders_service.errors import OrdersError
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=problem_responses(404, 409))
 
 
+EXAMPLE_ITEMS: list[JsonValue] = [
+    {"sku": "TESSERA-MUG", "quantity": 2, "unit_price_cents": 1250},
+    {"sku": "TESSERA-TEE", "quantity": 1, "unit_price_cents": 1999},
+]
+"""The lines of `/docs`' example order: the mug and the tee of `make demo`, 44.99 EUR."""
+
+
 class OrderItem(BaseModel):
     """One line of an order; the domain checks the same rules again."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": EXAMPLE_ITEMS[:1]})
 
     sku: str = Field(min_length=1, max_length=64, pattern=r"\S", description="not blank")
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
@@ -32,6 +41,10 @@ PRICED_ITEM: dict[str, JsonValue] = {"properties": {"unit_price_cents": {"minimu
 
 class OrderIn(BaseModel):
     """What a client sends to place an order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": EXAMPLE_ITEMS, "currency": "EUR"}]}
+    )
 
     items: list[OrderItem] = Field(
         min_length=1,
