@@ -84,6 +84,12 @@ def test_the_demo_shows_the_token_fields_each_flow_is_about(
     # the token orders exchanged for billing: the user's, acting through orders, for billing only
     assert re.search(r"client_id=orders aud=billing scope=\"[^\"]*billing:charge", out)
     assert "act.sub=orders" in out
+    # the order's total and its invoice in euros (2 x 12.50 + 19.99), not in cents
+    assert "POST /v1/orders → 201 Created  status=paid total=44.99 EUR" in out
+    assert re.search(r"invoice for order [\w-]+: 44\.99 EUR, user ", out)
+    # the devices as a table under a header row, the mobile app's own marked
+    assert re.search(r"\n +CLIENT +ID +IP +USER AGENT +CURRENT\n", out)
+    assert re.search(r"\n +mobile +[\w-]+ +\S+ +.+ +\*\n", out)
     # two-step verification: ten recovery codes, the password alone is not enough, acr mfa
     assert "10 recovery codes, shown once" in out
     assert "POST /v1/auth/login → 401 Unauthorized  signing in again, the password alone: " in out
@@ -102,7 +108,8 @@ def test_the_demo_shows_the_token_fields_each_flow_is_about(
         "POST /v1/auth/passkey/login → 401 Unauthorized  the phisher relays it to auth: "
         "type=urn:tessera:problem:passkey-sign-in-refused"
     ) in out
-    assert "flagged=False" in out  # the refusal did not lock the user out
+    # the refusal did not lock the user out: the passkey, just used, is not flagged
+    assert re.search(r"\n +NAME +LAST USED +FLAGGED\n +\S.* +\d+ s ago +no\n", out)
     # the refund: billing's challenge relayed by orders, the order untouched until the step-up
     assert re.search(
         r"POST /v1/orders/[\w-]+/cancel → 401 Unauthorized.*\n *WWW-Authenticate: Bearer "

@@ -144,6 +144,17 @@ def cli(
     )
 
 
+def ids_in(table: str) -> list[str]:
+    """The ids a list printed, under its header row (the id is every list's first column)."""
+    header, *rows = table.splitlines()
+    assert header.startswith("ID "), table
+    return [row.split()[0] for row in rows]
+
+
+def first_id(table: str) -> str:
+    return ids_in(table)[0]
+
+
 def signed_up_and_in(base_url: str, store: Path, inbox: Inbox, email: str, password: str) -> None:
     """Through the CLI, as a user would: register, open the mailed link (verify), sign in."""
     steps: list[Callable[[], subprocess.CompletedProcess[str]]] = [
@@ -185,12 +196,15 @@ def test_the_cli_signs_in_orders_lists_and_signs_out(
     for step in (registered, verified, login, created, orders, invoices, sessions, logout):
         assert step.returncode == 0, step.stderr
     assert mode == 0o600
+    assert created.stdout.splitlines()[0].split() == ["ID", "STATUS", "TOTAL", "INVOICE"]
     assert "paid" in created.stdout
-    assert "2500" in created.stdout
-    order_id = created.stdout.split()[0]
-    assert order_id in orders.stdout
+    assert "25.00 EUR" in created.stdout
+    order_id = first_id(created.stdout)
+    assert ids_in(orders.stdout) == [order_id]
     assert order_id in invoices.stdout
-    assert sessions.stdout.startswith("*")
+    assert "25.00 EUR" in invoices.stdout
+    [this_device] = [line for line in sessions.stdout.splitlines() if line.endswith("*")]
+    assert " mobile " in this_device
     assert not store.exists()
     assert after.returncode == 3
     assert "sign in" in after.stderr
@@ -216,8 +230,7 @@ def test_an_order_retried_with_its_idempotency_key_is_placed_once(
     assert retry.stdout == first.stdout  # orders' first answer, replayed
     assert other.returncode == 1
     assert other.stderr.startswith("tessera-mobile: 422 Idempotency key reused")
-    order_id = first.stdout.split()[0]
-    assert [line.split()[0] for line in orders.stdout.splitlines()] == [order_id]
+    assert ids_in(orders.stdout) == [first_id(first.stdout)]
 
 
 def test_the_cli_resets_a_forgotten_password_and_the_old_session_ends(
@@ -255,7 +268,7 @@ def test_the_cli_confirms_the_password_when_a_refund_needs_a_recent_sign_in(
     email, password = account()
     signed_up_and_in(base_url, store, inbox, email, password)
     item = ["--sku", "MUG", "--quantity", "1", "--price-cents", "900", "--currency", "EUR"]
-    order_id = cli(base_url, store, "order", "create", *item).stdout.split()[0]
+    order_id = first_id(cli(base_url, store, "order", "create", *item).stdout)
     time.sleep(REFUND_MAX_AGE_SECONDS + 1)  # the sign-in is now older than the refund window
 
     wrong = cli(base_url, store, "order", "cancel", order_id, "--password-stdin", stdin="nope")
@@ -522,7 +535,7 @@ def test_the_cli_enrols_an_authenticator_and_a_refund_is_confirmed_with_a_code(
     )
     signed_in_at = time.monotonic()
     item = ["--sku", "MUG", "--quantity", "1", "--price-cents", "900", "--currency", "EUR"]
-    order_id = cli(base_url, store, "order", "create", *item).stdout.split()[0]
+    order_id = first_id(cli(base_url, store, "order", "create", *item).stdout)
     time.sleep(max(0.0, signed_in_at + REFUND_MAX_AGE_SECONDS + 1 - time.monotonic()))
     cancelled = cli(base_url, store, "order", "cancel", order_id, "--code", totp.at(t0 + TOTP_STEP))
     # the code just confirmed counts as a recent sign-in with two factors: no challenge

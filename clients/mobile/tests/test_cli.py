@@ -399,6 +399,131 @@ def test_a_challenge_for_a_second_factor_is_answered_with_a_code_not_the_passwor
     assert "two-step sign-in is off" in out
 
 
+# -- lists: a table under a header row, amounts in the currency's units -------------------------
+
+ORDER_PAID = {
+    "id": "ord_1",
+    "status": "paid",
+    "total_cents": 4499,
+    "currency": "EUR",
+    "invoice_id": "inv_1",
+}
+ORDER_IN_YEN = {**ORDER_PAID, "id": "ord_2", "total_cents": 1250, "currency": "JPY"}
+ORDER_PENDING = {
+    **ORDER_PAID,
+    "id": "ord_3",
+    "status": "payment_pending",
+    "total_cents": 900,
+    "invoice_id": None,
+}
+
+
+def listing(path: str, items: list[dict[str, Any]]) -> FakeTessera:
+    """Tessera answering `GET path` with `items`, and placing or cancelling `ORDER_PAID`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == path:
+            return httpx.Response(200, json={"items": items, "next_page_token": ""})
+        if request.url.path in ("/v1/orders", "/v1/orders/ord_1/cancel"):
+            cancelled = request.url.path.endswith("/cancel")
+            order = {**ORDER_PAID, "status": "cancelled"} if cancelled else ORDER_PAID
+            return httpx.Response(200 if cancelled else 201, json=order)
+        return httpx.Response(404, json={"title": "Not Found"})
+
+    return FakeTessera(orders=answer, others=answer)
+
+
+def printed_by(store: Path, *command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(["--base-url", "http://tessera.test", "--store", str(store), *command])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_orders_are_listed_under_a_header_with_amounts_in_the_currencys_units(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tessera(listing("/v1/orders", [ORDER_PAID, ORDER_IN_YEN, ORDER_PENDING]))
+
+    out = printed_by(signed_in_store, "orders", capsys=capsys)
+
+    assert out == (
+        "ID     STATUS               TOTAL  INVOICE\n"
+        "ord_1  paid             44.99 EUR  inv_1\n"
+        "ord_2  paid              1250 JPY  inv_1\n"
+        "ord_3  payment_pending   9.00 EUR  -\n"
+    )
+
+
+def test_a_placed_and_a_cancelled_order_are_shown_as_the_list_shows_them(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tessera(listing("/v1/orders", []))
+
+    placed = printed_by(signed_in_store, *ORDER, capsys=capsys)
+    cancelled = printed_by(signed_in_store, "order", "cancel", "ord_1", capsys=capsys)
+
+    assert placed == ("ID     STATUS      TOTAL  INVOICE\nord_1  paid    44.99 EUR  inv_1\n")
+    assert cancelled == (
+        "ID     STATUS         TOTAL  INVOICE\nord_1  cancelled  44.99 EUR  inv_1\n"
+    )
+
+
+def test_invoices_are_listed_under_a_header_with_their_order_and_amount(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    refunded = {"id": "inv_1", "order_id": "ord_1", "status": "refunded", "currency": "EUR"}
+    in_yen = {"id": "inv_2", "order_id": "ord_2", "status": "paid", "currency": "JPY"}
+    invoices = [{**refunded, "amount_cents": 4499}, {**in_yen, "amount_cents": 1250}]
+    tessera(listing("/v1/invoices", invoices))
+
+    out = printed_by(signed_in_store, "invoices", capsys=capsys)
+
+    assert out == (
+        "ID     ORDER  STATUS       AMOUNT\n"
+        "inv_1  ord_1  refunded  44.99 EUR\n"
+        "inv_2  ord_2  paid       1250 JPY\n"
+    )
+
+
+def test_sessions_are_listed_under_a_header_with_this_device_marked(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    this_phone: dict[str, Any] = {"id": "ses_1", "client_id": "mobile", "ip": "203.0.113.7"}
+    a_browser: dict[str, Any] = {"id": "ses_2", "client_id": "web", "ip": None}
+    sessions = [
+        {**this_phone, "current": True, "last_used_at": "2025-06-01T12:34:56.789000Z"},
+        {**a_browser, "current": False, "last_used_at": "2025-06-01T14:00:00+02:00"},  # 12:00 UTC
+    ]
+    tessera(listing("/v1/sessions", sessions))
+
+    out = printed_by(signed_in_store, "sessions", capsys=capsys)
+
+    assert out == (
+        "ID     CLIENT  IP           LAST USED             CURRENT\n"
+        "ses_1  mobile  203.0.113.7  2025-06-01 12:34 UTC  *\n"
+        "ses_2  web     -            2025-06-01 12:00 UTC\n"
+    )
+
+
+def test_an_empty_list_says_so_instead_of_a_lone_header(
+    signed_in_store: Path,
+    tessera: Callable[[FakeTessera], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tessera(listing("/v1/orders", []))
+
+    assert printed_by(signed_in_store, "orders", capsys=capsys) == "(none)\n"
+
+
 class _Lines:
     """A stdin that holds a fixed text (what `--password-stdin` reads)."""
 

@@ -13,7 +13,7 @@ import base64
 import json
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import httpx
@@ -142,6 +142,14 @@ class Narrator:
     def details(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.detail(line)
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        """Rows as details in aligned columns, under a header row."""
+        lines = [list(headers), *(list(row) for row in rows)]
+        widths = [max(len(line[index]) for line in lines) for index in range(len(headers))]
+        for line in lines:
+            cells = zip(line, widths, strict=True)
+            self.detail("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
 
     def ok(self, outcome: str) -> None:
         self.say(f"   ✓ {outcome}")

@@ -128,16 +128,19 @@ def sign_in_with_passkey(ctx: DemoContext) -> str:
     listed = expect(ctx.browser.get(PASSKEYS, headers=ctx.bearer(access)), 200, "passkeys")
     items = listed.json()["items"]
     ctx.say.http(listed, "the user's passkeys, asked with the passkey's session")
-    for item in items:
-        used = item.get("last_used_at")
-        ago = f"{time.time() - datetime.fromisoformat(used).timestamp():.0f} s ago" if used else "-"
-        ctx.say.detail(f'"{item["name"]}" last used {ago}, flagged={item["flagged"]}')
+    ctx.say.table(("NAME", "LAST USED", "FLAGGED"), [_passkey_row(item) for item in items])
     if len(items) != 1 or items[0]["flagged"] or not items[0]["last_used_at"]:
         raise UnexpectedOutcomeError(f"after the sign-in and the refusal the passkeys are {items}")
     return (
         f"a passkey signed the user in with no password at acr {ACR_PHR} "
         f"(amr {','.join(claims['amr'])}); its answer on a phishing page was refused ({refused})"
     )
+
+
+def _passkey_row(item: dict[str, Any]) -> tuple[str, str, str]:
+    used = item.get("last_used_at")
+    ago = f"{time.time() - datetime.fromisoformat(used).timestamp():.0f} s ago" if used else "-"
+    return str(item["name"]), ago, "yes" if item["flagged"] else "no"
 
 
 def _recent_sign_in(ctx: DemoContext) -> tuple[str, str]:

@@ -9,6 +9,8 @@ import subprocess
 import time
 import uuid
 
+from tessera_mobile.money import format_money
+
 from tessera_dev.demo_context import DemoContext, expect, oauth_error, seconds_until
 from tessera_dev.demo_narration import (
     FeatureUnavailableError,
@@ -40,9 +42,8 @@ def create_order(ctx: DemoContext) -> str:
     headers = {**ctx.bearer(token), "Idempotency-Key": str(uuid.uuid4())}
     answer = expect(ctx.mobile.post(ORDERS, json=ORDER, headers=headers), 201, "orders")
     order = answer.json()
-    ctx.say.http(
-        answer, f"status={order['status']} total={order['total_cents']} {order['currency']}"
-    )
+    total = format_money(order["total_cents"], order["currency"])
+    ctx.say.http(answer, f"status={order['status']} total={total}")
     if order["status"] != "paid" or not order.get("invoice_id"):
         raise UnexpectedOutcomeError(f"the order was not charged: status {order['status']}")
     _show_exchanged_token(ctx, token)
@@ -50,8 +51,8 @@ def create_order(ctx: DemoContext) -> str:
     invoice = expect(invoice_answer, 200, "billing's invoices API").json()
     ctx.say.http(
         invoice_answer,
-        f"invoice for order {invoice['order_id']}: {invoice['amount_cents']} "
-        f"{invoice['currency']}, user {invoice['user_id']}",
+        f"invoice for order {invoice['order_id']}: "
+        f"{format_money(invoice['amount_cents'], invoice['currency'])}, user {invoice['user_id']}",
     )
     if invoice["user_id"] != ctx.state.user_id or invoice["amount_cents"] != order["total_cents"]:
         raise UnexpectedOutcomeError(

@@ -94,10 +94,19 @@ def list_sessions(ctx: DemoContext) -> str:
     answer = expect(ctx.mobile.get("/v1/sessions", headers=ctx.bearer(token)), 200, "sessions API")
     ctx.say.http(answer, "asked by the mobile app")
     items = answer.json()["items"]
-    for item in items:
-        mark = "  ← this device" if item.get("current") else ""
-        agent = str(item.get("user_agent") or "")[:40]
-        ctx.say.detail(f"{item['client_id']:<6} id={item['id']} ip={item.get('ip')} {agent}{mark}")
+    ctx.say.table(
+        ("CLIENT", "ID", "IP", "USER AGENT", "CURRENT"),
+        [
+            (
+                item["client_id"],
+                item["id"],
+                item.get("ip") or "-",
+                str(item.get("user_agent") or "-")[:40],
+                "*" if item.get("current") else "",
+            )
+            for item in items
+        ],
+    )
     clients = sorted(item["client_id"] for item in items)
     if clients != ["mobile", "web"]:
         raise UnexpectedOutcomeError(f"expected one mobile and one web session, got {clients}")

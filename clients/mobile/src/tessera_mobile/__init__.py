@@ -1,7 +1,8 @@
 """Tessera mobile reference client: how a native app holds, stores and refreshes its tokens.
 
 `TesseraAuth` (an httpx.Auth) sends the access token and refreshes it; `TokenStore` keeps the
-refresh token in a 0600 file; `TesseraClient` wraps the API calls; `tessera-mobile` is the CLI.
+refresh token in a 0600 file; `TesseraClient` wraps the API calls; `format_money` shows an
+amount in its currency's units; `tessera-mobile` is the CLI.
 """
 
 from tessera_mobile.auth import TesseraAuth
@@ -23,6 +24,7 @@ from tessera_mobile.errors import (
     TokenRefreshError,
     TokenStoreError,
 )
+from tessera_mobile.money import format_money
 from tessera_mobile.store import TokenStore
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "TokenStore",
     "TokenStoreError",
     "TotpEnrollment",
+    "format_money",
 ]

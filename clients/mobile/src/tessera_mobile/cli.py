@@ -13,6 +13,7 @@
     tessera-mobile mfa status | enable | confirm CODE | recovery-codes | disable
     tessera-mobile orders | invoices | sessions | logout
 
+Lists print as a table under a header row, amounts in the currency's units (`25.00 EUR`).
 The refresh token lives in --store (mode 0600); each invocation refreshes the access token from it,
 exactly as an app does after a cold start. Every failure is one line on stderr. Exit codes: 0 ok,
 1 API or client error (the token file included), 2 usage, 3 not signed in / session ended,
@@ -44,6 +45,14 @@ from tessera_mobile.errors import (
     StepUpRequiredError,
 )
 from tessera_mobile.store import TokenStore
+from tessera_mobile.tables import (
+    INVOICE_COLUMNS,
+    ORDER_COLUMNS,
+    SESSION_COLUMNS,
+    Column,
+    Row,
+    render,
+)
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 DEFAULT_STORE = "~/.config/tessera-mobile/refresh_token"
@@ -93,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = order_commands.add_parser("create", help="place an order for one item")
     create.add_argument("--sku", required=True)
     create.add_argument("--quantity", type=int, required=True)
-    create.add_argument("--price-cents", type=int, required=True, help="unit price in cents")
+    create.add_argument(
+        "--price-cents",
+        type=int,
+        required=True,
+        help="unit price in the currency's minor unit: cents (1250 is 12.50 EUR), yen for JPY",
+    )
     create.add_argument("--currency", default="EUR", help="ISO 4217 code")
     create.add_argument(
         "--idempotency-key",
@@ -216,25 +230,17 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
                 await _login(client, args, password or "")
                 print(f"signed in as {args.email}; refresh token stored in {store.path}")
             case "orders":
-                _print_rows(await client.list_orders(), ("id", "status", "total_cents", "currency"))
+                _print_table(ORDER_COLUMNS, await client.list_orders())
             case "order" if args.order_command == "cancel":
-                order = await _cancel_order(client, args)
-                _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
+                _print_table(ORDER_COLUMNS, [await _cancel_order(client, args)])
             case "order":
-                order = await _create_order(client, args)
-                _print_rows([order], ("id", "status", "total_cents", "currency", "invoice_id"))
+                _print_table(ORDER_COLUMNS, [await _create_order(client, args)])
             case "mfa":
                 await _mfa(client, args)
             case "invoices":
-                _print_rows(
-                    await client.list_invoices(),
-                    ("id", "order_id", "status", "amount_cents", "currency"),
-                )
+                _print_table(INVOICE_COLUMNS, await client.list_invoices())
             case "sessions":
-                sessions = await client.list_sessions()
-                for session in sessions:
-                    session["current"] = "*" if session.get("current") else ""
-                _print_rows(sessions, ("current", "id", "client_id", "ip", "last_used_at"))
+                _print_table(SESSION_COLUMNS, await client.list_sessions())
             case "logout":
                 await client.logout()
                 print("signed out")
@@ -390,12 +396,8 @@ def _read_second_factor(args: argparse.Namespace) -> tuple[str | None, str | Non
     return None, typed
 
 
-def _print_rows(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    for row in rows:
-        print("  ".join(f"{row.get(column, '')}" for column in columns))
+def _print_table(columns: Sequence[Column], rows: Sequence[Row]) -> None:
+    print(render(columns, rows) if rows else "(none)")
 
 
 def _say(message: str) -> None:
