@@ -6,12 +6,15 @@ watch the SPA refresh it silently. The dev gateway serves `clients/spa` as it is
 
 Chromium is Debian's (`/usr/bin/chromium`; Playwright cannot download its own browser here),
 installed with apt when missing. `AttackerSite` is another loopback origin for the CSRF and CORS
-tests: a page the user might visit that is not the SPA.
+tests: a page the user might visit that is not the SPA. `HeldRequests` and `answer_unavailable`
+shape one API path's answers with `page.route` (held until the test lets go; a 503 problem+json),
+for the SPA's loading and failure states.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -30,6 +33,8 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Response,
+    Route,
+    ViewportSize,
     expect,
     sync_playwright,
 )
@@ -54,7 +59,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ACCESS_TOKEN_TTL_SECONDS = 3
-VIEWPORT = {"width": 1100, "height": 720}
+VIEWPORT: ViewportSize = {"width": 1100, "height": 720}
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
+"""A phone's screen (CSS pixels): the SPA must fit it with nothing running off the side."""
 
 
 REFUND_MAX_AGE_SECONDS = 4
@@ -137,7 +144,7 @@ def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """One browser profile (one cookie jar): the tabs of one user on one device."""
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=VIEWPORT)
     yield context
     context.close()
 
@@ -148,12 +155,13 @@ def page(context: BrowserContext) -> Page:
 
 
 @pytest.fixture
-def browser_context_factory(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
-    """Makes more browser profiles in one test: the same user's other devices."""
+def browser_context_factory(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """Makes more browser profiles in one test: the same user's other devices
+    (`make(viewport=PHONE_VIEWPORT)` for a phone's screen)."""
     made: list[BrowserContext] = []
 
-    def make() -> BrowserContext:
-        made.append(browser.new_context(viewport=VIEWPORT))  # type: ignore[arg-type]
+    def make(viewport: ViewportSize = VIEWPORT) -> BrowserContext:
+        made.append(browser.new_context(viewport=viewport))
         return made[-1]
 
     yield make
@@ -330,3 +338,56 @@ def outlive_access_tokens() -> Callable[[], None]:
         time.sleep(ACCESS_TOKEN_TTL_SECONDS + 1.5)
 
     return wait
+
+
+class HeldRequests:
+    """Holds a page's requests to one API path (one method) until the test lets them go, so a
+    screen's loading state can be seen for as long as the test needs; every other request goes
+    on as usual.
+
+        held = HeldRequests(page, "/v1/orders")
+        ...  # the screen asks; assert what it shows while it waits
+        held.release()
+    """
+
+    def __init__(self, page: Page, path: str, method: str = "GET") -> None:
+        self.page = page
+        self.pattern = f"**{path}"
+        self.method = method
+        self.held: list[Route] = []
+        page.route(self.pattern, self._hold)
+
+    def _hold(self, route: Route) -> None:
+        if route.request.method == self.method:
+            self.held.append(route)
+        else:
+            route.fallback()
+
+    def release(self, timeout_seconds: float = 30) -> None:
+        """Waits until a request is held, then sends every held one on to the server and stops
+        holding. The sync API hands the test a route only while it waits on the page, hence
+        `wait_for_timeout` between looks: a wait for a condition, with a deadline."""
+        deadline = time.monotonic() + timeout_seconds
+        while not self.held:
+            assert time.monotonic() < deadline, f"no {self.method} {self.pattern} was made"
+            self.page.wait_for_timeout(50)
+        for route in self.held:
+            route.continue_()
+        self.page.unroute(self.pattern, self._hold)
+
+
+def answer_unavailable(route: Route) -> None:
+    """A route handler answering as a service whose database is down: 503 problem+json with
+    Retry-After (tessera.http.problems)."""
+    problem = {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "The database is unavailable just now; retry shortly",
+    }
+    route.fulfill(
+        status=503,
+        headers={"Retry-After": "1"},
+        content_type="application/problem+json",
+        body=json.dumps(problem),
+    )

@@ -70,5 +70,6 @@ def test_forgot_password_reset_by_the_mailed_link_then_sign_in_with_the_new_one(
     page.get_by_label("Email").fill(credentials.email)
     page.get_by_label("Password").fill(credentials.password)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.locator("#banner")).to_be_visible()  # the old password is refused
+    # the old password is refused, on the form
+    expect(page.get_by_role("form", name="Sign in").get_by_role("alert")).to_be_visible()
     spa.login(page, type(credentials)(credentials.email, NEW_PASSWORD))

@@ -2,30 +2,41 @@
 // `invalid_token` and retries, asks the user to authenticate again on a 401
 // `insufficient_user_authentication` (RFC 9470: a refresh would not help; the password, a code or
 // a passkey does) and retries, and turns problem+json (RFC 9457) answers into an `ApiError` the
-// views can show.
+// views can show: its message, and its field `errors` for the form to put under each field.
 
-import { AuthError, adoptAccessToken, csrfHeaders, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
+import { AuthError, SignOutReason, adoptAccessToken, csrfHeaders, currentAccessToken, refresh, sessionEnded, stepUp } from "./auth.js";
 import { askToAuthenticateAgain } from "./views/step-up.js";
 import { getPasskey, passkeysSupported } from "./webauthn.js";
 
-/** A failed API call, with what the server said in a form fit to show the user. */
+/** A failed API call, with what the server said in a form fit to show the user.
+ *
+ * `fieldErrors`: `[{ field: "items.0.quantity", message }]`, from a 422's `errors` (`loc` without
+ * "body", joined by dots; `field` is null for an error about the whole body). `code`: the last
+ * part of the problem `type` (`email-not-verified`), or the RFC 6749 `error`. `sessionEnded`: the
+ * call failed because this device was signed out, which the sign-out itself tells the user. */
 export class ApiError extends Error {
-  constructor(message, { status = 0, title = null, detail = null, fieldErrors = [], retryAfter = null } = {}) {
+  constructor(message, { status = 0, title = null, detail = null, code = null, fieldErrors = [], retryAfter = null, sessionEnded = false } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.title = title;
     this.detail = detail;
+    this.code = code;
     this.fieldErrors = fieldErrors;
     this.retryAfter = retryAfter;
+    this.sessionEnded = sessionEnded;
   }
 }
 
-function describeFieldError(item) {
-  if (typeof item === "string") return item;
-  const location = Array.isArray(item.loc) ? item.loc.filter((part) => part !== "body").join(".") : item.field;
-  const message = item.msg || item.message || item.detail || JSON.stringify(item);
-  return location ? `${location}: ${message}` : message;
+const UNREACHABLE = "The server cannot be reached. Check your connection, then retry.";
+
+/** pydantic's `{loc: ["body", "items", 0, "sku"], msg}` → `{field: "items.0.sku", message}`. */
+function fieldErrorOf(item) {
+  if (typeof item === "string") return { field: null, message: item };
+  const location = Array.isArray(item.loc) ? item.loc.filter((part) => part !== "body") : [];
+  const field = location.length ? location.join(".") : item.field || null;
+  const message = String(item.msg || item.message || item.detail || JSON.stringify(item)).replace(/^Value error, /, "");
+  return { field, message: message.charAt(0).toUpperCase() + message.slice(1) };
 }
 
 async function errorFrom(response) {
@@ -35,40 +46,54 @@ async function errorFrom(response) {
   } catch {
     // Not JSON (a proxy error page, say): the status line is all we have.
   }
-  const title = problem.title || problem.error || response.statusText || "Request failed";
+  const title = problem.title || problem.error || response.statusText || `Error ${response.status}`;
   const detail = problem.detail || problem.error_description || null;
   const rawErrors = Array.isArray(problem.errors) ? problem.errors : Array.isArray(problem.detail) ? problem.detail : [];
   const retryAfter = response.headers.get("Retry-After");
-  let message = typeof detail === "string" ? `${title}: ${detail}` : title;
+  let message = typeof detail === "string" && detail !== title ? `${title}: ${detail}` : title;
   if (retryAfter) message += ` (try again in ${retryAfter} s)`;
   return new ApiError(message, {
     status: response.status,
     title,
     detail: typeof detail === "string" ? detail : null,
-    fieldErrors: rawErrors.map(describeFieldError),
+    code: typeof problem.type === "string" && problem.type !== "about:blank" ? problem.type.split(":").pop() : problem.error || null,
+    fieldErrors: rawErrors.map(fieldErrorOf),
     retryAfter,
   });
 }
 
-function send(method, path, { body, headers = {}, csrf = false }) {
+async function send(method, path, { body, headers = {}, csrf = false }) {
   const token = currentAccessToken();
   const allHeaders = { Accept: "application/json, application/problem+json", ...headers };
   if (csrf) Object.assign(allHeaders, csrfHeaders()); // read now: a retry sends the current cookie
   if (token) allHeaders.Authorization = `Bearer ${token}`;
   if (body !== undefined) allHeaders["Content-Type"] = "application/json";
-  return fetch(path, {
-    method,
-    headers: allHeaders,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
+  try {
+    return await fetch(path, {
+      method,
+      headers: allHeaders,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    // fetch rejects only when there is no answer at all: offline, DNS, a refused connection
+    throw new ApiError(UNREACHABLE, { code: "network" });
+  }
 }
 
 /** The `error` of a response's `WWW-Authenticate: Bearer error="…"` challenge, or null. */
 function challengeError(response) {
-  const match = /error="([^"]*)"/.exec(response.headers.get("WWW-Authenticate") || "");
+  const match = /\berror="([^"]*)"/.exec(response.headers.get("WWW-Authenticate") || "");
   return match ? match[1] : null;
+}
+
+/** Whether a 401 says the token was refused because its session or user was revoked, not because
+ * it expired: the revocation index's "The session has been revoked", "… before the user's tokens
+ * were revoked", auth's "the session of this token has ended", "token is no longer valid …". */
+function saysRevoked(response) {
+  const match = /error_description="([^"]*)"/.exec(response.headers.get("WWW-Authenticate") || "");
+  return Boolean(match) && /revoked|ended|no longer valid/i.test(match[1]);
 }
 
 /** The challenge's `max_age` (seconds), or null. */
@@ -102,6 +127,16 @@ async function stepUpCanUsePasskey() {
 async function passkeyStepUpProof() {
   const options = await request("POST", "/v1/auth/passkey/options");
   return { challenge_id: options.challenge_id, credential: await getPasskey(options.publicKey) };
+}
+
+/** What a failed refresh means for the call: the session is over (`refresh()` has signed every
+ * tab out, and says why), or auth could not answer just now (a retry may work). */
+function refreshFailure(error) {
+  if (error instanceof AuthError && error.sessionEnded) {
+    return new ApiError("Your session has ended. Please sign in again.", { status: 401, sessionEnded: true });
+  }
+  if (error instanceof AuthError) return new ApiError(error.message, { status: error.status, code: error.code });
+  return new ApiError(UNREACHABLE, { code: "network" }); // fetch's TypeError: no answer at all
 }
 
 /**
@@ -138,12 +173,9 @@ export async function request(method, path, options = {}) {
       if (refreshed) break;
       refreshed = true;
       try {
-        await refresh();
+        await refresh({ revoked: saysRevoked(response) });
       } catch (error) {
-        if (error instanceof AuthError) {
-          throw new ApiError("Your session has ended. Please sign in again.", { status: 401 });
-        }
-        throw error;
+        throw refreshFailure(error);
       }
     } else {
       break; // a 401 a new token cannot fix (a wrong code, say): the caller shows it
@@ -201,6 +233,6 @@ export const api = {
   /** Ends every session of the user, then signs every tab out. */
   async logoutEverywhere() {
     await request("POST", "/v1/auth/logout-all");
-    sessionEnded();
+    sessionEnded(SignOutReason.LOGOUT_ALL);
   },
 };

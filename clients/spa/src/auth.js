@@ -29,17 +29,39 @@ let refreshInFlight = null;
 const listeners = new Set();
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL_NAME) : null;
 
-/** An error from the auth endpoints, carrying what the server said. */
+/** An error from the auth endpoints, carrying what the server said. `sessionEnded`: a refresh
+ * was refused, so this session is over and every tab has been signed out. */
 export class AuthError extends Error {
   constructor(message, { status = 0, code = null } = {}) {
     super(message);
     this.name = "AuthError";
     this.status = status;
     this.code = code;
+    this.sessionEnded = false;
   }
 }
 
-/** `listener(signedIn: boolean)` runs whenever this tab signs in or out (by itself or via another tab). */
+/**
+ * Why a tab signed out, as listeners get it:
+ * - "logout": the user logged out (here or in another tab);
+ * - "logout-all": the user logged out everywhere from this browser;
+ * - "revoked": an API refused the token as revoked, then the refresh was refused: the session
+ *   was ended elsewhere (the sessions screen of another device, a password change, "log out
+ *   everywhere" on another device, an administrator);
+ * - "ended": a refresh was refused after the token expired: the session expired or was revoked
+ *   (auth never says which check failed);
+ * - "reset": a password reset ended every session.
+ */
+export const SignOutReason = Object.freeze({
+  LOGOUT: "logout",
+  LOGOUT_ALL: "logout-all",
+  REVOKED: "revoked",
+  ENDED: "ended",
+  RESET: "reset",
+});
+
+/** `listener(signedIn: boolean, reason)` runs whenever this tab signs in or out (by itself or via
+ * another tab); `reason` (a `SignOutReason`) says why it signed out, null for a sign-in. */
 export function onAuthChange(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -53,12 +75,12 @@ export function currentAccessToken() {
   return accessToken;
 }
 
-function setAccessToken(token) {
+function setAccessToken(token, reason = null) {
   const wasSignedIn = accessToken !== null;
   accessToken = token;
   generation += 1;
   if (wasSignedIn !== (token !== null)) {
-    for (const listener of listeners) listener(token !== null);
+    for (const listener of listeners) listener(token !== null, token === null ? reason : null);
   }
 }
 
@@ -68,7 +90,7 @@ if (channel) {
     if (message && message.type === "token" && typeof message.accessToken === "string") {
       setAccessToken(message.accessToken);
     } else if (message && message.type === "logged-out") {
-      setAccessToken(null);
+      setAccessToken(null, message.reason || SignOutReason.LOGOUT);
     }
   });
 }
@@ -144,9 +166,11 @@ async function requestNewAccessToken() {
  * Single-flight: one refresh per tab at a time (callers share the promise) and one across tabs
  * (the Web Lock). A tab that waited for the lock first checks whether the holder already handed
  * it a new token over the BroadcastChannel; if so it uses that instead of refreshing again.
- * On failure the tab is signed out (the session is over) and the error is thrown.
+ * When auth refuses it, every tab is signed out (the session is over) and the AuthError, marked
+ * `sessionEnded`, is thrown; `revoked: true` (an API had refused the token as revoked) makes the
+ * reason "revoked" rather than "ended".
  */
-export function refresh() {
+export function refresh({ revoked = false } = {}) {
   if (refreshInFlight) return refreshInFlight;
   const generationAtStart = generation;
   refreshInFlight = withRefreshLock(async () => {
@@ -159,7 +183,8 @@ export function refresh() {
       // 400 invalid_grant / 401 invalid_client / 403 CSRF: this session can no longer be refreshed,
       // and the cookie is shared, so no tab can. A network error or 5xx says nothing about it.
       if (error instanceof AuthError && [400, 401, 403].includes(error.status)) {
-        signOutEverywhereLocally();
+        error.sessionEnded = true;
+        signOutEverywhereLocally(revoked ? SignOutReason.REVOKED : SignOutReason.ENDED);
       }
       throw error;
     }
@@ -197,7 +222,7 @@ export async function stepUp(proof) {
     try {
       await refresh();
     } catch (error) {
-      if (!(error instanceof AuthError)) throw error;
+      if (!(error instanceof AuthError && error.sessionEnded)) throw error;
       throw new AuthError("Your session has ended. Please sign in again.", { status: 401 }); // signed out
     }
     response = await postStepUp(proof);
@@ -207,15 +232,21 @@ export async function stepUp(proof) {
   adoptAccessToken(body.access_token);
 }
 
-/** On page load: restore the session from the refresh cookie if there is one. Returns true when signed in. */
+/**
+ * On page load: restore the session from the refresh cookie if there is one. Resolves to
+ * "signed-in", "signed-out" (there was no session), or "ended" (there was one, and auth refused
+ * its refresh: it expired or was revoked while the page was closed).
+ */
 export async function restoreSession() {
   // Without the CSRF cookie there can be no session to restore; skip the doomed request.
-  if (readCsrfCookie() === null) return false;
+  if (readCsrfCookie() === null) return "signed-out";
   try {
     await refresh();
-    return true;
-  } catch {
-    return false;
+    return "signed-in";
+  } catch (error) {
+    // invalid_grant: auth knew the cookie's session and it is over (and cleared the cookies);
+    // invalid_request: no refresh cookie at all (a sign-in that never finished left the CSRF one)
+    return error instanceof AuthError && error.code === "invalid_grant" ? "ended" : "signed-out";
   }
 }
 
@@ -309,9 +340,9 @@ export async function loginWithPasskeyAsSecondStep(mfaToken) {
   await loginWithCode(mfaToken, { challenge_id: options.challenge_id, credential });
 }
 
-function signOutEverywhereLocally() {
-  setAccessToken(null);
-  broadcast({ type: "logged-out" });
+function signOutEverywhereLocally(reason) {
+  setAccessToken(null, reason);
+  broadcast({ type: "logged-out", reason });
 }
 
 /** Ends this session (cookie + CSRF). Every tab signs out, even if the server call fails. */
@@ -324,11 +355,12 @@ export async function logout() {
     });
     if (!response.ok && response.status !== 401) throw await errorFrom(response);
   } finally {
-    signOutEverywhereLocally();
+    signOutEverywhereLocally(SignOutReason.LOGOUT);
   }
 }
 
-/** Signs every tab out without a server call: after logout-all, or when the session is gone. */
-export function sessionEnded() {
-  signOutEverywhereLocally();
+/** Signs every tab out without a server call: after logout-all, or when the session is gone
+ * (`reason`: a `SignOutReason`). */
+export function sessionEnded(reason = SignOutReason.ENDED) {
+  signOutEverywhereLocally(reason);
 }

@@ -1,14 +1,17 @@
 // Boots the SPA: restores the session from the refresh cookie, then routes by URL hash.
 //
-// Every screen is a function `render(container, ctx)`; `ctx` lets it navigate and report errors,
-// and `ctx.params` holds the query of the hash (`#/verify?token=…`: mailed links). A screen that
-// takes a token from the address removes it at once (`takeParam`), so it stays out of history.
+// Every screen is a function `render(container, ctx)`; `ctx` lets it navigate, show a notice or an
+// error in the banner, and take a query parameter of the hash (`#/verify?token=…`: mailed links)
+// with `ctx.takeParam`, which removes it from the address at once, so it stays out of history.
 // <body data-auth="signed-in|signed-out"> mirrors the auth state (styling and tests rely on it).
+// A sign-out says why: the user's own "Log out" is a calm notice; a session that ended elsewhere
+// or expired is a warning that says so.
 
 import { api } from "./api.js";
-import { isSignedIn, logout, onAuthChange, restoreSession } from "./auth.js";
+import { SignOutReason, isSignedIn, logout, onAuthChange, restoreSession } from "./auth.js";
 import { h, replaceChildren } from "./dom.js";
 import { renderAccount } from "./views/account.js";
+import { failureNote, messageOf } from "./views/loading.js";
 import { renderForgotPassword, renderResetPassword } from "./views/recovery.js";
 import { renderInvoices } from "./views/invoices.js";
 import { renderLogin } from "./views/login.js";
@@ -36,11 +39,21 @@ const banner = document.getElementById("banner");
 const nav = document.getElementById("nav");
 const who = document.getElementById("who");
 
-let pendingNotice = null;
+/** What the banner says after a sign-out, by its reason (`SignOutReason`): [kind, words]. */
+const SIGNED_OUT = {
+  [SignOutReason.LOGOUT]: ["notice", "You are signed out."],
+  [SignOutReason.LOGOUT_ALL]: ["notice", "You are signed out on every device."],
+  [SignOutReason.REVOKED]: ["warning", "This device was signed out: the session was revoked elsewhere (from another device, by a password change or “Log out everywhere”). Sign in again to go on."],
+  [SignOutReason.ENDED]: ["warning", "This device was signed out: the session expired or was revoked elsewhere. Sign in again to go on."],
+  [SignOutReason.RESET]: ["warning", "This device was signed out: the password was reset, which ends every session. Sign in with the new password."],
+};
+
+/** [kind, message] for the banner of the next screen rendered, or null. */
+let pending = null;
 
 function showBanner(kind, message, details = []) {
   banner.className = `banner ${kind}`;
-  banner.setAttribute("role", kind === "error" ? "alert" : "status");
+  banner.setAttribute("role", kind === "notice" ? "status" : "alert");
   replaceChildren(banner, h("p", {}, message), details.length ? h("ul", {}, details.map((line) => h("li", {}, line))) : null);
   banner.hidden = false;
 }
@@ -51,9 +64,11 @@ const ctx = {
     banner.hidden = true;
     banner.replaceChildren();
   },
+  /** An action's failure (Pay, Revoke, …); a form shows its own errors (views/forms.js). */
   showError(error) {
-    const message = error && error.message ? error.message : String(error);
-    showBanner("error", error instanceof TypeError ? `Network error: ${message}` : message, (error && error.fieldErrors) || []);
+    if (error?.sessionEnded) return; // the sign-out says why
+    const details = (error?.fieldErrors || []).map(({ field, message }) => (field ? `${field}: ${message}` : message));
+    showBanner("error", messageOf(error), details);
   },
   showNotice(message) {
     showBanner("notice", message);
@@ -61,7 +76,7 @@ const ctx = {
 };
 
 function navigate(hash, notice = null) {
-  if (notice) pendingNotice = notice;
+  if (notice) pending = ["notice", notice];
   if (location.hash === hash) return render();
   location.hash = hash;
 }
@@ -91,9 +106,9 @@ async function render() {
   if (route.public && isSignedIn()) return navigate(HOME);
 
   ctx.clearBanner();
-  if (pendingNotice) {
-    ctx.showNotice(pendingNotice);
-    pendingNotice = null;
+  if (pending) {
+    showBanner(...pending);
+    pending = null;
   }
   document.title = `${route.title} · Tessera`;
   for (const link of nav.querySelectorAll("a")) {
@@ -105,7 +120,9 @@ async function render() {
   try {
     await route.render(container, ctx);
   } catch (error) {
-    ctx.showError(error);
+    // a screen shows its own loading failures; anything else still keeps the page, with Retry
+    if (error?.sessionEnded || !container.isConnected) return;
+    container.replaceChildren(failureNote(error, { what: "this page", retry: render }));
   }
 }
 
@@ -145,11 +162,12 @@ document.getElementById("logout-all").addEventListener("click", async () => {
 
 async function boot() {
   const restored = await restoreSession();
-  reflectAuthState(restored);
+  reflectAuthState(restored === "signed-in");
+  if (restored === "ended") pending = SIGNED_OUT[SignOutReason.ENDED];
   // From now on a sign-in or sign-out, in this tab or another one, re-renders the screen.
-  onAuthChange((signedIn) => {
+  onAuthChange((signedIn, reason) => {
     reflectAuthState(signedIn);
-    if (!signedIn) pendingNotice = "You are signed out.";
+    if (!signedIn) pending = SIGNED_OUT[reason] || null;
     render();
   });
   window.addEventListener("hashchange", render);

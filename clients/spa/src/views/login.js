@@ -3,13 +3,15 @@
 // verification on (401 mfa-required) goes on to a second step: a code from the authenticator
 // app, or a recovery code. "Sign in with a passkey" needs no address and no password: the
 // browser asks for the passkey (its screen lock, a security key), and that is the whole sign-in.
+// What went wrong (a wrong password, a refused passkey, a rate limit) is said in the form.
 
 import { api } from "../api.js";
 import { login, loginWithCode, loginWithPasskey, loginWithPasskeyAsSecondStep } from "../auth.js";
 import { h } from "../dom.js";
 import { passkeysSupported, wasCancelled } from "../webauthn.js";
-import { field, whileBusy } from "./forms.js";
+import { clearErrors, field, onSubmit, showFormError, whileBusy } from "./forms.js";
 import { checkYourInbox } from "./inbox.js";
+import { messageOf } from "./loading.js";
 import { WRONG_CODE, secondFactor } from "./second-factor.js";
 
 export function renderLogin(container, ctx) {
@@ -44,42 +46,39 @@ function passwordStep(container, ctx, email = "") {
   );
   async function signInWithPasskey() {
     ctx.clearBanner();
+    clearErrors(form);
     passkeyNote.hidden = true;
     try {
       await whileBusy(form, () => loginWithPasskey());
       ctx.navigate("#/orders");
     } catch (error) {
-      if (!wasCancelled(error)) return ctx.showError(passkeyProblem(error));
+      if (!wasCancelled(error)) return showFormError(form, messageOf(passkeyProblem(error)));
       passkeyNote.textContent = "No passkey was used. You can try again, or sign in with your password.";
       passkeyNote.hidden = false;
     }
   }
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    ctx.clearBanner();
+  onSubmit(form, ctx, async (data) => {
     passkeyNote.hidden = true;
-    const data = new FormData(form);
     const email = String(data.get("email"));
     try {
-      const secondStep = await whileBusy(form, () => login(email, String(data.get("password"))));
+      const secondStep = await login(email, String(data.get("password")));
       if (secondStep) return codeStep(container, ctx, email, secondStep);
       ctx.navigate("#/orders");
     } catch (error) {
-      if (error.code === "email-not-verified") {
-        container.replaceChildren(
-          checkYourInbox(ctx, {
-            email,
-            what: "a link to verify your address when you registered. Open it, then sign in.",
-            resend: () => api.resendVerification(email),
-          }),
-        );
-        return;
-      }
-      ctx.showError(error);
+      if (error.status === 401) throw new Error("That email address and password do not match. Check them and try again.");
+      if (error.code !== "email-not-verified") throw error;
+      container.replaceChildren(
+        checkYourInbox(ctx, {
+          email,
+          what: "a link to verify your address when you registered. Open it, then sign in.",
+          resend: () => api.resendVerification(email),
+        }),
+      );
     }
   });
   container.replaceChildren(form);
   form.querySelector(email ? 'input[name="password"]' : "input").focus();
+  return form;
 }
 
 /** The second step: the password was right, now a code; `mfaToken` stands for the first step. */
@@ -108,6 +107,7 @@ function codeStep(container, ctx, email, { mfaToken, methods }) {
   /** Runs the second step (a code or a passkey), then on to the orders, or says what went wrong. */
   async function finish(step) {
     ctx.clearBanner();
+    clearErrors(form);
     factor.clearError();
     passkeyNote.hidden = true;
     try {
@@ -123,10 +123,9 @@ function codeStep(container, ctx, email, { mfaToken, methods }) {
         factor.showError(WRONG_CODE);
         factor.focus();
       } else if (error.code === "mfa-token-invalid") {
-        passwordStep(container, ctx, email);
-        ctx.showError(new Error("This sign-in expired or had too many wrong codes. Please sign in again."));
+        showFormError(passwordStep(container, ctx, email), "This sign-in expired or had too many wrong codes. Please sign in again.");
       } else {
-        ctx.showError(error);
+        showFormError(form, messageOf(error));
       }
     }
   }

@@ -1,9 +1,14 @@
-// Orders: create one (items, currency) and list mine with their status and invoice.
+// Orders: create one (items, currency) and list mine with their status and invoice. The list says
+// it is loading until it is here, and a failure to load it stays in its card with Retry while the
+// form above keeps working. A refused order says what is wrong under the field concerned: the
+// API's 422 `errors` name `items.<n>.<field>`, which is the n-th item row.
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { formatDate, formatMoney, parseCents, shortId } from "../format.js";
-import { whileBusy } from "./forms.js";
+import { InvalidFields, field, onSubmit } from "./forms.js";
+import { loadInto } from "./loading.js";
+import { dataTable } from "./table.js";
 
 const CURRENCIES = ["EUR", "USD", "GBP"];
 
@@ -17,29 +22,36 @@ function itemRow(onRemove) {
   const row = h(
     "div",
     { className: "item-row" },
-    h("label", { className: "field" }, h("span", { className: "field-label" }, "SKU"),
-      h("input", { name: "sku", required: true, maxlength: 64, placeholder: "e.g. book-42" })),
-    h("label", { className: "field small" }, h("span", { className: "field-label" }, "Quantity"),
-      h("input", { name: "quantity", type: "number", min: 1, step: 1, value: 1, required: true })),
-    h("label", { className: "field small" }, h("span", { className: "field-label" }, "Unit price"),
-      h("input", { name: "unit_price", inputmode: "decimal", required: true, placeholder: "12.50" })),
+    field("SKU", { name: "sku", required: true, maxlength: 64, placeholder: "e.g. book-42" }),
+    field("Quantity", { name: "quantity", type: "number", min: 1, step: 1, value: 1, required: true }, "field small"),
+    field("Unit price", { name: "unit_price", inputmode: "decimal", required: true, placeholder: "12.50" }, "field small"),
   );
   row.append(h("button", { type: "button", className: "link", "aria-label": "Remove item", on: { click: () => onRemove(row) } }, "Remove"));
   return row;
 }
 
+/** The order the form describes (the browser has checked SKU and quantity are there). */
 function readOrder(form, itemsBox) {
   const items = [];
-  for (const row of itemsBox.querySelectorAll(".item-row")) {
+  const problems = [];
+  [...itemsBox.querySelectorAll(".item-row")].forEach((row, index) => {
     const sku = row.querySelector('[name="sku"]').value.trim();
     const quantity = Number(row.querySelector('[name="quantity"]').value);
     const cents = parseCents(row.querySelector('[name="unit_price"]').value);
-    if (!sku || !Number.isInteger(quantity) || quantity < 1) throw new Error("Each item needs a SKU and a quantity of at least 1.");
-    if (cents === null) throw new Error(`The unit price of ${sku} is not an amount like 12.50.`);
+    if (!sku) problems.push({ field: `items.${index}.sku`, message: "Enter a SKU." });
+    if (cents === null) problems.push({ field: `items.${index}.unit_price_cents`, message: "Enter an amount like 12.50." });
     items.push({ sku, quantity, unit_price_cents: cents });
-  }
-  if (items.length === 0) throw new Error("Add at least one item.");
+  });
+  if (problems.length) throw new InvalidFields(problems);
   return { items, currency: form.querySelector('[name="currency"]').value };
+}
+
+/** The input of an API field name: `items.1.unit_price_cents` is the second row's unit price. */
+function itemInput(form, itemsBox, name) {
+  const match = /^items\.(\d+)\.(sku|quantity|unit_price_cents)$/.exec(name);
+  if (!match) return form.querySelector(`[name="${CSS.escape(name)}"]`);
+  const row = itemsBox.querySelectorAll(".item-row")[Number(match[1])];
+  return row ? row.querySelector(`[name="${match[2] === "unit_price_cents" ? "unit_price" : match[2]}"]`) : null;
 }
 
 function orderRow(order, ctx, reload) {
@@ -84,7 +96,9 @@ export async function renderOrders(container, ctx) {
     if (itemsBox.children.length > 1) row.remove();
   };
   itemsBox.append(itemRow(removeRow));
-  let idempotencyKey = newIdempotencyKey(); // kept until this draft is saved, so a retry cannot order twice
+  // One Idempotency-Key per order sent: sending the same order again (after a timeout, a 503)
+  // reuses it, so the retry cannot order twice; a corrected order is another request, another key.
+  let sent = { body: null, key: null };
 
   const form = h(
     "form",
@@ -97,29 +111,28 @@ export async function renderOrders(container, ctx) {
         h("select", { name: "currency" }, CURRENCIES.map((code) => h("option", { value: code }, code)))),
       h("button", { type: "submit", className: "primary" }, "Place order")),
   );
-  const tbody = h("tbody");
-  const table = h(
-    "table",
-    { className: "data", "aria-label": "Orders" },
-    h("thead", {}, h("tr", {}, ["Order", "Created", "Items", "Total", "Status", "Invoice", ""].map((title) => h("th", { scope: "col", className: title === "Total" ? "num" : null }, title)))),
-    tbody,
-  );
-  const empty = h("p", { className: "muted empty" }, "No orders yet.");
+  const table = dataTable("Orders", ["Order", "Created", "Items", "Total", "Status", "Invoice", ""], { numeric: ["Total"] });
+  const list = h("div", { className: "list" });
 
-  async function reload() {
-    const { items } = await api.listOrders();
-    tbody.replaceChildren(...items.map((order) => orderRow(order, ctx, reload)));
-    empty.hidden = items.length > 0;
-    table.hidden = items.length === 0;
-  }
+  const reload = () =>
+    loadInto(list, {
+      what: "your orders",
+      load: api.listOrders,
+      show({ items }) {
+        table.setRows(items.map((order) => orderRow(order, ctx, reload)));
+        list.append(items.length ? table.element : h("p", { className: "muted empty" }, "No orders yet."));
+      },
+    });
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    ctx.clearBanner();
-    try {
+  onSubmit(
+    form,
+    ctx,
+    async () => {
       const order = readOrder(form, itemsBox);
-      const created = await whileBusy(form, () => api.createOrder(order, idempotencyKey));
-      idempotencyKey = newIdempotencyKey();
+      const body = JSON.stringify(order);
+      if (body !== sent.body) sent = { body, key: newIdempotencyKey() };
+      const created = await api.createOrder(order, sent.key);
+      sent = { body: null, key: null };
       itemsBox.replaceChildren(itemRow(removeRow));
       ctx.showNotice(
         created.status === "paid"
@@ -127,11 +140,14 @@ export async function renderOrders(container, ctx) {
           : `Order ${shortId(created.id)} saved; status: ${created.status.replace("_", " ")}.`,
       );
       await reload();
-    } catch (error) {
-      ctx.showError(error);
-    }
-  });
+    },
+    { locate: (name) => itemInput(form, itemsBox, name) },
+  );
 
-  container.append(h("h1", {}, "Orders"), form, h("section", { className: "card" }, h("h2", {}, "Your orders"), empty, table));
+  container.append(
+    h("h1", {}, "Orders"),
+    form,
+    h("section", { className: "card", "aria-labelledby": "your-orders-title" }, h("h2", { id: "your-orders-title" }, "Your orders"), list),
+  );
   await reload();
 }

@@ -11,6 +11,7 @@ import { h, replaceChildren } from "../dom.js";
 import { formatDate } from "../format.js";
 import { createPasskey, passkeysSupported, wasCancelled } from "../webauthn.js";
 import { field, whileBusy } from "./forms.js";
+import { dataTable } from "./table.js";
 
 /** A name to suggest for a passkey made on this device: "Chrome on Linux", say. */
 function suggestedName() {
@@ -49,16 +50,14 @@ export async function passkeysSection(ctx) {
         actions,
       );
     });
+    const table = dataTable("Passkeys", ["Name", "Added", "Last used", ""]);
+    table.setRows(rows);
     const flagged = items.some((passkey) => passkey.flagged);
     replaceChildren(
       section,
       h("h2", { id: "passkeys-title" }, "Passkeys"),
       h("p", { className: "muted" }, "Sign in with your device's screen lock or a security key instead of your password. A passkey works only on this site, so a look-alike site cannot trick you into using it."),
-      items.length
-        ? h("table", { className: "data", "aria-label": "Passkeys" },
-            h("thead", {}, h("tr", {}, ["Name", "Added", "Last used", ""].map((title) => h("th", { scope: "col" }, title)))),
-            h("tbody", {}, rows))
-        : h("p", { className: "muted empty" }, "You have no passkeys yet."),
+      items.length ? table.element : h("p", { className: "muted empty" }, "You have no passkeys yet."),
       flagged
         ? h("p", { className: "passkey-warning", role: "note" }, h("strong", {}, "A flagged passkey "),
             "looked copied (its signature counter went backwards), so it can no longer sign you in. Remove it; if you did not expect this, change your password.")

@@ -3,9 +3,9 @@
 // out every session, this browser's included.
 
 import { api } from "../api.js";
-import { isSignedIn, sessionEnded } from "../auth.js";
+import { SignOutReason, isSignedIn, sessionEnded } from "../auth.js";
 import { h } from "../dom.js";
-import { field, whileBusy } from "./forms.js";
+import { InvalidFields, field, onSubmit } from "./forms.js";
 import { checkYourInbox } from "./inbox.js";
 
 export function renderForgotPassword(container, ctx) {
@@ -18,60 +18,53 @@ export function renderForgotPassword(container, ctx) {
     h("button", { type: "submit", className: "primary" }, "Send the reset link"),
     h("p", { className: "muted" }, h("a", { href: "#/login" }, "Back to sign in")),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    ctx.clearBanner();
-    const email = String(new FormData(form).get("email"));
-    try {
-      await whileBusy(form, () => api.requestPasswordReset(email));
-      container.replaceChildren(checkYourInbox(ctx, { email, what: "a link to choose a new password." }));
-    } catch (error) {
-      ctx.showError(error);
-    }
+  onSubmit(form, ctx, async (data) => {
+    const email = String(data.get("email"));
+    await api.requestPasswordReset(email);
+    container.replaceChildren(checkYourInbox(ctx, { email, what: "a link to choose a new password." }));
   });
   container.append(form);
   form.querySelector("input").focus();
 }
 
+/** The reset screen without a link it can use: none in the address, or one auth refused. */
+function refusedLink(title, reason = null) {
+  return h(
+    "section",
+    { className: "card narrow", dataset: { state: "refused" } },
+    h("h1", {}, title),
+    reason ? h("p", {}, reason) : null,
+    h("p", {}, h("a", { href: "#/forgot" }, "Ask for a new reset link")),
+  );
+}
+
 export function renderResetPassword(container, ctx) {
   const token = ctx.takeParam("token");
   if (!token) {
-    container.append(
-      h(
-        "section",
-        { className: "card narrow", dataset: { state: "refused" } },
-        h("h1", {}, "This page needs the link from the mail"),
-        h("p", {}, h("a", { href: "#/forgot" }, "Ask for a reset link")),
-      ),
-    );
+    container.append(refusedLink("This page needs the link from the mail"));
     return;
   }
   const form = h(
     "form",
     { className: "card narrow", "aria-labelledby": "reset-title" },
     h("h1", { id: "reset-title" }, "Choose a new password"),
-    field("New password", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: 8 }),
-    field("Repeat it", { type: "password", name: "repeat", autocomplete: "new-password", required: true, minlength: 8 }),
+    field("New password", { type: "password", name: "new_password", autocomplete: "new-password", required: true, minlength: 8 }),
+    field("Repeat it", { type: "password", name: "repeat", autocomplete: "new-password", required: true }),
     h("button", { type: "submit", className: "primary" }, "Set the new password"),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    ctx.clearBanner();
-    const data = new FormData(form);
-    const password = String(data.get("password"));
-    if (password !== String(data.get("repeat"))) {
-      ctx.showError(new Error("The two passwords differ."));
-      return;
-    }
+  onSubmit(form, ctx, async (data) => {
+    const password = String(data.get("new_password"));
+    if (password !== String(data.get("repeat"))) throw new InvalidFields([{ field: "repeat", message: "The two passwords differ." }]);
     try {
-      await whileBusy(form, () => api.confirmPasswordReset(token, password));
+      await api.confirmPasswordReset(token, password);
     } catch (error) {
-      if (error.status === 400) form.querySelector("button").disabled = true; // the link is spent
-      ctx.showError(error);
+      if (error.status !== 400) throw error;
+      // used, expired or made stale by a newer link: this page can do nothing more with it
+      container.replaceChildren(refusedLink("This link cannot be used", error.detail || error.message));
       return;
     }
     const notice = "Your password was changed and every session signed out. Sign in with the new password.";
-    if (isSignedIn()) sessionEnded(); // the reset ended this session too
+    if (isSignedIn()) sessionEnded(SignOutReason.RESET); // the reset ended this session too
     ctx.navigate("#/login", notice);
   });
   container.append(form);

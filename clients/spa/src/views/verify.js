@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { isSignedIn } from "../auth.js";
 import { h } from "../dom.js";
-import { field, whileBusy } from "./forms.js";
+import { field, onSubmit } from "./forms.js";
 import { checkYourInbox } from "./inbox.js";
 
 export async function renderVerify(container, ctx) {
@@ -35,15 +35,10 @@ function showRefused(card, ctx, reason) {
     field("Email", { type: "email", name: "email", autocomplete: "username", required: true }),
     h("button", { type: "submit", className: "primary" }, "Send a new link"),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const email = String(new FormData(form).get("email"));
-    try {
-      await whileBusy(form, () => api.resendVerification(email));
-      card.replaceWith(checkYourInbox(ctx, { email, what: "a new link to verify your address." }));
-    } catch (error) {
-      ctx.showError(error);
-    }
+  onSubmit(form, ctx, async (data) => {
+    const email = String(data.get("email"));
+    await api.resendVerification(email);
+    card.replaceWith(checkYourInbox(ctx, { email, what: "a new link to verify your address." }));
   });
   card.append(h("h1", { id: "verify-title" }, "This link cannot be used"), h("p", {}, reason), form);
 }
