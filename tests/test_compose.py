@@ -7,6 +7,7 @@ parity check reads it with PyYAML against `tessera_dev.platform`, the launcher's
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -100,6 +101,20 @@ def test_auth_mails_through_the_inbox_on_the_ports_make_run_uses() -> None:
     assert PLATFORM.mail.inbox_url == "http://127.0.0.1:8025"
 
 
+def test_compose_logs_json_lines_and_make_run_only_on_a_terminal_logs_console_lines() -> None:
+    # The one deliberate difference of value in LOG_FORMAT: a person watching make run's terminal
+    # reads console lines; compose, like every deployment, feeds JSON to its log collector.
+    services = compose()["services"]
+    on_a_terminal = describe_platform(log_format="console")
+
+    for service in PLATFORM.services:
+        assert services[service.name]["environment"]["LOG_FORMAT"] == "json"
+        assert service.settings["LOG_FORMAT"] == "json"
+        assert on_a_terminal.service(service.name).settings["LOG_FORMAT"] == "console"
+    assert on_a_terminal.gateway.settings["LOG_FORMAT"] == "console"
+    assert on_a_terminal.mail.settings["LOG_FORMAT"] == "console"
+
+
 def test_every_service_has_its_own_database_and_role() -> None:
     init_sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
     services = compose()["services"]
@@ -125,6 +140,18 @@ def test_each_service_is_given_only_its_own_secret_at_the_path_its_setting_names
         secret = environment["SERVICE_CLIENT_SECRET_FILE"].removeprefix("/run/secrets/")
         assert services[name]["secrets"] == services[f"{name}-migrate"]["secrets"] == [secret]
         assert declared[secret]["file"] == f"./deploy/secrets/{secret}"
+
+
+def test_the_compose_commands_the_docs_give_name_services_of_the_file() -> None:
+    # v2 (`docker compose`) and Debian's v1 (`docker-compose`) take the same subcommands
+    services = set(compose()["services"])
+    docs = [ROOT / "README.md", *ROOT.glob("clients/*/README.md"), *ROOT.glob("docs/**/*.md")]
+    text = "\n".join(path.read_text() for path in docs)
+
+    named = re.findall(r"docker(?: |-)compose\s+exec\s+(?:-T\s+)?([a-z][a-z0-9-]*)", text)
+
+    assert "auth" in named
+    assert set(named) <= services
 
 
 def test_the_generated_secrets_are_never_committed() -> None:

@@ -5,18 +5,28 @@
     mail = inbox.wait_for("ada@example.com", subject="Confirm your email address")
     token = mailed_token(mail)          # the tsv_/tsp_ token of the mail's link
 
-Used by the end-to-end tests, the browser tests and `make demo`.
+Used by the end-to-end tests, the browser tests and `make demo`. From a shell, the token of the
+newest verification (`tsv_`) or reset (`tsp_`) link mailed to an address, waited for:
+
+    python -m tessera_dev.inbox token verify ada@example.org    # --inbox URL; default: make run's
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
+from tessera_dev.platform import PortPlan
+
 MAILED_TOKEN = re.compile(r"[?&]token=(ts[vp]_[A-Za-z0-9_-]+)")
+TOKEN_PREFIXES = {"verify": "tsv_", "reset": "tsp_"}
 
 
 class Inbox:
@@ -63,6 +73,21 @@ class Inbox:
                 raise TimeoutError(f"no mail to {to} ({subject!r}) within {seconds:.0f} s")
             time.sleep(0.1)
 
+    def wait_for_token(self, to: str, prefix: str, *, seconds: float = 30.0) -> str:
+        """The token starting with `prefix` of the newest mail to `to` whose link holds one,
+        polled until such a mail arrives; `TimeoutError` after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            for summary in self.messages():
+                if to.lower() not in {item["Address"].lower() for item in summary.get("To") or []}:
+                    continue
+                match = MAILED_TOKEN.search(self.message(summary["ID"])["Text"])
+                if match is not None and match.group(1).startswith(prefix):
+                    return match.group(1)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no mail to {to} with a {prefix}… link within {seconds:.0f} s")
+            time.sleep(0.2)
+
     def ids_for(self, to: str) -> frozenset[str]:
         """The IDs of the messages to `to` so far (to wait for a newer one with `skip`)."""
         return frozenset(
@@ -78,3 +103,34 @@ def mailed_token(message: dict[str, Any]) -> str:
     if match is None:
         raise ValueError(f"no link with a token in the mail {message['Subject']!r}")
     return match.group(1)
+
+
+def default_inbox_url() -> str:
+    """`make run`'s inbox, on the port base the launcher reads (`TESSERA_DEV_PORT_BASE`)."""
+    base = os.environ.get("TESSERA_DEV_PORT_BASE")
+    ports = PortPlan.from_base(int(base)) if base else PortPlan()
+    return f"http://127.0.0.1:{ports.mail_http}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tessera_dev.inbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    token = commands.add_parser(
+        "token", help="print the token of the newest verify or reset link mailed to ADDRESS"
+    )
+    token.add_argument("kind", choices=sorted(TOKEN_PREFIXES))
+    token.add_argument("address")
+    token.add_argument("--inbox", default=default_inbox_url(), help="the inbox's URL")
+    token.add_argument("--seconds", type=float, default=30.0, help="how long to wait for it")
+    args = parser.parse_args(argv)
+    inbox = Inbox(args.inbox)
+    try:
+        print(inbox.wait_for_token(args.address, TOKEN_PREFIXES[args.kind], seconds=args.seconds))
+    except (TimeoutError, httpx.HTTPError) as exc:
+        print(f"inbox: {exc or type(exc).__name__} ({inbox.base_url})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,11 @@
-"""`make test` step one: PostgreSQL and Redis are reachable, and `docker-compose` is installed.
+"""`make test` step one: PostgreSQL and Redis are reachable; `docker-compose`, `curl` and `jq`
+are installed.
 
 If a server is down it is started (`pg_ctlcluster`, `redis-server --daemonize`); if its binary is
 missing and we are root, it is installed with apt-get. When that is impossible the check exits 1
 with one line saying what to run. Debian's `docker-compose` (used by the compose test to validate
-docker-compose.yml; no Docker engine needed) is installed the same way when missing.
+docker-compose.yml; no Docker engine needed) is installed the same way when missing, and so are
+`curl` and `jq`, which the README's command blocks use (tests/test_readme_blocks.py runs them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+README_TOOLS = ("curl", "jq")
 INSTALL_HINT = (
     "PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and Redis (127.0.0.1:6379) are needed: "
     "sudo apt-get install -y postgresql redis-server && sudo pg_ctlcluster "
@@ -129,6 +132,14 @@ def ensure_docker_compose() -> bool:
     return shutil.which("docker-compose") is not None
 
 
+def ensure_readme_tools() -> list[str]:
+    """`curl` and `jq`, for the README's command blocks; the ones still missing."""
+    missing = [tool for tool in README_TOOLS if shutil.which(tool) is None]
+    if missing:
+        apt_install(*missing)
+    return [tool for tool in README_TOOLS if shutil.which(tool) is None]
+
+
 def main() -> int:
     if not (ensure_postgres() and ensure_redis()):
         print(f"services_check: {INSTALL_HINT}", file=sys.stderr)
@@ -137,6 +148,12 @@ def main() -> int:
         print(
             "services_check: docker-compose is missing (sudo apt-get install -y docker-compose); "
             "the compose validation test will be skipped",
+            file=sys.stderr,
+        )
+    if missing := ensure_readme_tools():
+        print(
+            f"services_check: {' and '.join(missing)} missing (sudo apt-get install -y "
+            f"{' '.join(missing)}); the README's command blocks will not be run",
             file=sys.stderr,
         )
     return 0
