@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from types import ModuleType
 from typing import Any
 
+import httpx
 import jsonschema_rs
 from pydantic import BaseModel, ValidationError
 
@@ -137,3 +138,26 @@ def _examples(media: Mapping[str, Any], components: Mapping[str, Any]) -> list[A
 def _component_name(schema: Mapping[str, Any]) -> str | None:
     ref = schema.get("$ref")
     return ref.removeprefix(COMPONENT) if isinstance(ref, str) else None
+
+
+async def served_docs_assets(http: httpx.AsyncClient) -> list[str]:
+    """What `/docs` loads, each checked to be the service's own (`/docs/...`) and served (200);
+    an `AssertionError` naming the first that is not."""
+    assets = page_assets((await http.get("/docs")).text)
+    assert assets, "/docs loads nothing"
+    for url in assets:
+        assert url.startswith("/docs/"), f"/docs loads {url} from elsewhere"
+        assert (await http.get(url)).status_code == 200, f"{url} is not served"
+    return assets
+
+
+async def example_problems(http: httpx.AsyncClient, *modules: ModuleType) -> dict[str, str]:
+    """Every request body of the service's OpenAPI that has no example, or one its schema or
+    its pydantic model (from `modules`) refuses: `{operation: why}`, empty when all is well."""
+    bodies = documented_request_bodies((await http.get("/openapi.json")).json())
+    models = models_of(*modules)
+    problems = {body.operation: "no example" for body in bodies if not body.examples}
+    for body in bodies:
+        if body.examples and (refusals := body.refusals(models)):
+            problems[body.operation] = str(refusals)
+    return problems
