@@ -88,20 +88,66 @@ def started_launcher(tmp_path: Path, *options: str) -> Iterator[Launcher]:
         reader.join(10)
 
 
-def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
-    launcher: Launcher, tmp_path: Path
-) -> None:
-    ports = launcher.ports
-    children = launcher.children()
+@dataclass
+class StoppedRun:
+    """One `make run` as a person uses it: started, asked once, stopped with Ctrl-C (SIGINT).
 
-    assert len(children) >= 4
-    assert httpx.get(f"http://127.0.0.1:{ports.gateway}/.well-known/jwks.json").status_code == 200
-    assert httpx.get(f"http://127.0.0.1:{ports.orders}/readyz").status_code == 200
-    assert (tmp_path / "var" / "auth.db").exists()
-    kek = tmp_path / "var" / "auth-kek"
+    Shared by the tests that only read what such a run left behind (its output, its files,
+    how it stopped): one platform start for all of them, not one each.
+    """
+
+    launcher: Launcher
+    var: Path
+    children_before_stop: list[psutil.Process]
+    pids_alive_after_stop: list[psutil.Process]
+    exit_code: int
+    stop_seconds: float
+    jwks_status: int
+    orders_ready_status: int
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppedRun]:
+    tmp_path = tmp_path_factory.mktemp("stopped-run")
+    with started_launcher(tmp_path) as launcher:
+        ports = launcher.ports
+        children = launcher.children()
+        jwks = httpx.get(
+            f"http://127.0.0.1:{ports.gateway}/.well-known/jwks.json",
+            headers={"X-Request-ID": "pipe-test-1"},
+        )
+        ready = httpx.get(f"http://127.0.0.1:{ports.orders}/readyz")
+        interrupted = time.monotonic()
+        launcher.process.send_signal(signal.SIGINT)
+        exit_code = launcher.process.wait(60)
+        stop_seconds = time.monotonic() - interrupted
+        _, alive = psutil.wait_procs(children, timeout=10)
+        yield StoppedRun(
+            launcher,
+            tmp_path / "var",
+            children,
+            alive,
+            exit_code,
+            stop_seconds,
+            jwks.status_code,
+            ready.status_code,
+        )
+
+
+def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
+    stopped_run: StoppedRun,
+) -> None:
+    launcher, var = stopped_run.launcher, stopped_run.var
+    ports = launcher.ports
+
+    assert len(stopped_run.children_before_stop) >= 4
+    assert stopped_run.jwks_status == 200
+    assert stopped_run.orders_ready_status == 200
+    assert (var / "auth.db").exists()
+    kek = var / "auth-kek"
     assert stat.S_IMODE(kek.stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
-    state = [path for path in (tmp_path / "var").iterdir() if path.is_file()]
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    state = [path for path in var.iterdir() if path.is_file()]
     assert {path.name for path in state} >= {"auth.db", "orders.db", "billing.db"}
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in state} == {
         path.name: 0o600 for path in state
@@ -118,14 +164,10 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
     assert f"make demo DEMO_BASE_URL=http://localhost:{ports.gateway}" in next_steps
     assert "Ctrl-C here stops everything" in next_steps
 
-    interrupted = time.monotonic()
-    launcher.process.send_signal(signal.SIGINT)
-
-    assert launcher.process.wait(60) == 0
+    assert stopped_run.exit_code == 0
     # about half a second here; 1 to 1.5 s while each service still unloaded its modules
-    assert time.monotonic() - interrupted < 3, launcher.text[-3000:]
-    _, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == []
+    assert stopped_run.stop_seconds < 3, launcher.text[-3000:]
+    assert stopped_run.pids_alive_after_stop == []
     # every child stopped by itself, exit 0: none sat out a long poll and had to be killed
     for name in ("mail", "auth", "orders", "billing", "gateway"):
         assert re.search(rf"{name} stopped in \d+\.\d s", launcher.text), launcher.text[-3000:]
@@ -133,14 +175,9 @@ def test_the_launcher_starts_everything_prints_the_urls_and_stops_all_on_sigint(
 
 
 def test_every_process_logs_json_lines_with_time_and_level_when_the_output_is_a_pipe(
-    launcher: Launcher,
+    stopped_run: StoppedRun,
 ) -> None:
-    gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
-    httpx.get(f"{gateway}/.well-known/jwks.json", headers={"X-Request-ID": "pipe-test-1"})
-    launcher.process.send_signal(signal.SIGINT)
-    launcher.process.wait(60)
-
-    lines = [line.split(" | ", 1) for line in launcher.output if " | " in line]
+    lines = [line.split(" | ", 1) for line in stopped_run.launcher.output if " | " in line]
     logged = {name: [text for label, text in lines if label.strip() == name] for name in PROCESSES}
 
     for name in ("mail", "gateway"):  # only logs, no other output
@@ -186,9 +223,9 @@ def test_make_run_requires_a_verified_address_and_mails_the_link_to_its_own_spa(
 
 
 def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_never_prints_them(
-    launcher: Launcher, tmp_path: Path
+    stopped_run: StoppedRun,
 ) -> None:
-    files = ServiceClientFiles.in_directory(tmp_path / "var")
+    files = ServiceClientFiles.in_directory(stopped_run.var)
 
     table = json.loads(files.clients_file.read_text())
 
@@ -198,9 +235,7 @@ def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_n
         assert path.read_text().strip() == table[client_id]
     for path in (files.clients_file, *files.secret_files.values()):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    launcher.process.send_signal(signal.SIGINT)
-    launcher.process.wait(60)
-    assert not any(secret in launcher.text for secret in table.values())
+    assert not any(secret in stopped_run.launcher.text for secret in table.values())
 
 
 def test_when_one_service_dies_the_launcher_stops_the_others_and_fails(
