@@ -32,8 +32,9 @@ async def step_up(
     context: ContextDep,
     runtime: RuntimeDep,
 ) -> TokenResponse:
-    """A fresh access token for this session after the password (no second factor) or a code
-    (TOTP or recovery code, with one); 403 if they are wrong or of the wrong kind."""
+    """A fresh access token for this session after the password (no second factor), a code
+    (TOTP or recovery code, with one) or a passkey's answer; 403 if they are wrong or of the
+    wrong kind."""
     if _is_web(principal):
         check_csrf(request, runtime.settings, runtime.csrf_key, principal.sid)
     if body.password is not None:

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 import pyotp
 from tessera.sealing import Sealer, derive_key
-from tessera.tokens.step_up import ACR_MFA
 
 TOTP_STEP_SECONDS = 30
 TOTP_DIGITS = 6
@@ -42,7 +41,6 @@ PENDING_TOTP_LIFETIME = timedelta(minutes=10)
 MAX_CODE_LENGTH = 64
 TOTP_AMR = ("pwd", "otp", "mfa")
 """RFC 8176: a password, then a one-time password (a TOTP or a recovery code): two factors."""
-MFA_ACR = ACR_MFA
 
 
 class MfaMethod(enum.StrEnum):

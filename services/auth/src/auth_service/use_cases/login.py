@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tessera.tokens.step_up import ACR_PWD
+from tessera.tokens.step_up import ACR_MFA, ACR_PWD
 
 from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
 from auth_service.domain.mfa import (
-    MFA_ACR,
     TOTP_AMR,
     MfaChallenge,
     MfaMethod,
@@ -242,7 +241,7 @@ class Logins:
                 await uow.commit()  # the attempt stays spent
                 raise MfaCodeInvalidError
             await uow.mfa.use_challenge(challenge.token_hash, now=now)
-            acr: str = MFA_ACR
+            acr: str = ACR_MFA
             amr: tuple[str, ...] = TOTP_AMR
             if passkey is not None:
                 acr, amr = PASSKEY_ACR, ("pwd", *passkey.amr)

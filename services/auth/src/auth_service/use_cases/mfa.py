@@ -15,12 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import segno
-from tessera.tokens.step_up import StepUpPolicy
+from tessera.tokens.step_up import ACR_MFA, StepUpPolicy
 
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
 from auth_service.domain.mail import MailKind
 from auth_service.domain.mfa import (
-    MFA_ACR,
     TOTP_AMR,
     MfaSecrets,
     TotpStatus,
@@ -46,7 +45,7 @@ from auth_service.use_cases.mailing import MailLinks, notice_mail
 CHANGE_MAX_AGE_SECONDS = 300
 ENROL_POLICY = StepUpPolicy(max_age_seconds=CHANGE_MAX_AGE_SECONDS)
 """Starting an enrolment: a sign-in (or step-up) within the last 5 minutes."""
-CHANGE_POLICY = StepUpPolicy(max_age_seconds=CHANGE_MAX_AGE_SECONDS, min_acr=MFA_ACR)
+CHANGE_POLICY = StepUpPolicy(max_age_seconds=CHANGE_MAX_AGE_SECONDS, min_acr=ACR_MFA)
 """Changing an active factor: the same, with the factor itself (acr mfa)."""
 
 
@@ -150,8 +149,8 @@ class MultiFactor:
             if not await uow.mfa.activate_totp(user.id, factor.sealed_secret, now=now, step=step):
                 raise MfaStateError("the enrolment changed meanwhile: start one again")
             codes = await self._new_recovery_codes(uow, user, now)
-            stepped_up = replace(session, authenticated_at=now, acr=MFA_ACR, amr=TOTP_AMR)
-            await uow.sessions.authenticate(session.id, at=now, acr=MFA_ACR, amr=TOTP_AMR)
+            stepped_up = replace(session, authenticated_at=now, acr=ACR_MFA, amr=TOTP_AMR)
+            await uow.sessions.authenticate(session.id, at=now, acr=ACR_MFA, amr=TOTP_AMR)
             await uow.audit.record(
                 AuditEntry.of_session("mfa.totp_enabled", session, at=now, context=context)
             )

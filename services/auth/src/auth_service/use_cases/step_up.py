@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tessera.tokens.step_up import ACR_PWD
+from tessera.tokens.step_up import ACR_MFA, ACR_PWD
 
 from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
-from auth_service.domain.mfa import MFA_ACR, TOTP_AMR, MfaMethod, MfaSecrets, TotpStatus
+from auth_service.domain.mfa import TOTP_AMR, MfaMethod, MfaSecrets, TotpStatus
 from auth_service.domain.passkeys import PASSKEY_ACR, CeremonyPurpose
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
@@ -116,7 +116,7 @@ class StepUps:
                 )
                 await uow.commit()
                 raise StepUpRefusedError
-            acr, amr = (MFA_ACR, TOTP_AMR) if has_mfa else (ACR_PWD, ("pwd",))
+            acr, amr = (ACR_MFA, TOTP_AMR) if has_mfa else (ACR_PWD, ("pwd",))
             stepped_up = replace(session, authenticated_at=now, acr=acr, amr=amr)
             await uow.sessions.authenticate(
                 session.id, at=now, acr=stepped_up.acr, amr=stepped_up.amr
