@@ -35,9 +35,8 @@ from auth_service.api.deps import (
 from auth_service.api.schemas import CsrfResponse, LoginRequest, MfaLoginRequest, TokenResponse
 from auth_service.bootstrap import AuthRuntime
 from auth_service.config import Settings
-from auth_service.domain.mfa import MfaMethod
 from auth_service.domain.sessions import Caller, ClientId
-from auth_service.use_cases.login import LoginResult, SecondFactor
+from auth_service.use_cases.login import LoginResult
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses())
 CLEAR_SITE_DATA = '"cookies", "storage"'
@@ -93,18 +92,8 @@ async def login_mfa(
     `mfa-token-invalid` for a token that cannot be used (sign in again)."""
     if body.client_id is ClientId.WEB:
         check_csrf(request, runtime.settings, runtime.csrf_key, ANONYMOUS_BINDING)
-    if body.code is not None:
-        factor = SecondFactor(MfaMethod.TOTP, body.code)
-    elif body.recovery_code is not None:
-        factor = SecondFactor(MfaMethod.RECOVERY_CODE, body.recovery_code)
-    else:
-        assert body.challenge_id is not None  # the schema asks for exactly one
-        assert body.credential is not None
-        factor = SecondFactor(
-            MfaMethod.PASSKEY, challenge_id=body.challenge_id, credential=body.credential
-        )
     result = await runtime.logins.complete_mfa(
-        mfa_token=body.mfa_token, client_id=body.client_id, factor=factor, context=context
+        mfa_token=body.mfa_token, client_id=body.client_id, factor=body.proof(), context=context
     )
     return login_answer(result, body.client_id, response, runtime)
 

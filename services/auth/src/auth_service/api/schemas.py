@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from auth_service.domain.mfa import PASSWORD, MfaMethod, Proof
 from auth_service.domain.passkeys import Passkey
 from auth_service.domain.sessions import ClientId, Session
 from auth_service.domain.users import Role, User
@@ -164,38 +165,60 @@ MAX_CODE_LENGTH = 64
 a wrong code (401/403), longer as malformed (422)."""
 
 
-class StepUpRequest(BaseModel):
-    """Authenticate again in this session: exactly one of the password (an account without a
-    second factor), a TOTP code or a recovery code (an account with one)."""
+class SecondFactorFields(BaseModel):
+    """A second factor in a body: a TOTP code, a recovery code, or a passkey's answer (the
+    `challenge_id` of `POST /v1/auth/passkey/options`, and the `credential` it signed)."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]}
-    )
-
-    password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
     code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
     challenge_id: str | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_CODE_LENGTH,
-        description="A passkey: the `challenge_id` of `POST /v1/auth/passkey/options` (bearer)",
+        description="A passkey: the `challenge_id` of `POST /v1/auth/passkey/options`",
     )
     credential: OptionalBoundedCredential = Field(default=None, description="The passkey's answer")
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> StepUpRequest:
+    def proof(self) -> Proof:
+        """The one second factor given (the request's validator made sure of one)."""
+        if self.code is not None:
+            return Proof(MfaMethod.TOTP, self.code)
+        if self.recovery_code is not None:
+            return Proof(MfaMethod.RECOVERY_CODE, self.recovery_code)
+        assert self.challenge_id is not None  # the validators ask for both or neither
+        assert self.credential is not None
+        return Proof(MfaMethod.PASSKEY, challenge_id=self.challenge_id, credential=self.credential)
+
+    def _passkey_given(self) -> bool:
         passkey = self.challenge_id is not None or self.credential is not None
         if passkey and (self.challenge_id is None or self.credential is None):
-            raise ValueError("a passkey step-up gives both challenge_id and credential")
+            raise ValueError("a passkey gives both challenge_id and credential")
+        return passkey
+
+
+class StepUpRequest(SecondFactorFields):
+    """Authenticate again in this session: exactly one of the password (an account without a
+    second factor), a TOTP code, a recovery code or a passkey (an account with one)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]}
+    )
+
+    password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StepUpRequest:
         given = [value for value in (self.password, self.code, self.recovery_code) if value]
-        if len(given) + passkey != 1:
+        if len(given) + self._passkey_given() != 1:
             raise ValueError("give exactly one of password, code, recovery_code, a passkey")
         return self
 
+    def proof(self) -> Proof:
+        return Proof(PASSWORD, self.password) if self.password else super().proof()
 
-class MfaLoginRequest(BaseModel):
-    """The second step of a login: the `mfa_token` of the first, and a code or recovery code."""
+
+class MfaLoginRequest(SecondFactorFields):
+    """The second step of a login: the `mfa_token` of the first, and a second factor."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -206,18 +229,11 @@ class MfaLoginRequest(BaseModel):
 
     mfa_token: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
     client_id: ClientId
-    code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
-    recovery_code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
-    challenge_id: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_LENGTH)
-    credential: OptionalBoundedCredential = Field(default=None)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> MfaLoginRequest:
-        passkey = self.challenge_id is not None or self.credential is not None
-        if passkey and (self.challenge_id is None or self.credential is None):
-            raise ValueError("a passkey gives both challenge_id and credential")
-        given = (self.code is not None) + (self.recovery_code is not None) + passkey
-        if given != 1:
+        given = (self.code is not None) + (self.recovery_code is not None)
+        if given + self._passkey_given() != 1:
             raise ValueError("give exactly one of code, recovery_code, a passkey")
         return self
 

@@ -16,9 +16,7 @@ from tessera.http.openapi import problem_responses
 from auth_service.api.browser_security import check_csrf
 from auth_service.api.deps import ContextDep, RuntimeDep, caller_of
 from auth_service.api.schemas import StepUpRequest, TokenResponse
-from auth_service.domain.mfa import MfaMethod
 from auth_service.domain.sessions import ClientId
-from auth_service.use_cases.step_up import PASSWORD, StepUpCredential
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=problem_responses())
 
@@ -37,19 +35,7 @@ async def step_up(
     wrong kind."""
     if _is_web(principal):
         check_csrf(request, runtime.settings, runtime.csrf_key, principal.sid)
-    if body.password is not None:
-        credential = StepUpCredential(PASSWORD, body.password)
-    elif body.code is not None:
-        credential = StepUpCredential(MfaMethod.TOTP, body.code)
-    elif body.recovery_code is not None:
-        credential = StepUpCredential(MfaMethod.RECOVERY_CODE, body.recovery_code)
-    else:
-        assert body.challenge_id is not None  # the schema asks for exactly one
-        assert body.credential is not None
-        credential = StepUpCredential(
-            MfaMethod.PASSKEY, challenge_id=body.challenge_id, passkey_answer=body.credential
-        )
-    token = await runtime.step_ups.step_up(caller_of(principal), credential, context=context)
+    token = await runtime.step_ups.step_up(caller_of(principal), body.proof(), context=context)
     response.headers["Cache-Control"] = "no-store"
     return TokenResponse(access_token=token.token, expires_in=token.expires_in)
 

@@ -22,6 +22,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from tessera.sealing import Sealer, derive_key
@@ -49,6 +50,22 @@ class MfaMethod(enum.StrEnum):
     TOTP = "totp"
     RECOVERY_CODE = "recovery_code"
     PASSKEY = "passkey"
+
+
+PASSWORD = "password"  # noqa: S105 (the name of a kind of proof)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a user presents to prove it is them, at a login's second step or a step-up: the
+    password (`kind` PASSWORD, step-up only), a TOTP code or a recovery code (`secret`), or a
+    passkey's answer (`challenge_id` of `POST /v1/auth/passkey/options`, and `credential`)."""
+
+    kind: str
+    """`PASSWORD`, or an `MfaMethod` value."""
+    secret: str = field(default="", repr=False)
+    challenge_id: str = ""
+    credential: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class TotpStatus(enum.StrEnum):

@@ -26,9 +26,8 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from tessera.tokens.step_up import ACR_MFA, ACR_PWD
 
@@ -39,6 +38,7 @@ from auth_service.domain.mfa import (
     MfaChallenge,
     MfaMethod,
     MfaSecrets,
+    Proof,
     TotpStatus,
     hash_mfa_token,
     issue_mfa_token,
@@ -79,17 +79,6 @@ class LoginResult:
     refresh_token: str
 
 
-@dataclass(frozen=True)
-class SecondFactor:
-    """What the second step of a login presents: a TOTP code, a recovery code, or a passkey's
-    answer (`challenge_id` of `POST /v1/auth/passkey/options {"mfa_token"}` and `credential`)."""
-
-    method: MfaMethod
-    code: str = field(default="", repr=False)
-    challenge_id: str = ""
-    credential: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
 @dataclass
 class Logins:
     """Signs users in with a password, and a second factor where the account has one."""
@@ -127,7 +116,7 @@ class Logins:
         *,
         mfa_token: str,
         client_id: ClientId,
-        factor: SecondFactor,
+        factor: Proof,
         context: RequestContext,
     ) -> LoginResult:
         """The second step: start the session (acr mfa) if `factor` is right.
@@ -216,7 +205,7 @@ class Logins:
         challenge: MfaChallenge,
         user: User,
         client_id: ClientId,
-        factor: SecondFactor,
+        factor: Proof,
         context: RequestContext,
     ) -> LoginResult:
         now = self.clock()
@@ -224,7 +213,7 @@ class Logins:
             if not await uow.mfa.claim_attempt(challenge.token_hash, now=now):
                 raise MfaTokenInvalidError  # spent meanwhile (used, or out of attempts)
             passkey = None
-            if factor.method is MfaMethod.PASSKEY:
+            if factor.kind == MfaMethod.PASSKEY:
                 # a refusal is audited and counted (its attempt is spent) and answered 401
                 passkey = await self._passkey(uow, challenge, factor, context, now)
             elif not await self._use_factor(uow, user, factor, now):
@@ -235,7 +224,7 @@ class Logins:
                         user_id=str(user.id),
                         client_id=client_id.value,
                         context=context,
-                        detail={"method": factor.method.value},
+                        detail={"method": str(factor.kind)},
                     )
                 )
                 await uow.commit()  # the attempt stays spent
@@ -255,7 +244,7 @@ class Logins:
         self,
         uow: UnitOfWork,
         challenge: MfaChallenge,
-        factor: SecondFactor,
+        factor: Proof,
         context: RequestContext,
         now: datetime,
     ) -> Passkey:
@@ -274,14 +263,12 @@ class Logins:
             raise
         return passkey
 
-    async def _use_factor(
-        self, uow: UnitOfWork, user: User, factor: SecondFactor, now: datetime
-    ) -> bool:
+    async def _use_factor(self, uow: UnitOfWork, user: User, factor: Proof, now: datetime) -> bool:
         """Consume the factor if it is right (a TOTP step once, a recovery code once)."""
-        if factor.method is MfaMethod.RECOVERY_CODE:
-            code_hash = self.mfa_secrets.recovery_code_hash(user.id, factor.code)
+        if factor.kind == MfaMethod.RECOVERY_CODE:
+            code_hash = self.mfa_secrets.recovery_code_hash(user.id, factor.secret)
             return await uow.mfa.use_recovery_code(user.id, code_hash, now=now)
-        return await use_totp_code(uow, self.mfa_secrets, user, factor.code, now=now)
+        return await use_totp_code(uow, self.mfa_secrets, user, factor.secret, now=now)
 
 
 async def start_session(

@@ -13,15 +13,14 @@ the user id like a password change, so a stolen access token cannot guess them h
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from tessera.tokens.step_up import ACR_MFA, ACR_PWD
 
 from auth_service.adapters.webauthn_ceremonies import RelyingParty
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
-from auth_service.domain.mfa import TOTP_AMR, MfaMethod, MfaSecrets, TotpStatus
+from auth_service.domain.mfa import PASSWORD, TOTP_AMR, MfaMethod, MfaSecrets, Proof, TotpStatus
 from auth_service.domain.passkeys import PASSKEY_ACR, CeremonyPurpose
 from auth_service.domain.passwords import PasswordHasher
 from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
@@ -44,20 +43,6 @@ from auth_service.use_cases.accounts import active_user_and_session
 from auth_service.use_cases.login import use_totp_code
 from auth_service.use_cases.passkey_answers import verified_passkey
 
-PASSWORD = "password"  # noqa: S105 (the name of a kind of credential)
-
-
-@dataclass(frozen=True)
-class StepUpCredential:
-    """What a step-up presents: the password, a TOTP code, a recovery code, or a passkey's
-    answer to `POST /v1/auth/passkey/options` (bearer)."""
-
-    kind: str
-    """`PASSWORD`, or an `MfaMethod` value."""
-    secret: str = field(default="", repr=False)
-    challenge_id: str = ""
-    passkey_answer: dict[str, Any] = field(default_factory=dict, repr=False)
-
 
 @dataclass
 class StepUps:
@@ -73,7 +58,7 @@ class StepUps:
     relying_party: RelyingParty
 
     async def step_up(
-        self, caller: Caller, credential: StepUpCredential, *, context: RequestContext
+        self, caller: Caller, credential: Proof, *, context: RequestContext
     ) -> IssuedAccessToken:
         """A fresh access token whose `auth_time` is now; `StepUpRefusedError` (403) for wrong
         credentials or the wrong kind, `StaleTokenError` (401) for a session that has ended."""
@@ -88,7 +73,7 @@ class StepUps:
     async def _authenticate(
         self,
         caller: Caller,
-        credential: StepUpCredential,
+        credential: Proof,
         context: RequestContext,
         now: datetime,
     ) -> IssuedAccessToken:
@@ -133,7 +118,7 @@ class StepUps:
         uow: UnitOfWork,
         user: User,
         session: Session,
-        credential: StepUpCredential,
+        credential: Proof,
         context: RequestContext,
         now: datetime,
     ) -> IssuedAccessToken:
@@ -147,7 +132,7 @@ class StepUps:
             raise PasskeyRejectedError("the passkey challenge is unknown, used or expired")
         try:
             _, passkey = await verified_passkey(
-                uow, self.relying_party, ceremony, credential.passkey_answer, context, now=now
+                uow, self.relying_party, ceremony, credential.credential, context, now=now
             )
         except PasskeyRejectedError:  # malformed: a bad request, not a wrong credential
             await uow.commit()
@@ -165,9 +150,7 @@ class StepUps:
         )
         return self.issuer.issue(grant_for_user(user, stepped_up))
 
-    async def _check(
-        self, uow: UnitOfWork, user: User, credential: StepUpCredential, now: datetime
-    ) -> bool:
+    async def _check(self, uow: UnitOfWork, user: User, credential: Proof, now: datetime) -> bool:
         if credential.kind == PASSWORD:
             return (await self.hasher.verify(user.password_hash, credential.secret)).matches
         if credential.kind == MfaMethod.RECOVERY_CODE:
