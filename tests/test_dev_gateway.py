@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from auth_service.config import Settings as AuthSettings
 from billing_service.config import Settings as BillingSettings
 from orders_service.config import Settings as OrdersSettings
+from tessera.http.server import KEEP_ALIVE_SECONDS
 from tessera_dev.accounts import Account
-from tessera_dev.gateway import BODY_LIMITS, UNSAFE_PATH
-from tessera_dev.harness import RunningPlatform
+from tessera_dev.gateway import (
+    BODY_LIMITS,
+    UNSAFE_PATH,
+    UPSTREAM_KEEPALIVE_SECONDS,
+    GatewaySettings,
+    create_app,
+)
+from tessera_dev.harness import RunningPlatform, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,3 +266,50 @@ def test_a_direct_caller_on_loopback_cannot_claim_a_client_address(
         ).json()
 
     assert [session["ip"] for session in sessions["items"]] == ["127.0.0.1"]
+
+
+async def test_the_gateway_never_reuses_an_upstream_connection_the_service_may_be_closing() -> None:
+    """A service closes an idle connection after KEEP_ALIVE_SECONDS; the gateway drops its own
+    idle ones sooner, so a request is never sent down one that is being closed (that was a
+    502 "auth is unreachable" now and then). Here: a connection idle for longer than the
+    gateway keeps one, but not yet as long as the service would, is not reused."""
+    peers: list[tuple[str, int]] = []
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        peers.append(scope["client"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_ports(1)[0]
+    config = uvicorn.Config(
+        upstream,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # the peer's own port, not X-Forwarded-For's
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        gateway = create_app(GatewaySettings(AUTH_UPSTREAM=f"http://127.0.0.1:{port}"))
+        transport = httpx.ASGITransport(app=gateway)
+        async with (
+            gateway.router.lifespan_context(gateway),
+            httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
+        ):
+            assert (await client.get("/.well-known/jwks.json")).status_code == 200
+            await asyncio.sleep(UPSTREAM_KEEPALIVE_SECONDS + 0.5)  # < KEEP_ALIVE_SECONDS
+            assert (await client.get("/.well-known/jwks.json")).status_code == 200
+    finally:
+        server.should_exit = True
+        await serving
+
+    assert UPSTREAM_KEEPALIVE_SECONDS + 0.5 < KEEP_ALIVE_SECONDS
+    first, second = peers
+    assert first != second  # a new connection: the idle one was dropped by the gateway
