@@ -17,12 +17,11 @@ import uvicorn
 from auth_service.config import Settings as AuthSettings
 from billing_service.config import Settings as BillingSettings
 from orders_service.config import Settings as OrdersSettings
-from tessera.http.server import KEEP_ALIVE_SECONDS
+from tessera.keep_alive import CLIENT_KEEP_ALIVE_SECONDS, SERVER_KEEP_ALIVE_SECONDS
 from tessera_dev.accounts import Account
 from tessera_dev.gateway import (
     BODY_LIMITS,
     UNSAFE_PATH,
-    UPSTREAM_KEEPALIVE_SECONDS,
     GatewaySettings,
     create_app,
 )
@@ -269,9 +268,9 @@ def test_a_direct_caller_on_loopback_cannot_claim_a_client_address(
 
 
 async def test_the_gateway_never_reuses_an_upstream_connection_the_service_may_be_closing() -> None:
-    """A service closes an idle connection after KEEP_ALIVE_SECONDS; the gateway drops its own
-    idle ones sooner, so a request is never sent down one that is being closed (that was a
-    502 "auth is unreachable" now and then). Here: a connection idle for longer than the
+    """A service closes an idle connection after SERVER_KEEP_ALIVE_SECONDS; the gateway drops
+    its own idle ones sooner, so a request is never sent down one that is being closed (that
+    was a 502 "auth is unreachable" now and then). Here: a connection idle for longer than the
     gateway keeps one, but not yet as long as the service would, is not reused."""
     peers: list[tuple[str, int]] = []
 
@@ -289,7 +288,7 @@ async def test_the_gateway_never_reuses_an_upstream_connection_the_service_may_b
         port=port,
         lifespan="off",
         log_config=None,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         proxy_headers=False,  # the peer's own port, not X-Forwarded-For's
     )
     server = uvicorn.Server(config)
@@ -304,12 +303,12 @@ async def test_the_gateway_never_reuses_an_upstream_connection_the_service_may_b
             httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
         ):
             assert (await client.get("/.well-known/jwks.json")).status_code == 200
-            await asyncio.sleep(UPSTREAM_KEEPALIVE_SECONDS + 0.5)  # < KEEP_ALIVE_SECONDS
+            await asyncio.sleep(CLIENT_KEEP_ALIVE_SECONDS + 0.5)  # < SERVER_KEEP_ALIVE_SECONDS
             assert (await client.get("/.well-known/jwks.json")).status_code == 200
     finally:
         server.should_exit = True
         await serving
 
-    assert UPSTREAM_KEEPALIVE_SECONDS + 0.5 < KEEP_ALIVE_SECONDS
+    assert CLIENT_KEEP_ALIVE_SECONDS + 0.5 < SERVER_KEEP_ALIVE_SECONDS
     first, second = peers
     assert first != second  # a new connection: the idle one was dropped by the gateway

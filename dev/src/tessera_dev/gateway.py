@@ -49,7 +49,8 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from tessera.http.server import KEEP_ALIVE_SECONDS, DrainingServer, end_process_now
+from tessera.http.server import DrainingServer, end_process_now
+from tessera.keep_alive import client_limits
 from tessera.logging import configure_logging
 from tessera.settings import LoggingSettings
 
@@ -197,12 +198,6 @@ def _upstream_headers(request: Request, request_id: str) -> list[tuple[str, str]
     return headers
 
 
-UPSTREAM_KEEPALIVE_SECONDS = KEEP_ALIVE_SECONDS / 2
-"""Idle connections to the services are reused for this long at most: half the time after
-which a service closes them itself, so a request never meets a connection being closed (it was
-a 502 "auth is unreachable" now and then, when a browser test waited out its access token)."""
-
-
 class BodyTooLargeError(Exception):
     """Raised (internally) when a streamed request body passes its route's limit."""
 
@@ -312,10 +307,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
         # and would send one user's refresh cookie along with the next user's request.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         # From the one local address the services believe X-Forwarded-For from; an idle
-        # connection is dropped well before the service would close it (KEEP_ALIVE_SECONDS).
+        # connection is dropped before the service would close it (`tessera.keep_alive`).
         transport = httpx.AsyncHTTPTransport(
-            local_address=settings.GATEWAY_SOURCE_ADDRESS or None,
-            limits=httpx.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_SECONDS),
+            local_address=settings.GATEWAY_SOURCE_ADDRESS or None, limits=client_limits()
         )
         async with httpx.AsyncClient(
             timeout=timeout, follow_redirects=False, cookies=no_cookies, transport=transport

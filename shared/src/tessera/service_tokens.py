@@ -32,6 +32,7 @@ from tessera._token_endpoint import (
     refresh_margin,
     request_token,
 )
+from tessera.keep_alive import client_limits
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ class ServiceTokenProvider:
         self._authorization = basic_client_auth(client_id, client_secret)
         self._form = {"grant_type": CLIENT_CREDENTIALS, "audience": audience, "scope": scope}
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._client = http_client or httpx.AsyncClient(
+            timeout=timeout_seconds, limits=client_limits()
+        )
         self._clock = clock
         self._token: str | None = None
         self._refresh_at = 0.0

@@ -32,6 +32,7 @@ from tessera._token_endpoint import (
     request_token,
 )
 from tessera.context import current_principal_var
+from tessera.keep_alive import client_limits
 
 # RFC 8693 identifiers, not secrets.
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -63,7 +64,9 @@ class TokenExchanger:
         self._audience = audience
         self._scope = scope
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._client = http_client or httpx.AsyncClient(
+            timeout=timeout_seconds, limits=client_limits()
+        )
         self._clock = clock
         self._max_entries = max_entries
         # sha256(subject token) -> (exchanged token, refresh at); order = least recently used first.

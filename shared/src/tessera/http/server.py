@@ -22,12 +22,8 @@ import uvicorn
 from uvicorn.server import HANDLED_SIGNALS
 
 from tessera.http.draining import Draining, draining_of
+from tessera.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from tessera.settings import ServiceSettings
-
-KEEP_ALIVE_SECONDS = 5
-"""How long a service keeps an idle HTTP connection open. A client that pools connections to
-it (the dev gateway) must drop its idle ones sooner, or it sends a request down a connection
-the service is closing at that moment, and the request fails (502 at the gateway)."""
 
 
 class DrainingServer(uvicorn.Server):
@@ -95,7 +91,7 @@ def serve_until_stopped(
         log_config=None,
         access_log=False,  # tessera's middleware writes the JSON access log
         timeout_graceful_shutdown=graceful_shutdown_seconds,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,  # clients drop theirs sooner
     )
     server = DrainingServer(config, draining_of(app))
     server.run()

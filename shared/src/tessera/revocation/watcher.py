@@ -35,6 +35,7 @@ import httpx
 
 from tessera._token_endpoint import TokenEndpointError
 from tessera.background import BackgroundTask, wait_for_event
+from tessera.keep_alive import client_limits
 from tessera.metrics import (
     REVOCATION_ENTRIES,
     REVOCATION_EVENTS_APPLIED,
@@ -91,7 +92,7 @@ class HttpRevocationFeed:
         self._base_url = base_url.rstrip("/")
         self._tokens = token_provider
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient()
+        self._client = http_client or httpx.AsyncClient(limits=client_limits())
 
     async def list_page(self) -> Any:
         return await self._get(LIST_PATH, {}, read_seconds=10.0)

@@ -27,6 +27,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
 from tessera.background import BackgroundTask, wait_for_event
+from tessera.keep_alive import client_limits
 from tessera.metrics import JWKS_FETCH_FAILURES, JWKS_FETCHES, JWKS_KEYS
 from tessera.tokens.segments import decode_segment
 
@@ -137,7 +138,9 @@ class JwksCache:
     ) -> None:
         self._url = url
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._client = http_client or httpx.AsyncClient(
+            timeout=timeout_seconds, limits=client_limits()
+        )
         self._cooldown = refresh_cooldown_seconds
         self._default_max_age = default_max_age_seconds
         self._min_refresh = min_refresh_seconds
