@@ -6,8 +6,10 @@ this catcher in `make run` and the tests (SMTP on 127.0.0.1:1025, HTTP on 127.0.
 demo and people use, so each works against either:
 
     GET    /api/v1/messages       {"total", "messages": [{"ID", "From", "To": [{"Address"}],
-                                   "Subject", "Created", "Snippet"}]}, newest first
-    GET    /api/v1/message/{ID}   {"ID", "From", "To", "Subject", "Date", "Text", "HTML"}
+                                   "Subject", "Created", "Snippet", "Tags"}]}, newest first
+    GET    /api/v1/message/{ID}   {"ID", "From", "To", "Subject", "Date", "Text", "HTML", "Tags"}
+    PUT    /api/v1/tags           {"IDs", "Tags"}: those messages' tags become these (the token
+                                   helper, `tessera_dev.inbox`, tags a link it handed out)
     DELETE /api/v1/messages       forget every message
     GET    /                      a plain inbox page (text bodies only; links are clickable)
     GET    /livez, /readyz        200
@@ -30,11 +32,11 @@ import logging
 import re
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, TypeGuard
 
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -78,7 +80,7 @@ class CaughtMail:
     text: str
     html: str
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, tags: Sequence[str] = ()) -> dict[str, Any]:
         return {
             "ID": self.id,
             "From": {"Address": self.sender},
@@ -86,11 +88,12 @@ class CaughtMail:
             "Subject": self.subject,
             "Created": self.created.isoformat(),
             "Snippet": " ".join(self.text.split())[:200],
+            "Tags": list(tags),
         }
 
-    def full(self) -> dict[str, Any]:
+    def full(self, tags: Sequence[str] = ()) -> dict[str, Any]:
         return {
-            **self.summary(),
+            **self.summary(tags),
             "Date": self.created.isoformat(),
             "Text": self.text,
             "HTML": self.html,
@@ -99,18 +102,35 @@ class CaughtMail:
 
 @dataclass
 class Mailbox:
-    """The caught mails, newest first."""
+    """The caught mails, newest first, and the tags given to them (by ID)."""
 
     messages: deque[CaughtMail] = field(default_factory=lambda: deque(maxlen=KEPT_MESSAGES))
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, mail: CaughtMail) -> None:
+        if len(self.messages) == self.messages.maxlen:
+            self.tags.pop(self.messages[-1].id, None)  # the oldest, about to be forgotten
         self.messages.appendleft(mail)
 
     def get(self, message_id: str) -> CaughtMail | None:
         return next((mail for mail in self.messages if mail.id == message_id), None)
 
+    def tags_of(self, message_id: str) -> tuple[str, ...]:
+        return self.tags.get(message_id, ())
+
+    def set_tags(self, message_ids: Sequence[str], tags: Sequence[str]) -> None:
+        """Those messages' tags become `tags` (Mailpit's semantics; unknown IDs are ignored)."""
+        known = {mail.id for mail in self.messages}
+        kept = tuple(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+        for message_id in set(message_ids) & known:
+            if kept:
+                self.tags[message_id] = kept
+            else:
+                self.tags.pop(message_id, None)
+
     def clear(self) -> None:
         self.messages.clear()
+        self.tags.clear()
 
 
 def parse_mail(sender: str, recipients: list[str], content: bytes) -> CaughtMail:
@@ -195,14 +215,25 @@ def inbox_app(mailbox: Mailbox, catcher: MailCatcher | None = None) -> Starlette
         if request.method == "DELETE":
             mailbox.clear()
             return Response(status_code=200)
-        items = [mail.summary() for mail in mailbox.messages]
+        items = [mail.summary(mailbox.tags_of(mail.id)) for mail in mailbox.messages]
         return JSONResponse({"total": len(items), "messages": items})
 
     async def message(request: Request) -> Response:
         mail = mailbox.get(request.path_params["id"])
         if mail is None:
             return JSONResponse({"error": "not found"}, status_code=404)
-        return JSONResponse(mail.full())
+        return JSONResponse(mail.full(mailbox.tags_of(mail.id)))
+
+    async def tags(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        ids, tags = (body.get("IDs"), body.get("Tags")) if isinstance(body, dict) else (None, None)
+        if not _strings(ids) or not _strings(tags):
+            return Response('expected {"IDs": [...], "Tags": [...]}', status_code=400)
+        mailbox.set_tags(ids, tags)
+        return Response("ok")
 
     async def page(_: Request) -> Response:
         return HTMLResponse(_inbox_page(mailbox), headers=_PAGE_HEADERS)
@@ -222,6 +253,7 @@ def inbox_app(mailbox: Mailbox, catcher: MailCatcher | None = None) -> Starlette
         routes=[
             Route("/api/v1/messages", messages, methods=["GET", "DELETE"]),
             Route("/api/v1/message/{id}", message),
+            Route("/api/v1/tags", tags, methods=["PUT"]),
             Route("/", page),
             Route("/livez", alive),
             Route("/readyz", alive),
@@ -235,6 +267,10 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+def _strings(value: object) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _linked(text: str) -> str:
@@ -252,7 +288,8 @@ def _linked(text: str) -> str:
 def _inbox_page(mailbox: Mailbox) -> str:
     rows = "".join(
         f"<article><h2>{html.escape(mail.subject)}</h2>"
-        f"<p>to {html.escape(', '.join(mail.recipients))}, {mail.created:%H:%M:%S} UTC</p>"
+        f"<p>to {html.escape(', '.join(mail.recipients))}, {mail.created:%H:%M:%S} UTC"
+        f"{''.join(f', tagged {html.escape(tag)}' for tag in mailbox.tags_of(mail.id))}</p>"
         f"<pre>{_linked(mail.text)}</pre></article>"
         for mail in mailbox.messages
     )
