@@ -5,6 +5,8 @@ connections to it (the dev gateway; orders' token exchange, a resource server's 
 revocation watch, a service's client-credentials token) drops its idle ones after half that:
 with the same timeout on both sides, a request now and then went down a connection the server
 was closing at that moment, and failed with a transport error (a 502 at the gateway).
+docs/adr/0017-clients-drop-idle-connections-first.md; tests/test_keep_alive_rule.py holds every
+pooled client to `client_limits()`.
 """
 
 from __future__ import annotations
