@@ -12,6 +12,7 @@ import ast
 from pathlib import Path
 
 from tessera.keep_alive import CLIENT_KEEP_ALIVE_SECONDS, SERVER_KEEP_ALIVE_SECONDS
+from tessera_mobile.client import IDLE_CONNECTION_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_CODE = [
@@ -57,6 +58,15 @@ def test_every_pooled_http_client_drops_idle_connections_before_the_services_do(
 
     assert CLIENT_KEEP_ALIVE_SECONDS <= SERVER_KEEP_ALIVE_SECONDS / 2
     assert unruled == [], "build these with limits=tessera.keep_alive.client_limits()"
+
+
+def test_the_mobile_reference_client_drops_idle_connections_before_the_gateway_does() -> None:
+    """It depends on httpx alone, not on tessera: its own constant, held to the same rule."""
+    path = ROOT / "clients" / "mobile" / "src" / "tessera_mobile" / "client.py"
+    (call,) = httpx_calls(ast.parse(path.read_text(encoding="utf-8")), CLIENTS)
+
+    assert keywords(call)["limits"] == "httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS)"
+    assert IDLE_CONNECTION_SECONDS <= SERVER_KEEP_ALIVE_SECONDS / 2
 
 
 def test_the_rule_is_scanned_where_the_clients_are() -> None:

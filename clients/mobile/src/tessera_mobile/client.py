@@ -36,6 +36,10 @@ from tessera_mobile.errors import (
 from tessera_mobile.store import TokenStore
 
 USER_AGENT = "tessera-mobile/0.1"
+IDLE_CONNECTION_SECONDS = 2.0
+"""How long an idle connection waits for the app's next request: less than the 5 s after which
+Tessera's gateway and services close it, so no request goes down a connection the server is
+closing at that moment (httpx's default is 5 s too: a race that surfaces as a transport error)."""
 
 # What orders accepts as an Idempotency-Key (services/orders api/orders.py): 1-255 visible ASCII.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -82,6 +86,7 @@ class TesseraClient:
             transport=transport,
             auth=self.auth,
             timeout=timeout_seconds,
+            limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 
