@@ -8,8 +8,9 @@ round (`bench.served`). Rates on 2 shared cores are bounded by the load client; 
 request is not.
 
 - **The floor.** `bench.sign_only`: a FastAPI endpoint that only signs an RS256 access token.
-  A rotation must do that and more (a locking read, two writes, an insert, an audit row, a
-  hash, a seal), so `cpu per rotation / cpu per signed token` is the measure (target <= 2.5).
+  A rotation must do that and more (a read of token, session and user, a guarded write that
+  marks the token used, stores its successor, touches the session and writes the audit row;
+  a hash, a seal), so `cpu per rotation / cpu per signed token` is the measure (target <= 2.5).
   Each server's idle CPU (auth's background loops) is measured first and taken out.
 - **No scan.** The same rotations on two databases, one with 1,000 stored sessions, one with
   1,000,000 (and as many refresh tokens and audit rows, seeded by `INSERT … SELECT` from

@@ -205,15 +205,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def entity_from_row(entity: type[E], row: object, **overrides: Any) -> E:
-    """The domain dataclass `entity`, each field read from the row's attribute of that name.
+def entity_from_row(entity: type[E], row: object, *, prefix: str = "", **overrides: Any) -> E:
+    """The domain dataclass `entity`, each field read from the row's attribute of that name
+    (`prefix` + the name: a joined read labels each table's columns apart).
 
     `overrides` gives the fields stored in another shape (an enum's value, a JSON list):
 
         entity_from_row(Invoice, row, status=InvoiceStatus(row.status))
     """
     names = (field.name for field in dataclasses.fields(entity))  # type: ignore[arg-type]
-    values = {name: getattr(row, name) for name in names if name not in overrides}
+    values = {name: getattr(row, prefix + name) for name in names if name not in overrides}
     return entity(**values, **overrides)
 
 

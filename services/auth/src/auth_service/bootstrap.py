@@ -46,6 +46,7 @@ from auth_service.adapters.passkey_repository import prune_ceremonies
 from auth_service.adapters.pg_listener import PostgresListener, listening
 from auth_service.adapters.rate_limits import RateLimiter
 from auth_service.adapters.revocation_events import RevocationEventStore
+from auth_service.adapters.rotations import rotation_connections
 from auth_service.adapters.session_repository import clear_expired_sealed_successors
 from auth_service.adapters.signing_key_store import KEYS_CHANNEL, SigningKeyStore
 from auth_service.adapters.smtp_sender import SmtpSender
@@ -383,7 +384,9 @@ async def open_runtime(
                     known_ip_days=settings.KNOWN_IP_DAYS,
                     require_verified_email=settings.EMAIL_VERIFICATION == "required",
                 ),
-                refresh_tokens=RefreshTokens(uow, issuer, policy, limiter, now),
+                refresh_tokens=RefreshTokens(
+                    uow, rotation_connections(storage.engine), issuer, policy, limiter, now
+                ),
                 sessions=Sessions(uow, policy, hasher, limiter, now, links),
                 step_ups=StepUps(
                     uow, hasher, issuer, policy, limiter, now, mfa_secrets, relying_party

@@ -59,37 +59,56 @@ async def test_clearing_the_sealed_successor_uses_the_partial_index_not_the_fami
 
 
 async def test_a_rotation_is_two_statements_on_postgresql(auth: Auth) -> None:
-    """The hot path (docs/performance.md): one locking read of token, session and user, then
-    one statement for every write on PostgreSQL (data-modifying CTEs); SQLite, which has no
-    DML in CTEs, runs the five writes one by one after its BEGIN IMMEDIATE and read."""
+    """The hot path (docs/performance.md): PostgreSQL is sent one read of token, session and
+    user, then one statement for every write (data-modifying CTEs, guarded by "still unused"),
+    each its own transaction: no BEGIN, no COMMIT. SQLite, which has no DML in CTEs, reads,
+    then runs the five writes one by one inside its write lock (BEGIN IMMEDIATE)."""
     await register(auth.http, "ada@example.com")
     token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
     engine = auth.runtime.storage.engine
-    sent: list[str] = []
+    postgresql = engine.dialect.name == "postgresql"
+    uses: list[list[str]] = []  # what each checkout of a pooled connection sent
+    sending: dict[int, list[str]] = {}  # the current use of each connection
+    logging: set[int] = set()
 
-    def note(*arguments: Any) -> None:
-        sent.append(arguments[2])  # (connection, cursor, statement, ...)
+    def checked_out(dbapi_connection: Any, *_: Any) -> None:
+        sent: list[str] = []
+        sending[id(dbapi_connection)] = sent
+        uses.append(sent)
+        if postgresql and id(dbapi_connection) not in logging:  # asyncpg's BEGIN, COMMIT, ...
+            logging.add(id(dbapi_connection))
+            key = id(dbapi_connection)
+            dbapi_connection.driver_connection.add_query_logger(
+                lambda query: sending[key].append(query.query)
+            )
 
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    def executed(connection: Any, _: Any, statement: str, *__: Any) -> None:
+        sending[id(connection.connection.dbapi_connection)].append(statement)
+
+    event.listen(engine.sync_engine, "checkout", checked_out)
+    event.listen(engine.sync_engine, "before_cursor_execute", executed)
     try:
         assert (await refresh_mobile(auth.http, token)).status_code == 200
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
+        event.remove(engine.sync_engine, "checkout", checked_out)
+        event.remove(engine.sync_engine, "before_cursor_execute", executed)
+        await engine.dispose()  # no pooled connection keeps a logger
 
-    # the mail worker and the key ring share the engine; only the rotation's statements count
-    rotation_tables = ("refresh_tokens", "sessions", "audit_log")
-    sent = [s for s in sent if s.startswith("BEGIN") or any(t in s for t in rotation_tables)]
-    if engine.dialect.name == "postgresql":
-        lock, writes = sent
-        assert lock.endswith("FOR UPDATE OF refresh_tokens")
-        assert writes.startswith("WITH cleared AS")
+    # the mail worker and the key ring share the engine; only the rotation's use counts
+    (rotation,) = [sent for sent in uses if any("refresh_tokens" in s for s in sent)]
+    if postgresql:
+        read, writes = rotation
+        assert read.startswith("SELECT")
+        assert "FOR UPDATE" not in read
+        assert writes.startswith("WITH rotated AS")
     else:
-        assert [statement.split()[0] for statement in sent] == [
-            "BEGIN",  # IMMEDIATE: the write lock, before the read
+        assert [statement.split()[0] for statement in rotation] == [
             "SELECT",
+            "BEGIN",  # IMMEDIATE: the write lock
             "UPDATE",  # the previous sealed successor
-            "UPDATE",  # the presented token
+            "UPDATE",  # the presented token, if still unused
             "INSERT",  # its successor
             "UPDATE",  # the session
             "INSERT",  # the audit row
+            "COMMIT",
         ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
 from auth_service.adapters.models import RefreshTokenRow
-from auth_service.adapters.session_repository import SqlRefreshTokenRepository
 from auth_service.config import Settings
 from auth_service.domain.refresh_tokens import generate_refresh_token, hash_refresh_token
-from auth_service.domain.sessions import LockedRefreshToken
+from auth_service.domain.sessions import PresentedToken
 from auth_service.use_cases import refresh as rotation
 from auth_service.use_cases.refresh import REFUSED
 from sqlalchemy import insert
@@ -102,27 +102,28 @@ async def test_a_lost_response_retried_inside_the_window_gets_the_same_successor
 async def test_a_refresh_that_read_the_clock_before_the_winner_rotated_gets_the_same_successor(
     auth: Auth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The race of two concurrent refreshes, made deterministic: the loser reads the clock,
-    then waits for the row lock while the winner (reading the clock a second later) rotates."""
+    """The race of two concurrent refreshes, made deterministic: the loser reads the clock and
+    the still unused token, then the winner (reading the clock a second later) rotates before
+    the loser writes; the loser's write finds the token used and it goes to the row lock."""
     token = (await mobile_login(auth.http, "ada@example.com"))["refresh_token"]
-    loser_is_waiting_for_the_lock = asyncio.Event()
+    loser_has_read_the_token = asyncio.Event()
     winner_has_committed = asyncio.Event()
-    real_lock = SqlRefreshTokenRepository.lock
-    lock_calls = 0
+    connection_type = type(auth.runtime.refresh_tokens.rotation_connections())
+    real_find = connection_type.find
+    find_calls = 0
 
-    async def lock_after_the_winner(
-        self: SqlRefreshTokenRepository, token_hash: bytes
-    ) -> LockedRefreshToken | None:
-        nonlocal lock_calls
-        lock_calls += 1
-        if lock_calls == 1:  # the loser: its `now` is already read
-            loser_is_waiting_for_the_lock.set()
+    async def find_before_the_winner(self: Any, token_hash: bytes) -> PresentedToken | None:
+        nonlocal find_calls
+        find_calls += 1
+        found: PresentedToken | None = await real_find(self, token_hash)
+        if find_calls == 1:  # the loser: its `now` is read, the token still unused
+            loser_has_read_the_token.set()
             await winner_has_committed.wait()
-        return await real_lock(self, token_hash)
+        return found
 
-    monkeypatch.setattr(SqlRefreshTokenRepository, "lock", lock_after_the_winner)
+    monkeypatch.setattr(connection_type, "find", find_before_the_winner)
     loser = asyncio.create_task(refresh_mobile(auth.http, token))
-    await loser_is_waiting_for_the_lock.wait()
+    await loser_has_read_the_token.wait()
     auth.clock.advance(1)
     winner = await refresh_mobile(auth.http, token)
     winner_has_committed.set()

@@ -1,7 +1,9 @@
 """Sessions and their refresh tokens in SQL, behind the domain's repository protocols.
 
-Rotation must serialise on the presented token: PostgreSQL locks its row (`SELECT … FOR
-UPDATE`); SQLite has no row locks (SQLAlchemy drops `FOR UPDATE`), so `lock` opens the
+Decisions on a presented refresh token must serialise. Rotating a live one writes only if the
+token is still unused (`rotations.py`: the guard is in the statement). Every other decision (a
+repeat inside the grace window, reuse) holds the token's row: PostgreSQL locks it (`SELECT …
+FOR UPDATE`); SQLite has no row locks (SQLAlchemy drops `FOR UPDATE`), so `lock` opens the
 transaction with `BEGIN IMMEDIATE`, taking the database's single write lock before reading.
 Either way a second refresh of the same token waits, then reads the first one's result. The
 rotation's own statements are built once, in `rotation_statements.py` (the hot path).
@@ -18,17 +20,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import entity_from_row, row_values
 
-from auth_service.adapters.audit_log import audit_values
 from auth_service.adapters.models import RefreshTokenRow, SessionRow, UserRow
 from auth_service.adapters.rotation_statements import (
-    AUDIT_PARAMETER,
     CLEAR_SEALED,
     LOCK_WITH_SESSION,
-    RECORD_ROTATION,
-    ROTATION_STATEMENTS,
-    locked_token_of,
+    presented_token_of,
 )
-from auth_service.domain.sessions import LockedRefreshToken, RefreshTokenRecord, Rotation, Session
+from auth_service.adapters.rotations import write_rotation
+from auth_service.domain.sessions import PresentedToken, RefreshTokenRecord, Rotation, Session
 from auth_service.domain.users import normalize_email
 
 
@@ -89,14 +88,11 @@ class SqlRefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
-    async def lock(self, token_hash: bytes) -> LockedRefreshToken | None:
+    async def lock(self, token_hash: bytes) -> PresentedToken | None:
         if self._db.get_bind().dialect.name == "sqlite":
             await self._db.execute(text("BEGIN IMMEDIATE"))
         found = (await self._db.execute(LOCK_WITH_SESSION, {"presented_hash": token_hash})).first()
-        if found is None:
-            return None
-        record, session, user = locked_token_of(found._mapping)
-        return LockedRefreshToken(record, session, user)
+        return presented_token_of(found) if found is not None else None
 
     async def get(self, token_hash: bytes) -> RefreshTokenRecord | None:
         query = select(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash)
@@ -107,22 +103,8 @@ class SqlRefreshTokenRepository:
         self._db.add(RefreshTokenRow(**row_values(RefreshTokenRow, record)))
         await self._db.flush()
 
-    async def record_rotation(self, rotation: Rotation) -> None:
-        """One statement on PostgreSQL (data-modifying CTEs); on SQLite, which has none, the
-        same four statements one after the other, inside the write lock `lock` took."""
-        values = {
-            "family": rotation.presented.session_id,
-            "presented_hash": rotation.presented.token_hash,
-            "at": rotation.at,
-            "successor": rotation.successor.token_hash,
-            "sealed": rotation.sealed_successor,
-            "successor_generation": rotation.successor.generation,
-        } | {AUDIT_PARAMETER + name: value for name, value in audit_values(rotation.audit).items()}
-        if self._db.get_bind().dialect.name == "postgresql":
-            await self._db.execute(RECORD_ROTATION, values)
-            return
-        for statement in ROTATION_STATEMENTS:
-            await self._db.execute(statement, values)
+    async def record_rotation(self, rotation: Rotation) -> bool:
+        return await write_rotation(await self._db.connection(), rotation)
 
     async def clear_sealed(self, session_id: str) -> None:
         await self._db.execute(CLEAR_SEALED, {"family": session_id})

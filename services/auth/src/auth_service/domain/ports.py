@@ -21,7 +21,7 @@ from auth_service.domain.passkeys import Ceremony, CeremonyPurpose, Passkey
 from auth_service.domain.revocation_feed import FeedBounds, FeedEvent
 from auth_service.domain.sessions import (
     AuditEntry,
-    LockedRefreshToken,
+    PresentedToken,
     RefreshTokenRecord,
     Revocation,
     Rotation,
@@ -81,9 +81,9 @@ class SessionRepository(Protocol):
 
 
 class RefreshTokenRepository(Protocol):
-    async def lock(self, token_hash: bytes) -> LockedRefreshToken | None:
+    async def lock(self, token_hash: bytes) -> PresentedToken | None:
         """Read a token row with its session and user, and hold the token row until commit,
-        serialising rotations of the same token (one statement: the refresh hot path).
+        serialising decisions on the same token (one statement).
 
         Must be the first statement of its unit of work (SQLite serialises with BEGIN IMMEDIATE).
         """
@@ -93,12 +93,34 @@ class RefreshTokenRepository(Protocol):
 
     async def add(self, record: RefreshTokenRecord) -> None: ...
 
-    async def record_rotation(self, rotation: Rotation) -> None:
-        """Write everything a rotation changes in the family (see `Rotation`)."""
+    async def record_rotation(self, rotation: Rotation) -> bool:
+        """Write everything a rotation changes in the family (see `Rotation`) if the presented
+        token is still unused; False if it is not (then the unit of work must not commit)."""
         ...
 
     async def clear_sealed(self, session_id: str) -> None:
         """Forget every sealed successor of a family (when it is revoked)."""
+        ...
+
+
+class RotationConnection(Protocol):
+    """A rotation's common case, a live unused token, on a connection of its own without a
+    unit of work: two statements, each its own transaction (the refresh hot path,
+    docs/performance.md). `async with rotation_connections() as db:`. Whatever else a refresh
+    meets (a used token, a race lost between the two) is decided in a unit of work that locks
+    the row (`RefreshTokenRepository.lock`), after this connection is given back."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    async def find(self, token_hash: bytes) -> PresentedToken | None:
+        """The token with its session and user, as committed now (no lock)."""
+        ...
+
+    async def rotate_if_unused(self, rotation: Rotation) -> bool:
+        """Write `rotation` in one transaction if the presented token is still unused; False,
+        and nothing written, if another request used it first."""
         ...
 
 
@@ -258,6 +280,8 @@ class UnitOfWork(Protocol):
 
 UnitsOfWork = Callable[[], UnitOfWork]
 """Opens a fresh unit of work (one transaction) per call."""
+RotationConnections = Callable[[], RotationConnection]
+"""Opens a connection for one rotation's common case per call."""
 
 
 class RateLimiter(Protocol):

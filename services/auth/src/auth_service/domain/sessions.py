@@ -136,9 +136,10 @@ class RefreshTokenRecord:
 
 
 @dataclass(frozen=True)
-class LockedRefreshToken:
-    """A presented token's row, held until commit, with its session and the session's user:
-    everything a rotation decides on, read in one statement (`RefreshTokenRepository.lock`)."""
+class PresentedToken:
+    """A presented refresh token's row with its session and the session's user: everything a
+    rotation decides on, read in one statement (`RotationConnection.find`, or
+    `RefreshTokenRepository.lock`, which also holds the row until commit)."""
 
     record: RefreshTokenRecord
     session: Session
@@ -149,7 +150,9 @@ class LockedRefreshToken:
 class Rotation:
     """What a rotation writes, all at `at`: the presented token used, its successor stored
     (and sealed inside it for the grace window), the previous sealed successor of the family
-    forgotten, the session touched, the audit row (`RefreshTokenRepository.record_rotation`)."""
+    forgotten, the session touched, the audit row; written only if the presented token is
+    still unused (`RotationConnection.rotate_if_unused`, `RefreshTokenRepository.record_rotation`).
+    """
 
     presented: RefreshTokenRecord
     successor: RefreshTokenRecord

@@ -1,8 +1,11 @@
 """Refresh-token rotation with reuse detection and a grace window (DESIGN §3, ADR 0004).
 
-`RefreshTokens.rotate` runs in one unit of work that first locks the presented token's row, so
-two refreshes of the same token serialise: the first rotates (marks it used, adds exactly one
-successor), the second then finds it used and is either a benign repeat or reuse.
+Two refreshes of the same token serialise: the first rotates (marks it used, adds exactly one
+successor), the second then finds it used and is either a benign repeat or reuse. The common
+case, a live unused token, takes two statements (`RotationConnection`, ADR 0016): read the token
+with its session and user, then write the rotation only if the token is still unused. Anything
+else, a used token or a race lost between the two, is decided by `refresh_session` in a unit
+of work that first locks the token's row.
 
     presented token      what happens
     ───────────────────  ─────────────────────────────────────────────────────────────────
@@ -30,7 +33,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth_service.domain.access_tokens import AccessTokenIssuer, IssuedAccessToken, grant_for_user
-from auth_service.domain.ports import RateLimiter, UnitOfWork, UnitsOfWork
+from auth_service.domain.ports import (
+    RateLimiter,
+    RotationConnection,
+    RotationConnections,
+    UnitOfWork,
+    UnitsOfWork,
+)
 from auth_service.domain.refresh_tokens import (
     generate_refresh_token,
     hash_refresh_token,
@@ -42,6 +51,7 @@ from auth_service.domain.refresh_tokens import (
 from auth_service.domain.session_revocation import revoke_session
 from auth_service.domain.sessions import (
     AuditEntry,
+    PresentedToken,
     RefreshTokenRecord,
     RequestContext,
     RevocationReason,
@@ -73,6 +83,7 @@ class RefreshTokens:
     """Rotates refresh tokens (`POST /v1/auth/token`, `grant_type=refresh_token`)."""
 
     units_of_work: UnitsOfWork
+    rotation_connections: RotationConnections
     issuer: AccessTokenIssuer
     policy: SessionPolicy
     limiter: RateLimiter
@@ -98,27 +109,65 @@ class RefreshTokens:
         ip = context.ip or "unknown"
         self.limiter.refuse_if_known_over("refresh-ip", ip)
         try:
-            if check_session is not None:
-                check_session(await self._session_id_of(presented))
-            now = self.clock()
-            async with self.units_of_work() as uow:
-                return await refresh_session(
-                    uow=uow,
-                    issuer=self.issuer,
-                    policy=self.policy,
-                    presented=presented,
-                    client_id=client_id,
-                    now=now,
-                    context=context,
-                )
+            return await self._rotate(presented, client_id, context, check_session)
         except InvalidGrantError:
             await self.limiter.hit("refresh-ip", ip)  # RateLimitedError once over the limit
             raise
 
-    async def _session_id_of(self, presented: str) -> str | None:
+    async def _rotate(
+        self,
+        presented: str,
+        client_id: str,
+        context: RequestContext,
+        check_session: SessionCheck | None,
+    ) -> RefreshResult:
+        now = self.clock()
+        async with self.rotation_connections() as db:
+            rotated = await self._rotate_unused(
+                db, presented, client_id, context, now, check_session
+            )
+        if rotated is not None:
+            token, successor = rotated
+            access = self.issuer.issue(grant_for_user(token.user, token.session))
+            return RefreshResult(token.session, successor, access, repeated=False)
+        # used: a repeat or reuse, decided holding the row (another request may have used
+        # the token since it was read: then it is a repeat, inside the grace window)
         async with self.units_of_work() as uow:
-            session = await session_of_refresh_token(uow, presented)
-        return session.id if session is not None else None
+            return await refresh_session(
+                uow=uow,
+                issuer=self.issuer,
+                policy=self.policy,
+                presented=presented,
+                client_id=client_id,
+                now=now,
+                context=context,
+            )
+
+    async def _rotate_unused(
+        self,
+        db: RotationConnection,
+        presented: str,
+        client_id: str,
+        context: RequestContext,
+        now: datetime,
+        check_session: SessionCheck | None,
+    ) -> tuple[PresentedToken, str] | None:
+        """The common case: the presented token and its successor once rotated; None if the
+        token is used (now or since it was read); `InvalidGrantError` if refused."""
+        found = None
+        if looks_like_refresh_token(presented):
+            found = await db.find(hash_refresh_token(presented))
+        if check_session is not None:
+            check_session(found.session.id if found is not None else None)
+        if found is None or found.session.revoked_at is not None:
+            raise InvalidGrantError(REFUSED)
+        if found.record.used_at is not None:
+            return None
+        if not _is_live(found, client_id, self.policy, now):
+            raise InvalidGrantError(REFUSED)  # of another client, or an ended session
+        successor = generate_refresh_token()
+        rotation = _rotation(self.policy, found, presented, successor, now=now, context=context)
+        return (found, successor) if await db.rotate_if_unused(rotation) else None
 
 
 async def session_of_refresh_token(uow: UnitOfWork, refresh_token: str) -> Session | None:
@@ -139,7 +188,8 @@ async def refresh_session(
     now: datetime,
     context: RequestContext,
 ) -> RefreshResult:
-    """Rotate `presented` (or replay its successor); `InvalidGrantError` for anything refused.
+    """Rotate `presented` (or replay its successor) holding its row; `InvalidGrantError` for
+    anything refused. The whole algorithm: `RefreshTokens.rotate` comes here for a used token.
 
     A used token is looked at first: unless it is a benign repeat (the grace window, the same
     client, a live session), it revokes the family whatever else is wrong with the request, so
@@ -150,44 +200,51 @@ async def refresh_session(
     locked = await uow.refresh_tokens.lock(hash_refresh_token(presented))
     if locked is None or locked.session.revoked_at is not None:
         raise InvalidGrantError(REFUSED)
-    record, session, user = locked.record, locked.session, locked.user
-    live = session.client_id == client_id and session.expiry(policy, now) is None
-
-    def audit(event: str) -> AuditEntry:
-        detail = {"generation": record.generation + 1}
-        return AuditEntry.of_session(event, session, at=now, context=context, detail=detail)
-
+    record, session = locked.record, locked.session
+    live = _is_live(locked, client_id, policy, now)
     if record.used_at is not None:
         repeat = live and await _successor_for_repeat(uow, policy, record, presented, now)
         if not repeat:
             await _revoke_for_reuse(uow, policy, session, record, now=now, context=context)
             raise InvalidGrantError(REFUSED)
         successor, repeated = repeat, True
-        await uow.audit.record(audit("refresh.repeat"))
+        await uow.audit.record(_audit("refresh.repeat", locked, now=now, context=context))
     elif not live:
         # a live token of another client or of an ended session: refused, the family untouched
         raise InvalidGrantError(REFUSED)
     else:
         successor, repeated = generate_refresh_token(), False
-        await uow.refresh_tokens.record_rotation(
-            _rotation(policy, record, presented, successor, now=now, audit=audit("refresh"))
-        )
+        rotation = _rotation(policy, locked, presented, successor, now=now, context=context)
+        await uow.refresh_tokens.record_rotation(rotation)  # unused: the row is held
 
-    access = issuer.issue(grant_for_user(user, session))
+    access = issuer.issue(grant_for_user(locked.user, session))
     await uow.commit()
     return RefreshResult(session, successor, access, repeated)
 
 
+def _is_live(token: PresentedToken, client_id: str, policy: SessionPolicy, now: datetime) -> bool:
+    """Whether the token's session is `client_id`'s and has not ended (revocation aside)."""
+    return token.session.client_id == client_id and token.session.expiry(policy, now) is None
+
+
+def _audit(
+    event: str, token: PresentedToken, *, now: datetime, context: RequestContext
+) -> AuditEntry:
+    detail = {"generation": token.record.generation + 1}
+    return AuditEntry.of_session(event, token.session, at=now, context=context, detail=detail)
+
+
 def _rotation(
     policy: SessionPolicy,
-    record: RefreshTokenRecord,
+    token: PresentedToken,
     presented: str,
     successor: str,
     *,
     now: datetime,
-    audit: AuditEntry,
+    context: RequestContext,
 ) -> Rotation:
     """What rotating `presented` to `successor` writes (one statement on PostgreSQL)."""
+    record = token.record
     sealed = None
     if policy.grace_seconds > 0:
         sealed = seal_successor(presented, successor, session_id=record.session_id)
@@ -201,7 +258,7 @@ def _rotation(
         ),
         sealed_successor=sealed,  # the family's previous sealed copy is forgotten
         at=now,
-        audit=audit,
+        audit=_audit("refresh", token, now=now, context=context),
     )
 
 
