@@ -51,7 +51,6 @@ PING_AFTER_IDLE_SECONDS = 1.0
 DEFAULT_POOL_SIZE = 10
 POOL_TIMEOUT_SECONDS = 10.0
 """How long a request waits for a free pooled connection before it fails (answered 503)."""
-"""A pooled PostgreSQL connection unused this long is pinged before it is handed out."""
 STORAGE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 """What a database that cannot be reached (or used) just now raises: answered 503, retry later."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,11 +15,18 @@ from auth_service.adapters.driver_statements import DriverStatement
 from auth_service.adapters.migrations import MIGRATIONS
 from auth_service.adapters.rotation_statements import READ_WITH_SESSION, RECORD_ROTATION
 from auth_service.adapters.rotations import rotation_connections
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tessera.storage import STORAGE_FAILURES, create_engine
 from tessera_dev.testing import POSTGRES_ADMIN_DSN, fresh_postgres_database
 
+_DEFAULTED = Table(
+    "defaulted",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("stamp", Integer, default=lambda: 7, onupdate=lambda: 8),
+)
 POSTGRESQL = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1/unused").dialect
 VALUES = {
     "family": "s1",
@@ -99,3 +107,24 @@ async def test_a_connection_whose_statement_failed_is_replaced_and_the_failure_i
                 assert await db.find(b"x" * 32) is None  # a fresh connection
         finally:
             await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        (insert(_DEFAULTED).values(id=bindparam("id")), "default of"),
+        (update(_DEFAULTED).values(id=bindparam("id")), "onupdate of"),
+        (select(_DEFAULTED).where(_DEFAULTED.c.id.in_([1, 2])), "expanding parameter"),
+        (
+            select(_DEFAULTED).where(_DEFAULTED.c.id == bindparam("x", callable_=lambda: 1)),
+            "computed",
+        ),
+    ],
+)
+def test_a_statement_whose_values_sqlalchemy_computes_per_call_is_refused(
+    statement: Any, refused: str
+) -> None:
+    """Sent as it is, such a value would be NULL (or the SQL would not render): the driver path
+    and the locked path, which runs through SQLAlchemy, would write different rows."""
+    with pytest.raises(ValueError, match=refused):
+        DriverStatement.compile(statement, POSTGRESQL)

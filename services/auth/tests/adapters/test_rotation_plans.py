@@ -5,6 +5,8 @@ own EXPLAIN, after ANALYZE (what autovacuum keeps up to date in production)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,30 +70,41 @@ async def test_a_rotation_is_two_statements_on_postgresql(auth: Auth) -> None:
     engine = auth.runtime.storage.engine
     postgresql = engine.dialect.name == "postgresql"
     uses: list[list[str]] = []  # what each checkout of a pooled connection sent
-    sending: dict[int, list[str]] = {}  # the current use of each connection
+    sending: dict[int, list[str]] = {}  # each connection's latest use (asyncpg logs a little late)
     logging: set[int] = set()
 
+    def note(connection_key: int, statement: str) -> None:
+        sent = sending.get(connection_key)
+        if sent is not None:  # a use that began before the listening did is not counted
+            sent.append(statement)
+
     def checked_out(dbapi_connection: Any, *_: Any) -> None:
+        key = id(dbapi_connection)
         sent: list[str] = []
-        sending[id(dbapi_connection)] = sent
+        sending[key] = sent
         uses.append(sent)
-        if postgresql and id(dbapi_connection) not in logging:  # asyncpg's BEGIN, COMMIT, ...
-            logging.add(id(dbapi_connection))
-            key = id(dbapi_connection)
+        if postgresql and key not in logging:  # asyncpg's own queries: BEGIN, COMMIT, ...
+            logging.add(key)
             dbapi_connection.driver_connection.add_query_logger(
-                lambda query: sending[key].append(query.query)
+                lambda query: note(key, query.query)
             )
 
     def executed(connection: Any, _: Any, statement: str, *__: Any) -> None:
-        sending[id(connection.connection.dbapi_connection)].append(statement)
+        note(id(connection.connection.dbapi_connection), statement)
 
-    event.listen(engine.sync_engine, "checkout", checked_out)
-    event.listen(engine.sync_engine, "before_cursor_execute", executed)
+    listeners: dict[str, Callable[..., None]] = {
+        "checkout": checked_out,
+        "before_cursor_execute": executed,
+    }
+    for name, listener in listeners.items():
+        event.listen(engine.sync_engine, name, listener)
     try:
         assert (await refresh_mobile(auth.http, token)).status_code == 200
     finally:
-        event.remove(engine.sync_engine, "checkout", checked_out)
-        event.remove(engine.sync_engine, "before_cursor_execute", executed)
+        for name, listener in listeners.items():
+            event.remove(engine.sync_engine, name, listener)
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+        sending.clear()  # what the query loggers see from now on is not counted
         await engine.dispose()  # no pooled connection keeps a logger
 
     # the mail worker and the key ring share the engine; only the rotation's use counts

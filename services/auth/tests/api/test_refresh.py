@@ -138,6 +138,9 @@ async def test_a_refresh_that_read_the_clock_before_the_winner_rotated_gets_the_
     (session,) = (await auth.sessions()).values()
     assert session.revoked_at is None
     assert await auth.events() == []
+    audit = await auth.audit_events()
+    assert (audit.count("refresh"), audit.count("refresh.repeat")) == (1, 1)  # the loser wrote
+    assert len(await auth.refresh_token_rows()) == 2  # nothing of a rotation of its own
     assert (await refresh_mobile(auth.http, successor)).status_code == 200
 
 

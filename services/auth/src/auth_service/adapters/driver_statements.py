@@ -6,7 +6,9 @@ spends on one: more than the rotation's two statements cost PostgreSQL (docs/per
 `DriverStatement` keeps everything that matters from SQLAlchemy, computed once at start-up:
 the SQL, compiled by SQLAlchemy's dialect from the same Core statement the rest of auth runs,
 the order of its parameters, and each parameter's and result column's type conversions
-(`UtcDateTime`, JSON). Only the per-call machinery is left out.
+(`UtcDateTime`, JSON). Only the per-call machinery is left out, and what depends on it is
+refused at compile time: Python-side column defaults and `onupdate`, computed or expanding
+(`IN`) parameters. So are its events (no `before_cursor_execute`, no echo on this path).
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ class DriverStatement:
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}'s parameters are not positional")
         binds = compiled.binds
+        # what SQLAlchemy computes per execution: it would be sent as NULL here, or not render
+        per_call = [
+            *(f"the default of {column}" for column in compiled.insert_prefetch),
+            *(f"the onupdate of {column}" for column in compiled.update_prefetch),
+            *(f"the expanding parameter {bind.key}" for bind in compiled.post_compile_params),
+            *(f"the computed parameter {bind.key}" for bind in binds.values() if bind.callable),
+            *(f"the literal parameter {bind.key}" for bind in compiled.literal_execute_params),
+        ]
+        if per_call:
+            raise ValueError(f"not for the driver: {', '.join(per_call)} is computed per call")
         parameters = tuple(
             (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup

@@ -13,11 +13,13 @@ between the two (another one used the token in between) has written nothing;
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Self
 
+import asyncpg
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
@@ -34,6 +36,14 @@ from auth_service.adapters.rotation_statements import (
 )
 from auth_service.domain.ports import RotationConnection
 from auth_service.domain.sessions import PresentedToken, Rotation
+
+CONNECTION_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    OSError,
+    TimeoutError,
+)
+"""The driver's errors that leave a connection unusable (what SQLAlchemy calls a disconnect)."""
 
 
 def rotation_values(rotation: Rotation) -> dict[str, Any]:
@@ -91,14 +101,25 @@ class PostgresRotationConnection:
         return await self._fetch(self._write, rotation_values(rotation)) is not None
 
     async def _fetch(self, statement: DriverStatement, values: dict[str, Any]) -> Any:
-        assert self._pooled is not None
-        driver = self._pooled.driver_connection
+        """The statement's row (or None), as SQLAlchemy would fail: a lost connection is
+        invalidated (so is one a cancellation interrupted mid-statement); every database error
+        is raised as SQLAlchemy's, a storage failure answered 503."""
+        pooled = self._pooled
+        assert pooled is not None
+        driver = pooled.driver_connection
         assert driver is not None
+        arguments = statement.arguments(values)  # a bad value is a bug, not the database's
         try:
-            return await driver.fetchrow(statement.sql, *statement.arguments(values))
-        except Exception as error:  # the driver's own errors: a storage failure, answered 503
-            self._pooled.invalidate(error)
-            raise OperationalError(statement.sql, None, error) from error
+            return await driver.fetchrow(statement.sql, *arguments)
+        except (*CONNECTION_LOST, asyncpg.PostgresError) as error:
+            # a server that ended the session (restart, admin) answers with an error, then closes
+            if isinstance(error, CONNECTION_LOST) or driver.is_closed():
+                pooled.invalidate(error)
+                raise OperationalError(statement.sql, None, error) from error
+            raise DatabaseError(statement.sql, None, error) from error  # the connection is fine
+        except asyncio.CancelledError:
+            pooled.invalidate()  # its protocol may be mid-statement: never handed out again
+            raise
 
 
 class SqliteRotationConnection:

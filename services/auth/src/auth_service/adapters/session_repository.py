@@ -5,8 +5,10 @@ token is still unused (`rotations.py`: the guard is in the statement). Every oth
 repeat inside the grace window, reuse) holds the token's row: PostgreSQL locks it (`SELECT …
 FOR UPDATE`); SQLite has no row locks (SQLAlchemy drops `FOR UPDATE`), so `lock` opens the
 transaction with `BEGIN IMMEDIATE`, taking the database's single write lock before reading.
-Either way a second refresh of the same token waits, then reads the first one's result. The
-rotation's own statements are built once, in `rotation_statements.py` (the hot path).
+Two refreshes of one live token: both read it unused, the first one's guarded write wins, the
+second one's finds it used and writes nothing; that one then takes the lock here and reads the
+first one's result (a repeat). The rotation's statements are built once, in
+`rotation_statements.py` (the hot path).
 """
 
 from __future__ import annotations

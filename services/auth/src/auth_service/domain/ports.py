@@ -105,10 +105,12 @@ class RefreshTokenRepository(Protocol):
 
 class RotationConnection(Protocol):
     """A rotation's common case, a live unused token, on a connection of its own without a
-    unit of work: two statements, each its own transaction (the refresh hot path,
-    docs/performance.md). `async with rotation_connections() as db:`. Whatever else a refresh
-    meets (a used token, a race lost between the two) is decided in a unit of work that locks
-    the row (`RefreshTokenRepository.lock`), after this connection is given back."""
+    unit of work: a read, then a write, each its own transaction (the refresh hot path,
+    docs/performance.md; on PostgreSQL each is one statement, on SQLite the write is five in
+    `BEGIN IMMEDIATE` ... `COMMIT`). `async with rotation_connections() as db:`. Whatever
+    else a refresh meets (a used token, a race lost between the two) is decided in a unit of
+    work that locks the row (`RefreshTokenRepository.lock`), after this connection is given
+    back."""
 
     async def __aenter__(self) -> Self: ...
 

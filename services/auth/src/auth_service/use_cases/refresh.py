@@ -215,7 +215,8 @@ async def refresh_session(
     else:
         successor, repeated = generate_refresh_token(), False
         rotation = _rotation(policy, locked, presented, successor, now=now, context=context)
-        await uow.refresh_tokens.record_rotation(rotation)  # unused: the row is held
+        if not await uow.refresh_tokens.record_rotation(rotation):
+            raise RuntimeError("a token held unused under its row lock was used meanwhile")
 
     access = issuer.issue(grant_for_user(locked.user, session))
     await uow.commit()
