@@ -5,9 +5,9 @@
     ) as platform:
         httpx.get(platform.plan.service("auth").base_url + "/.well-known/jwks.json")
 
-Processes are started exactly like the launcher starts them (migrate, then serve, with the
-settings of `tessera_dev.platform`); each one's output goes to `<log_dir>/<name>.log` so a test
-can read what a service logged.
+Processes are started exactly like the launcher starts them (every service migrated at once,
+then served, with the settings of `tessera_dev.platform`); each one's output goes to
+`<log_dir>/<name>.log` so a test can read what a service logged.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -154,8 +155,9 @@ class RunningPlatform:
             if "auth" in services:
                 running._spawn("mail", plan.mail.serve_argv, plan.mail.settings)
                 urls["mail"] = plan.mail.health_url
-            for name in services:
-                running._migrate(name)
+            # all at once, as the launcher migrates them: each its own database
+            with ThreadPoolExecutor(max_workers=len(services)) as migrations:
+                list(migrations.map(running._migrate, services))  # raises the first failure
             for name in services:
                 service = plan.service(name)
                 running._spawn(name, service.serve_argv, service.settings)

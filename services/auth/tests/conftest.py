@@ -1,11 +1,16 @@
 """Fixtures: fresh databases (a SQLite file, and a PostgreSQL database created and dropped per
-test), migrated by Alembic, and the app served in process over httpx's ASGI transport."""
+test), at the head of auth's Alembic migrations, and the app served in process over httpx's ASGI
+transport.
+
+`database_url` is a copy of a database migrated once per test session (`tessera_dev.testing`'s
+`throwaway_database`); `empty_database_url` is a truly empty one, for the tests of the
+migrations themselves. A test narrows the backends with
+`@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)`."""
 
 from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,40 +19,30 @@ import pytest
 from auth_service.adapters.migrations import MIGRATIONS
 from auth_service.config import Settings
 from auth_service.main import create_app
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 from tessera_dev.mail_catcher import MailCatcher
+from tessera_dev.testing import Backend, ThrowawayDatabases, throwaway_database
 
 from .session_support import Auth, running
 
-POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database nobody else uses, removed afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
-        return
-    name = f"auth_test_{uuid.uuid4().hex}"
-    admin = create_async_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+@pytest.fixture
+async def empty_database_url(
+    database_backend: Backend, tmp_path: Path, throwaway_databases: ThrowawayDatabases
+) -> AsyncIterator[str]:
+    """A database nobody else uses, without a table, removed afterwards."""
+    async with throwaway_database("auth", database_backend, tmp_path, throwaway_databases) as url:
+        yield url
 
 
 @pytest.fixture
-async def database_url(empty_database_url: str) -> str:
-    await MIGRATIONS.upgrade(empty_database_url)
-    return empty_database_url
+async def database_url(
+    database_backend: Backend, tmp_path: Path, throwaway_databases: ThrowawayDatabases
+) -> AsyncIterator[str]:
+    """A database nobody else uses, at the head of auth's migrations, removed afterwards."""
+    async with throwaway_database(
+        "auth", database_backend, tmp_path, throwaway_databases, migrations=MIGRATIONS
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ async def test_every_request_body_has_an_example_that_its_schema_and_model_take(
     assert await example_problems(docs, orders_api) == {}
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
 async def test_the_example_order_is_placed_in_euros(
     docs: httpx.AsyncClient, orders: httpx.AsyncClient, issue_token: IssueToken
 ) -> None:

@@ -86,7 +86,7 @@ INVALID_ORDERS = pytest.mark.parametrize(
 
 
 @INVALID_ORDERS
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
 async def test_the_published_schema_already_refuses_every_order_the_service_refuses(
     orders: httpx.AsyncClient, body: dict[str, Any]
 ) -> None:
@@ -99,7 +99,7 @@ async def test_the_published_schema_already_refuses_every_order_the_service_refu
 
 
 @INVALID_ORDERS
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation: one database
+@pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)  # validation: one database
 async def test_an_invalid_order_is_422_problem_json_and_is_not_stored(
     orders: httpx.AsyncClient, issue_token: IssueToken, body: dict[str, Any]
 ) -> None:
@@ -129,7 +129,7 @@ async def test_readiness_reports_the_database_and_the_keys(orders: httpx.AsyncCl
     assert (await orders.get("/readyz")).status_code == 200
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
 async def test_a_405_names_every_method_the_path_serves_as_its_openapi_documents(
     orders: httpx.AsyncClient,
 ) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera.storage import create_engine, create_session_factory
 
-pytestmark = pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
 BOUND_SECONDS = 30.0
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from tessera_dev.api_docs_checks import (
     served_docs_assets,
 )
 
-pytestmark = pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
 
 
 async def examples_by_operation(client: httpx.AsyncClient) -> dict[str, Any]:
