@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -89,11 +90,42 @@ def started_launcher(tmp_path: Path, *options: str) -> Iterator[Launcher]:
 
 
 @dataclass
-class StoppedRun:
-    """One `make run` as a person uses it: started, asked once, stopped with Ctrl-C (SIGINT).
+class SignUp:
+    """What a newcomer met signing up through `make run`'s gateway: registered, refused a
+    login until the address is verified, mailed a link, verified, signed in."""
 
-    Shared by the tests that only read what such a run left behind (its output, its files,
-    how it stopped): one platform start for all of them, not one each.
+    registered: httpx.Response
+    unverified: httpx.Response
+    mail: dict[str, Any]
+    token: str
+    verified: httpx.Response
+    signed_in: httpx.Response
+    issuer: httpx.Response
+
+
+def sign_up(ports: PortPlan) -> SignUp:
+    gateway = f"http://127.0.0.1:{ports.gateway}"
+    inbox = Inbox(f"http://127.0.0.1:{ports.mail_http}")
+    credentials = {"email": "ada@example.com", "password": "correct horse battery"}
+    mobile = {**credentials, "client_id": "mobile"}
+
+    registered = httpx.post(f"{gateway}/v1/users", json=credentials, timeout=30)
+    unverified = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
+    mail = inbox.wait_for("ada@example.com", subject="Confirm your email address")
+    token = mailed_token(mail)
+    verified = httpx.post(f"{gateway}/v1/users/verify-email", json={"token": token}, timeout=30)
+    signed_in = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
+    issuer = httpx.get(f"{gateway}/.well-known/oauth-authorization-server", timeout=30)
+    return SignUp(registered, unverified, mail, token, verified, signed_in, issuer)
+
+
+@dataclass
+class StoppedRun:
+    """One `make run` as a person uses it: started, asked once, signed up to, stopped with
+    Ctrl-C (SIGINT).
+
+    Shared by the tests that only read what such a run answered or left behind (its answers,
+    its output, its files, how it stopped): one platform start for all of them, not one each.
     """
 
     launcher: Launcher
@@ -104,6 +136,7 @@ class StoppedRun:
     stop_seconds: float
     jwks_status: int
     orders_ready_status: int
+    sign_up: SignUp
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +150,7 @@ def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppedRun
             headers={"X-Request-ID": "pipe-test-1"},
         )
         ready = httpx.get(f"http://127.0.0.1:{ports.orders}/readyz")
+        signed_up = sign_up(ports)
         interrupted = time.monotonic()
         launcher.process.send_signal(signal.SIGINT)
         exit_code = launcher.process.wait(60)
@@ -131,6 +165,7 @@ def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppedRun
             stop_seconds,
             jwks.status_code,
             ready.status_code,
+            signed_up,
         )
 
 
@@ -198,28 +233,18 @@ def test_the_launcher_asks_for_console_lines_only_when_a_person_watches_a_termin
 
 
 def test_make_run_requires_a_verified_address_and_mails_the_link_to_its_own_spa(
-    launcher: Launcher,
+    stopped_run: StoppedRun,
 ) -> None:
-    gateway = f"http://127.0.0.1:{launcher.ports.gateway}"
-    inbox = Inbox(f"http://127.0.0.1:{launcher.ports.mail_http}")
-    credentials = {"email": "ada@example.com", "password": "correct horse battery"}
-    mobile = {**credentials, "client_id": "mobile"}
+    ports, signed_up = stopped_run.launcher.ports, stopped_run.sign_up
 
-    registered = httpx.post(f"{gateway}/v1/users", json=credentials, timeout=30)
-    unverified = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
-    mail = inbox.wait_for("ada@example.com", subject="Confirm your email address")
-    token = mailed_token(mail)
-    verified = httpx.post(f"{gateway}/v1/users/verify-email", json={"token": token}, timeout=30)
-    signed_in = httpx.post(f"{gateway}/v1/auth/login", json=mobile, timeout=30)
-
-    assert registered.status_code == 202
-    assert unverified.status_code == 403
-    assert unverified.json()["type"] == "urn:tessera:problem:email-not-verified"
-    assert f"http://localhost:{launcher.ports.gateway}/#/verify?token={token}" in mail["Text"]
-    assert verified.status_code == 204
-    assert signed_in.status_code == 200
-    issuer = httpx.get(f"{gateway}/.well-known/oauth-authorization-server", timeout=30)
-    assert issuer.json()["issuer"] == f"http://localhost:{launcher.ports.gateway}"
+    assert signed_up.registered.status_code == 202
+    assert signed_up.unverified.status_code == 403
+    assert signed_up.unverified.json()["type"] == "urn:tessera:problem:email-not-verified"
+    link = f"http://localhost:{ports.gateway}/#/verify?token={signed_up.token}"
+    assert link in signed_up.mail["Text"]
+    assert signed_up.verified.status_code == 204
+    assert signed_up.signed_in.status_code == 200
+    assert signed_up.issuer.json()["issuer"] == f"http://localhost:{ports.gateway}"
 
 
 def test_the_launcher_writes_service_client_secrets_only_its_user_can_read_and_never_prints_them(

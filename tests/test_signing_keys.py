@@ -12,7 +12,8 @@ database. Rotations are the operator's `python -m auth_service keys rotate`, run
 - An emergency rotation: the revoked key's tokens die at orders and billing (cached ones too),
   new tokens work.
 - A flood of tokens with random kids costs each verifier at most one JWKS fetch per cooldown.
-- auth stopped: orders and billing keep verifying the tokens they can, until those expire.
+- auth stopped: orders and billing keep verifying the tokens they can, until those expire (auth
+  issues shorter-lived tokens for that test, so it outwaits one in 20 s rather than 45).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -50,11 +51,17 @@ from tessera_dev.processes import child_environment, local_argv
 from tessera_dev.service_clients import generate_service_client_secrets
 
 TOKEN_TTL_SECONDS = 45
+"""Long enough for a token to outlive three rotations under load (the first token is checked
+after the third)."""
+OUTWAITED_TOKEN_TTL_SECONDS = 20
+"""The lifetime of the token the auth-stopped test waits out: longer than the verifiers take to
+notice auth is gone (BOUND_SECONDS at most) plus a margin, so the token is checked while auth is
+down before it expires."""
 VERIFIER_LEEWAY_SECONDS = 1
 KEY_SETTINGS = {
-    # a next key may sign 2 + 0.5 + 2 s after it is published
-    "JWKS_MAX_AGE_SECONDS": "2",
-    "SIGNING_KEY_RELOAD_SECONDS": "0.5",
+    # a next key may sign 1 + 0.2 + 2 s after it is published
+    "JWKS_MAX_AGE_SECONDS": "1",
+    "SIGNING_KEY_RELOAD_SECONDS": "0.2",
     "ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL_SECONDS),
 }
 BOUND_SECONDS = 15.0
@@ -422,36 +429,51 @@ def test_a_flood_of_random_kids_costs_each_verifier_at_most_one_fetch_per_cooldo
 
 
 def test_with_auth_stopped_tokens_verify_until_they_expire(sqlite_platform: KeyPlatform) -> None:
-    account = register_and_login(sqlite_platform.auth_urls[0], client_id="mobile")
-    token = account.access_token
-    assert accepted_everywhere(sqlite_platform, token)
-    payload = token.split(".")[1]
-    expires_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
-    verifiers = (
-        sqlite_platform.orders_url,
-        sqlite_platform.running.plan.service("billing").base_url,
+    running = sqlite_platform.running
+    auth = running.plan.service("auth")
+    # auth again on the same database and keys, issuing tokens this test can outwait
+    restart_auth(
+        sqlite_platform,
+        {**auth.settings, "ACCESS_TOKEN_TTL_SECONDS": str(OUTWAITED_TOKEN_TTL_SECONDS)},
     )
-    failures_before = {url: jwks_fetch_failures(url) for url in verifiers}
-
-    sqlite_platform.running.stop_process("auth")
     try:
+        account = register_and_login(sqlite_platform.auth_urls[0], client_id="mobile")
+        token = account.access_token
+        assert accepted_everywhere(sqlite_platform, token)
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["exp"] - claims["iat"] == OUTWAITED_TOKEN_TTL_SECONDS
+        expires_at = claims["exp"]
+        verifiers = (sqlite_platform.orders_url, running.plan.service("billing").base_url)
+        failures_before = {url: jwks_fetch_failures(url) for url in verifiers}
+
+        running.stop_process("auth")
         # both verifiers tried to refresh their JWKS from the stopped auth, and failed ...
         assert eventually(
             lambda: all(jwks_fetch_failures(url) > count for url, count in failures_before.items())
         )
         # ... and keep accepting the token for as long as it lives
+        checks = 0
         while time.time() < expires_at - 2:
             assert accepted_everywhere(sqlite_platform, token)
+            checks += 1
             time.sleep(1)
+        assert checks > 0  # the token was checked with auth down, not only after it expired
         # then it is refused as expired, like any other token
         time.sleep(max(0.0, expires_at + VERIFIER_LEEWAY_SECONDS + 1 - time.time()))
         assert orders_status(sqlite_platform, token) == 401
         assert billing_code(sqlite_platform, token) == grpc.StatusCode.UNAUTHENTICATED
     finally:
-        auth = sqlite_platform.running.plan.service("auth")
-        sqlite_platform.running.start_process(
-            "auth", auth.serve_argv, auth.settings, ready_url=auth.health_url
-        )
+        restart_auth(sqlite_platform, auth.settings)  # as the platform started it
+
+
+def restart_auth(platform: KeyPlatform, settings: Mapping[str, str]) -> None:
+    """auth started with `settings` (on the platform's database: the same keys), after the
+    running one, if any, is stopped."""
+    if "auth" in platform.running.processes:
+        platform.running.stop_process("auth")
+    auth = platform.running.plan.service("auth")
+    platform.running.start_process("auth", auth.serve_argv, settings, ready_url=auth.health_url)
 
 
 def jwks_fetch_failures(base_url: str) -> float:
