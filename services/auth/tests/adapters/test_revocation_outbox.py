@@ -123,6 +123,7 @@ async def test_an_event_written_while_another_is_uncommitted_waits_so_ids_follow
             )
             deadline = asyncio.get_running_loop().time() + BOUND_SECONDS
             while not await observer.scalar(query):
+                await observer.rollback()  # a transaction sees one snapshot of pg_stat_activity
                 assert asyncio.get_running_loop().time() < deadline, "the second never waited"
                 await asyncio.sleep(0.05)
         assert not waiting.done()
