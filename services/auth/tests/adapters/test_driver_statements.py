@@ -12,14 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 from auth_service.adapters.driver_statements import DriverStatement
-from auth_service.adapters.migrations import MIGRATIONS
 from auth_service.adapters.rotation_statements import READ_WITH_SESSION, RECORD_ROTATION
 from auth_service.adapters.rotations import rotation_connections
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tessera.storage import STORAGE_FAILURES, create_engine
-from tessera_dev.testing import POSTGRES_ADMIN_DSN, fresh_postgres_database
+from tessera_dev.testing import POSTGRES_ADMIN_DSN
 
 _DEFAULTED = Table(
     "defaulted",
@@ -76,37 +75,38 @@ def test_a_read_names_each_column_by_its_label() -> None:
     assert read.arguments({"presented_hash": b"h"}) == [b"h"]
 
 
-async def test_a_connection_whose_statement_failed_is_replaced_and_the_failure_is_a_503() -> None:
+@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
+async def test_a_connection_whose_statement_failed_is_replaced_and_the_failure_is_a_503(
+    database_url: str,
+) -> None:
     """A backend that died under a connection used a moment ago (no ping at checkout): the
     statement fails as a storage failure (answered 503), and the pool never hands that
     connection out again."""
-    async with fresh_postgres_database("auth") as url:
-        await MIGRATIONS.upgrade(url)
-        engine = create_engine(url, pool_size=1)
-        connections = rotation_connections(engine)
+    engine = create_engine(database_url, pool_size=1)
+    connections = rotation_connections(engine)
+    try:
+        async with connections() as db:
+            assert await db.find(b"x" * 32) is None
+        pooled = await engine.raw_connection()
+        driver = pooled.driver_connection
+        assert driver is not None
+        backend = driver.get_server_pid()
+        pooled.close()
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
         try:
-            async with connections() as db:
-                assert await db.find(b"x" * 32) is None
-            pooled = await engine.raw_connection()
-            driver = pooled.driver_connection
-            assert driver is not None
-            backend = driver.get_server_pid()
-            pooled.close()
-            admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-            try:
-                await admin.execute("SELECT pg_terminate_backend($1)", backend)
-            finally:
-                await admin.close()
-            await asyncio.sleep(0.1)
-
-            with pytest.raises(OperationalError) as failed:
-                async with connections() as db:
-                    await db.find(b"x" * 32)
-            assert isinstance(failed.value, STORAGE_FAILURES)
-            async with connections() as db:
-                assert await db.find(b"x" * 32) is None  # a fresh connection
+            await admin.execute("SELECT pg_terminate_backend($1)", backend)
         finally:
-            await engine.dispose()
+            await admin.close()
+        await asyncio.sleep(0.1)
+
+        with pytest.raises(OperationalError) as failed:
+            async with connections() as db:
+                await db.find(b"x" * 32)
+        assert isinstance(failed.value, STORAGE_FAILURES)
+        async with connections() as db:
+            assert await db.find(b"x" * 32) is None  # a fresh connection
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize(
